@@ -1,0 +1,3 @@
+module github.com/talon-mfc/talon
+
+go 1.26.8

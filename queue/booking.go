@@ -1,0 +1,279 @@
+package queue
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// BookingStatus is where a booking is in its life.
+type BookingStatus string
+
+const (
+	BookingHeld      BookingStatus = "held"       // awaiting confirmation, holds its seat until HoldUntil
+	BookingConfirmed BookingStatus = "confirmed"  // holds its seat
+	BookingCancelled BookingStatus = "cancelled"  // seat freed
+	BookingExpired   BookingStatus = "expired"    // hold not confirmed in time
+	BookingCheckedIn BookingStatus = "checked_in" // the applicant came and joined the live queue
+	BookingMissed    BookingStatus = "missed"     // the day ended without a check-in
+)
+
+// Booking is a pre-booked visit (предварительная запись) holding one seat.
+type Booking struct {
+	ID            uint64        `json:"id"`
+	Office        string        `json:"office"`
+	Service       string        `json:"service"`
+	Start         int64         `json:"start"`
+	OriginalStart int64         `json:"original_start"`
+	Name          string        `json:"name"`
+	Phone         string        `json:"phone"`
+	Status        BookingStatus `json:"status"`
+	Number        string        `json:"number"`
+	Reschedules   int           `json:"reschedules"`
+	HoldUntil     int64         `json:"hold_until,omitempty"`
+	CreatedAt     int64         `json:"created_at"`
+	Ticket        uint64        `json:"ticket,omitempty"`
+}
+
+func (b *Booking) live() bool { return b.Status == BookingHeld || b.Status == BookingConfirmed }
+
+// NormalizePhone reduces a phone number to its digits, with Russian
+// 8XXXXXXXXXX written as 7XXXXXXXXXX.
+func NormalizePhone(p string) (string, bool) {
+	var b strings.Builder
+	for _, r := range p {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '+' || r == ' ' || r == '-' || r == '(' || r == ')':
+		default:
+			return "", false
+		}
+	}
+	d := b.String()
+	if len(d) == 11 && d[0] == '8' {
+		d = "7" + d[1:]
+	}
+	return d, len(d) >= 10 && len(d) <= 15
+}
+
+func (s *State) checkBookable(o *Office, service string) *Error {
+	sv := s.service(service)
+	if sv == nil || !o.offers[service] {
+		return errf(CodeUnknownService, "office %s does not offer service %q", o.Config.ID, service)
+	}
+	if !sv.Bookable || s.Seats(o, service) == 0 {
+		return errf(CodeNotBookable, "service %q cannot be booked at office %s", service, o.Config.ID)
+	}
+	return nil
+}
+
+func (s *State) book(c *Command) Result {
+	o, err := s.office(c.Office)
+	if err != nil {
+		return Result{Err: err}
+	}
+	name := strings.TrimSpace(c.Name)
+	phone, ok := NormalizePhone(c.Phone)
+	if name == "" || utf8.RuneCountInString(name) > 200 || !ok {
+		return Result{Err: errf(CodeInvalidRequest, "applicant needs a name (up to 200 characters) and a phone number")}
+	}
+	if err := s.checkBookable(o, c.Service); err != nil {
+		return Result{Err: err}
+	}
+	if err := s.checkSlot(o, c.Start, s.Now); err != nil {
+		return Result{Err: err}
+	}
+	key := phone + "|" + c.Service
+	if n := s.activeCount(key); n >= s.Region.Rules.ActivePerService {
+		return Result{Err: errf(CodeLimitExceeded, "the applicant already holds %d active booking(s) for this service", n)}
+	}
+	if s.free(o, c.Service, c.Start) <= 0 {
+		e := errf(CodeSlotTaken, "no free seat at %s", time.Unix(c.Start, 0).In(o.loc).Format(time.RFC3339))
+		e.Alternatives = s.alternatives(o, c.Service, c.Start)
+		return Result{Err: e}
+	}
+	b := &Booking{
+		ID: s.nextID(&s.NextBookingID), Office: o.Config.ID, Service: c.Service, Start: c.Start, OriginalStart: c.Start,
+		Name: name, Phone: phone, Status: BookingConfirmed, CreatedAt: s.Now,
+	}
+	if c.Hold {
+		b.Status, b.HoldUntil = BookingHeld, s.Now+int64(s.Region.Rules.HoldMinutes)*60
+	}
+	b.Number = s.bookingNumber(o, b)
+	s.Bookings[b.ID] = b
+	s.index(b)
+	s.emit(Event{Kind: EvBookingMade, Office: o.Config.ID, Booking: copyOf(b)})
+	return Result{Booking: copyOf(b)}
+}
+
+// bookingNumber numbers bookings per office, local day of the visit and
+// service: the service letter, «З» for «запись», and a sequence (ПЗ-004).
+func (s *State) bookingNumber(o *Office, b *Booking) string {
+	prefix := s.service(b.Service).Letter + "З"
+	return fmt.Sprintf("%s-%03d", prefix, s.count(o, o.localDay(b.Start), prefix))
+}
+
+func (s *State) count(o *Office, day, prefix string) int {
+	k := o.Config.ID + "|" + day + "|" + prefix
+	s.Counters[k]++
+	return s.Counters[k]
+}
+
+// index adds a live booking to the seat, applicant and hold indexes.
+func (s *State) index(b *Booking) {
+	k := seatKey{b.Office, b.Service, b.Start}
+	s.seats[k] = append(s.seats[k], b.ID)
+	a := b.Phone + "|" + b.Service
+	s.active[a] = append(s.active[a], b.ID)
+	if b.Status == BookingHeld {
+		s.holds[b.ID] = b.HoldUntil
+	}
+}
+
+// unindex removes b from the indexes, freeing its seat.
+func (s *State) unindex(b *Booking) {
+	k := seatKey{b.Office, b.Service, b.Start}
+	if s.seats[k] = remove(s.seats[k], b.ID); len(s.seats[k]) == 0 {
+		delete(s.seats, k)
+	}
+	a := b.Phone + "|" + b.Service
+	if s.active[a] = remove(s.active[a], b.ID); len(s.active[a]) == 0 {
+		delete(s.active, a)
+	}
+	delete(s.holds, b.ID)
+}
+
+func remove(ids []uint64, id uint64) []uint64 {
+	for i, x := range ids {
+		if x == id {
+			return append(ids[:i], ids[i+1:]...)
+		}
+	}
+	return ids
+}
+
+func (s *State) activeCount(key string) int {
+	n := 0
+	for _, id := range s.active[key] {
+		if b := s.Bookings[id]; b.live() && b.holdsSeat(s.Now) {
+			n++
+		}
+	}
+	return n
+}
+
+// liveBooking finds a booking that can still change: held (in time) or confirmed.
+func (s *State) liveBooking(id uint64) (*Booking, *Error) {
+	b := s.Bookings[id]
+	if b == nil {
+		return nil, errf(CodeNotFound, "no booking %d", id)
+	}
+	s.expireHold(b)
+	switch b.Status {
+	case BookingHeld, BookingConfirmed:
+		return b, nil
+	case BookingCancelled:
+		return nil, errf(CodeCancelled, "booking %d is cancelled", id)
+	case BookingExpired:
+		return nil, errf(CodeHoldExpired, "the hold on booking %d expired", id)
+	case BookingCheckedIn:
+		return nil, errf(CodeAlreadyCheckedIn, "booking %d is already checked in", id)
+	}
+	return nil, errf(CodeNotActive, "booking %d is %s", id, b.Status)
+}
+
+// expireHold turns a held booking whose time ran out into an expired one.
+func (s *State) expireHold(b *Booking) {
+	if b.Status == BookingHeld && b.HoldUntil <= s.Now {
+		s.unindex(b)
+		b.Status = BookingExpired
+		s.emit(Event{Kind: EvBookingExpired, Office: b.Office, Booking: copyOf(b)})
+	}
+}
+
+func (s *State) confirm(c *Command) Result {
+	b, err := s.liveBooking(c.Booking)
+	if err != nil {
+		return Result{Err: err}
+	}
+	if b.Status == BookingHeld {
+		b.Status, b.HoldUntil = BookingConfirmed, 0
+		delete(s.holds, b.ID)
+		s.emit(Event{Kind: EvBookingConfirmed, Office: b.Office, Booking: copyOf(b)})
+	}
+	return Result{Booking: copyOf(b)}
+}
+
+func (s *State) reschedule(c *Command) Result {
+	b, err := s.liveBooking(c.Booking)
+	if err != nil {
+		return Result{Err: err}
+	}
+	o := s.Offices[b.Office]
+	if o == nil {
+		return Result{Err: errf(CodeUnknownOffice, "office %s no longer exists", b.Office)}
+	}
+	rules := s.Region.Rules
+	if b.Reschedules >= rules.MaxReschedules {
+		return Result{Err: errf(CodeRescheduleLimit, "a booking can be rescheduled at most %d times", rules.MaxReschedules)}
+	}
+	if c.Start == b.Start {
+		return Result{Err: errf(CodeInvalidRequest, "the booking is already at that time")}
+	}
+	if err := s.checkSlot(o, c.Start, s.Now); err != nil {
+		return Result{Err: err}
+	}
+	if d := o.daysBetween(b.OriginalStart, c.Start); d > rules.RescheduleWindowDays || -d > rules.RescheduleWindowDays {
+		return Result{Err: errf(CodeOutsideHorizon, "the new date must be within %d days of the original date", rules.RescheduleWindowDays)}
+	}
+	if s.free(o, b.Service, c.Start) <= 0 {
+		e := errf(CodeSlotTaken, "no free seat at %s", time.Unix(c.Start, 0).In(o.loc).Format(time.RFC3339))
+		e.Alternatives = s.alternatives(o, b.Service, c.Start)
+		return Result{Err: e}
+	}
+	oldDay := o.localDay(b.Start)
+	s.unindex(b)
+	b.Start = c.Start
+	b.Reschedules++
+	if o.localDay(b.Start) != oldDay {
+		b.Number = s.bookingNumber(o, b)
+	}
+	s.index(b)
+	s.emit(Event{Kind: EvBookingMoved, Office: b.Office, Booking: copyOf(b)})
+	return Result{Booking: copyOf(b)}
+}
+
+func (s *State) cancel(c *Command) Result {
+	if b := s.Bookings[c.Booking]; b != nil && b.Status == BookingCancelled {
+		return Result{Booking: copyOf(b)} // cancelling twice is harmless
+	}
+	b, err := s.liveBooking(c.Booking)
+	if err != nil {
+		return Result{Err: err}
+	}
+	s.unindex(b)
+	b.Status, b.HoldUntil = BookingCancelled, 0
+	s.emit(Event{Kind: EvBookingCancelled, Office: b.Office, Booking: copyOf(b)})
+	return Result{Booking: copyOf(b)}
+}
+
+// Booking returns a copy of booking id as of time now, with a hold that ran
+// out shown as expired.
+func (s *State) Booking(id uint64, now int64) *Booking {
+	b := s.Bookings[id]
+	if b == nil {
+		return nil
+	}
+	cp := copyOf(b)
+	if cp.Status == BookingHeld && cp.HoldUntil <= max(now, s.Now) {
+		cp.Status = BookingExpired
+	}
+	return cp
+}
+
+func copyOf[T any](v *T) *T {
+	c := *v
+	return &c
+}

@@ -1,0 +1,223 @@
+package queue
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Region is the configuration of one region: its rules, services and offices.
+// It enters the state through the SetRegion command, so every replica holds
+// the same configuration.
+type Region struct {
+	Name       string         `json:"name" yaml:"name"`
+	Rules      Rules          `json:"rules" yaml:"rules"`
+	Services   []Service      `json:"services" yaml:"services"`
+	Categories []Category     `json:"categories" yaml:"categories"`
+	Offices    []OfficeConfig `json:"offices" yaml:"offices"`
+}
+
+// Rules are the region-wide numbers of DOMAIN.md; zero means the default.
+type Rules struct {
+	SlotMinutes          int `json:"slot_minutes" yaml:"slot_minutes"`                     // 15
+	HorizonDays          int `json:"horizon_days" yaml:"horizon_days"`                     // 30
+	MaxReschedules       int `json:"max_reschedules" yaml:"max_reschedules"`               // 3
+	RescheduleWindowDays int `json:"reschedule_window_days" yaml:"reschedule_window_days"` // 30
+	HoldMinutes          int `json:"hold_minutes" yaml:"hold_minutes"`                     // 10
+	ActivePerService     int `json:"active_per_service" yaml:"active_per_service"`         // 1
+	CheckinEarlyMinutes  int `json:"checkin_early_minutes" yaml:"checkin_early_minutes"`   // 30
+	CheckinLateMinutes   int `json:"checkin_late_minutes" yaml:"checkin_late_minutes"`     // 15
+	MaxRecalls           int `json:"max_recalls" yaml:"max_recalls"`                       // 2
+}
+
+func (r *Rules) defaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&r.SlotMinutes, 15)
+	def(&r.HorizonDays, 30)
+	def(&r.MaxReschedules, 3)
+	def(&r.RescheduleWindowDays, 30)
+	def(&r.HoldMinutes, 10)
+	def(&r.ActivePerService, 1)
+	def(&r.CheckinEarlyMinutes, 30)
+	def(&r.CheckinLateMinutes, 15)
+	def(&r.MaxRecalls, 2)
+}
+
+// Service is an МФЦ service (услуга); its letter prefixes its ticket numbers.
+type Service struct {
+	ID         string `json:"id" yaml:"id"`
+	Name       string `json:"name" yaml:"name"`
+	NameEN     string `json:"name_en,omitempty" yaml:"name_en"`
+	Letter     string `json:"letter" yaml:"letter"`
+	AvgMinutes int    `json:"avg_minutes" yaml:"avg_minutes"`
+	Bookable   bool   `json:"bookable" yaml:"bookable"`
+}
+
+// Category is a priority category of applicants (e.g. disabled people of
+// groups I and II); a higher Priority is called first among equals.
+type Category struct {
+	ID       string `json:"id" yaml:"id"`
+	Name     string `json:"name" yaml:"name"`
+	NameEN   string `json:"name_en,omitempty" yaml:"name_en"`
+	Priority int    `json:"priority" yaml:"priority"`
+}
+
+// OfficeConfig describes one office (филиал).
+type OfficeConfig struct {
+	ID       string            `json:"id" yaml:"id"`
+	Name     string            `json:"name" yaml:"name"`
+	Address  string            `json:"address" yaml:"address"`
+	Timezone string            `json:"timezone" yaml:"timezone"`
+	Hours    map[string]string `json:"hours,omitempty" yaml:"hours"` // mon..sun: "09:00-18:00" or "closed"
+	Holidays []Holiday         `json:"holidays,omitempty" yaml:"holidays"`
+	Services []string          `json:"services" yaml:"services"`
+	Windows  []WindowConfig    `json:"windows" yaml:"windows"`
+	Seats    map[string]int    `json:"seats,omitempty" yaml:"seats"` // per service, overrides the derived count
+}
+
+// Holiday overrides one local date: closed, or other hours.
+type Holiday struct {
+	Date  string `json:"date" yaml:"date"`   // YYYY-MM-DD
+	Hours string `json:"hours" yaml:"hours"` // "closed" or "10:00-15:00"
+}
+
+// WindowConfig is a service window (окно) and its skills.
+type WindowConfig struct {
+	Number   int      `json:"number" yaml:"number"`
+	Services []string `json:"services" yaml:"services"`
+	Bookings bool     `json:"bookings" yaml:"bookings"` // takes booked applicants
+}
+
+// span is an opening interval in minutes from local midnight; closed when Close <= Open.
+type span struct{ Open, Close int }
+
+func (s span) closed() bool { return s.Close <= s.Open }
+
+var weekdays = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+// Default working hours (seed 002 «График работы»).
+var defaultHours = map[string]string{
+	"mon": "09:00-18:00", "tue": "09:00-18:00", "wed": "09:00-18:00", "thu": "09:00-18:00",
+	"fri": "09:00-18:00", "sat": "10:00-15:00", "sun": "closed",
+}
+
+func parseSpan(s string) (span, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "closed" {
+		return span{}, nil
+	}
+	var h1, m1, h2, m2 int
+	if _, err := fmt.Sscanf(s, "%d:%d-%d:%d", &h1, &m1, &h2, &m2); err != nil {
+		return span{}, fmt.Errorf("hours %q: want HH:MM-HH:MM or closed", s)
+	}
+	sp := span{h1*60 + m1, h2*60 + m2}
+	if h1 < 0 || m1 < 0 || m1 > 59 || m2 < 0 || m2 > 59 || sp.Open < 0 || sp.Close > 24*60 || sp.closed() {
+		return span{}, fmt.Errorf("hours %q: not a time range within one day", s)
+	}
+	return sp, nil
+}
+
+// compile validates a region and builds the offices' lookup tables.
+func (r *Region) compile() (map[string]*Office, error) {
+	r.Rules.defaults()
+	if 60%r.Rules.SlotMinutes != 0 {
+		return nil, fmt.Errorf("slot_minutes %d must divide an hour", r.Rules.SlotMinutes)
+	}
+	services := map[string]*Service{}
+	letters := map[string]string{}
+	for i := range r.Services {
+		sv := &r.Services[i]
+		if sv.ID == "" || utf8.RuneCountInString(sv.Letter) != 1 {
+			return nil, fmt.Errorf("service %q: needs an id and a one-letter prefix", sv.ID)
+		}
+		if services[sv.ID] != nil || letters[sv.Letter] != "" {
+			return nil, fmt.Errorf("service %q: id or letter %q used twice", sv.ID, sv.Letter)
+		}
+		if sv.AvgMinutes <= 0 {
+			sv.AvgMinutes = 15
+		}
+		services[sv.ID], letters[sv.Letter] = sv, sv.ID
+	}
+	prio, minutes := map[string]int{}, map[string]int{}
+	for id, sv := range services {
+		minutes[id] = sv.AvgMinutes
+	}
+	for _, c := range r.Categories {
+		if _, dup := prio[c.ID]; c.ID == "" || dup {
+			return nil, fmt.Errorf("category %q: empty or duplicate id", c.ID)
+		}
+		prio[c.ID] = c.Priority
+	}
+	offices := map[string]*Office{}
+	for i := range r.Offices {
+		oc := &r.Offices[i]
+		o, err := compileOffice(oc, services)
+		if err != nil {
+			return nil, fmt.Errorf("office %q: %w", oc.ID, err)
+		}
+		if offices[oc.ID] != nil || strings.Contains(oc.ID, "|") {
+			return nil, fmt.Errorf("office %q: id used twice or contains |", oc.ID)
+		}
+		o.prio, o.minutes = prio, minutes
+		offices[oc.ID] = o
+	}
+	return offices, nil
+}
+
+func compileOffice(oc *OfficeConfig, services map[string]*Service) (*Office, error) {
+	if oc.ID == "" {
+		return nil, fmt.Errorf("needs an id")
+	}
+	loc, err := time.LoadLocation(oc.Timezone)
+	if err != nil || oc.Timezone == "" {
+		return nil, fmt.Errorf("timezone %q: not an IANA zone", oc.Timezone)
+	}
+	o := &Office{Config: oc, loc: loc, holidays: map[string]span{}, offers: map[string]bool{}}
+	for d, name := range weekdays {
+		h, ok := oc.Hours[name]
+		if !ok && len(oc.Hours) == 0 {
+			h = defaultHours[name]
+		}
+		if o.week[d], err = parseSpan(h); err != nil {
+			return nil, err
+		}
+	}
+	for _, hd := range oc.Holidays {
+		if _, err := time.Parse(time.DateOnly, hd.Date); err != nil {
+			return nil, fmt.Errorf("holiday %q: want YYYY-MM-DD", hd.Date)
+		}
+		if o.holidays[hd.Date], err = parseSpan(hd.Hours); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range oc.Services {
+		if services[id] == nil {
+			return nil, fmt.Errorf("unknown service %q", id)
+		}
+		o.offers[id] = true
+	}
+	seen := map[int]bool{}
+	for _, wc := range oc.Windows {
+		if wc.Number <= 0 || seen[wc.Number] {
+			return nil, fmt.Errorf("window %d: numbers are positive and unique", wc.Number)
+		}
+		seen[wc.Number] = true
+		for _, id := range wc.Services {
+			if !o.offers[id] {
+				return nil, fmt.Errorf("window %d: service %q is not offered by the office", wc.Number, id)
+			}
+		}
+		o.Windows = append(o.Windows, &Window{Number: wc.Number, Services: wc.Services, Bookings: wc.Bookings, State: WindowClosed})
+	}
+	for id, n := range oc.Seats {
+		if !o.offers[id] || n < 0 {
+			return nil, fmt.Errorf("seats for %q: not an offered service or negative", id)
+		}
+	}
+	return o, nil
+}

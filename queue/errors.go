@@ -1,0 +1,54 @@
+package queue
+
+import "fmt"
+
+// Code is a stable, machine-readable error code. The API maps it to an HTTP
+// status; integrators match on it, so codes are never renamed.
+type Code string
+
+const (
+	CodeInvalidRequest   Code = "invalid_request"
+	CodeNotFound         Code = "not_found"
+	CodeUnknownOffice    Code = "unknown_office"
+	CodeUnknownService   Code = "unknown_service"
+	CodeUnknownWindow    Code = "unknown_window"
+	CodeSlotTaken        Code = "slot_taken"
+	CodeOutsideHorizon   Code = "outside_horizon"
+	CodeOfficeClosed     Code = "office_closed"
+	CodeNotBookable      Code = "not_bookable"
+	CodeLimitExceeded    Code = "limit_exceeded"
+	CodeHoldExpired      Code = "hold_expired"
+	CodeRescheduleLimit  Code = "reschedule_limit"
+	CodeNotActive        Code = "not_active"
+	CodeNotConfirmed     Code = "not_confirmed"
+	CodeInvalidQR        Code = "invalid_qr"
+	CodeWrongOffice      Code = "wrong_office"
+	CodeTooEarly         Code = "too_early"
+	CodeTooLate          Code = "too_late"
+	CodeAlreadyCheckedIn Code = "already_checked_in"
+	CodeCancelled        Code = "cancelled"
+	CodeNoCurrentTicket  Code = "no_current_ticket"
+	CodeWindowBusy       Code = "window_busy"
+	CodeWindowNotOpen    Code = "window_not_open"
+	CodeInvalidConfig    Code = "invalid_config"
+	CodeUnknownCommand   Code = "unknown_command"
+)
+
+// Error is a domain rejection. A rejected command changes nothing.
+type Error struct {
+	Code         Code          `json:"code"`
+	Message      string        `json:"message"`
+	Alternatives *Alternatives `json:"alternatives,omitempty"`
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+func errf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Alternatives are the nearest free slots offered when the chosen one is taken.
+type Alternatives struct {
+	SameOffice   []Slot `json:"same_office"`
+	OtherOffices []Slot `json:"other_offices"`
+}

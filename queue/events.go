@@ -1,0 +1,39 @@
+package queue
+
+// EventKind names what happened.
+type EventKind string
+
+const (
+	EvRegionUpdated    EventKind = "region_updated"
+	EvTicketIssued     EventKind = "ticket_issued"     // walk-in ticket, or a redirected applicant queued again
+	EvTicketCheckedIn  EventKind = "ticket_checked_in" // a booked applicant joined the live queue
+	EvTicketCalled     EventKind = "ticket_called"
+	EvTicketRecalled   EventKind = "ticket_recalled"
+	EvTicketStarted    EventKind = "ticket_started"
+	EvTicketServed     EventKind = "ticket_served"
+	EvTicketNoShow     EventKind = "ticket_no_show"
+	EvTicketRedirected EventKind = "ticket_redirected"
+	EvTicketExpired    EventKind = "ticket_expired" // still waiting when the office's day ended
+	EvBookingMade      EventKind = "booking_made"
+	EvBookingConfirmed EventKind = "booking_confirmed"
+	EvBookingMoved     EventKind = "booking_moved"
+	EvBookingCancelled EventKind = "booking_cancelled"
+	EvBookingExpired   EventKind = "booking_expired" // hold not confirmed in time
+	EvBookingMissed    EventKind = "booking_missed"  // the day ended without a check-in
+	EvWindowChanged    EventKind = "window_changed"
+)
+
+// Event is a domain event. Seq numbers all events of the region without gaps;
+// Index is the log index of the command that produced it, so an event is
+// produced identically on every replica. Ticket, Booking and Window are
+// copies taken when the event happened.
+type Event struct {
+	Seq     uint64    `json:"seq"`
+	Index   uint64    `json:"index"`
+	At      int64     `json:"at"`
+	Kind    EventKind `json:"kind"`
+	Office  string    `json:"office,omitempty"`
+	Window  *Window   `json:"window,omitempty"`
+	Ticket  *Ticket   `json:"ticket,omitempty"`
+	Booking *Booking  `json:"booking,omitempty"`
+}

@@ -1,0 +1,522 @@
+package queue_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/talon-mfc/talon/queue"
+	"github.com/talon-mfc/talon/scheduler"
+)
+
+var barnaul, _ = time.LoadLocation("Asia/Barnaul")
+
+// at is a Barnaul local time "2006-01-02 15:04" as unix seconds.
+func at(s string) int64 {
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, barnaul)
+	if err != nil {
+		panic(err)
+	}
+	return t.Unix()
+}
+
+func testRegion() *queue.Region {
+	return &queue.Region{
+		Name: "test",
+		Services: []queue.Service{
+			{ID: "passport", Name: "Паспорт", Letter: "П", AvgMinutes: 20, Bookable: true},
+			{ID: "snils", Name: "СНИЛС", Letter: "С", AvgMinutes: 10, Bookable: true},
+			{ID: "consult", Name: "Консультация", Letter: "К", AvgMinutes: 5},
+		},
+		Categories: []queue.Category{{ID: "disabled", Name: "Инвалиды I и II групп", Priority: 10}},
+		Offices: []queue.OfficeConfig{
+			{
+				ID: "brn", Name: "Барнаул", Address: "пр. Ленина, 1", Timezone: "Asia/Barnaul",
+				Holidays: []queue.Holiday{{Date: "2026-12-31", Hours: "closed"}, {Date: "2026-12-30", Hours: "09:00-13:00"}},
+				Services: []string{"passport", "snils", "consult"},
+				Windows: []queue.WindowConfig{
+					{Number: 1, Services: []string{"passport", "snils"}, Bookings: true},
+					{Number: 2, Services: []string{"passport"}, Bookings: true},
+					{Number: 3, Services: []string{"consult", "snils"}},
+				},
+			},
+			{
+				ID: "bsk", Name: "Бийск", Address: "ул. Ленинградская, 1", Timezone: "Asia/Barnaul",
+				Services: []string{"passport"},
+				Windows:  []queue.WindowConfig{{Number: 1, Services: []string{"passport"}, Bookings: true}},
+			},
+		},
+	}
+}
+
+// env is a state with an applied log, for tests.
+type env struct {
+	t     *testing.T
+	s     *queue.State
+	index uint64
+	now   int64
+}
+
+func newEnv(t *testing.T, now string) *env {
+	e := &env{t: t, s: queue.New(scheduler.Default{}), now: at(now)}
+	if r := e.do(queue.Command{Kind: queue.KindSetRegion, Region: testRegion()}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	return e
+}
+
+func (e *env) do(c queue.Command) queue.Result {
+	e.index++
+	return e.s.Apply(&c, e.now, e.index)
+}
+
+func (e *env) book(office, service, start, phone string, hold bool) queue.Result {
+	return e.do(queue.Command{Kind: queue.KindBook, Office: office, Service: service, Start: at(start), Name: "Иванов Иван", Phone: phone, Hold: hold})
+}
+
+func (e *env) win(w int, a queue.Action, service ...string) queue.Result {
+	c := queue.Command{Kind: queue.KindWindow, Office: "brn", Window: w, Action: a}
+	if len(service) > 0 {
+		c.Service = service[0]
+	}
+	return e.do(c)
+}
+
+func (e *env) issue(service, category string) queue.Result {
+	return e.do(queue.Command{Kind: queue.KindIssue, Office: "brn", Service: service, Category: category})
+}
+
+func (e *env) checkIn(b *queue.Booking) queue.Result {
+	return e.do(queue.Command{Kind: queue.KindCheckIn, Office: b.Office, Booking: b.ID, Start: b.Start})
+}
+
+func wantCode(t *testing.T, r queue.Result, code queue.Code) {
+	t.Helper()
+	if code == "" && r.Err != nil {
+		t.Fatalf("unexpected error %v", r.Err)
+	}
+	if code != "" && (r.Err == nil || r.Err.Code != code) {
+		t.Fatalf("got %+v, want error %s", r.Err, code)
+	}
+}
+
+// dump is a canonical picture of the state, to show a rejected command changed nothing.
+func dump(t *testing.T, s *queue.State) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := s.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	l, err := queue.Load(&buf, scheduler.Default{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offices := map[string]any{}
+	for id, o := range l.Offices {
+		offices[id] = []any{o.Day, o.Windows, o.Waiting, o.Recent}
+	}
+	b, _ := json.Marshal([]any{l.Bookings, l.Tickets, l.Counters, offices, l.NextBookingID, l.NextTicketID})
+	return string(b)
+}
+
+func TestBookingRules(t *testing.T) {
+	// Monday 2026-11-23 10:00 in Barnaul; the horizon ends on 2026-12-23.
+	cases := []struct {
+		name, office, service, start string
+		code                         queue.Code
+	}{
+		{"first slot of the day", "brn", "passport", "2026-11-24 09:00", ""},
+		{"last slot before closing", "brn", "passport", "2026-11-24 17:45", ""},
+		{"slot ending after closing", "brn", "passport", "2026-11-24 18:00", queue.CodeOfficeClosed},
+		{"before opening", "brn", "passport", "2026-11-24 08:45", queue.CodeOfficeClosed},
+		{"off the 15-minute grid", "brn", "passport", "2026-11-24 09:05", queue.CodeInvalidRequest},
+		{"saturday short day", "brn", "passport", "2026-11-28 14:45", ""},
+		{"saturday after 15:00", "brn", "passport", "2026-11-28 15:00", queue.CodeOfficeClosed},
+		{"sunday", "brn", "passport", "2026-11-29 10:00", queue.CodeOfficeClosed},
+		{"holiday closed", "brn", "passport", "2026-12-31 10:00", queue.CodeOutsideHorizon},
+		{"30th day ahead", "brn", "passport", "2026-12-23 10:00", ""},
+		{"31st day ahead", "brn", "passport", "2026-12-24 10:00", queue.CodeOutsideHorizon},
+		{"in the past", "brn", "passport", "2026-11-23 09:45", queue.CodeOutsideHorizon},
+		{"slot that has begun", "brn", "passport", "2026-11-23 10:00", queue.CodeOutsideHorizon},
+		{"not bookable service", "brn", "consult", "2026-11-24 10:00", queue.CodeNotBookable},
+		{"service not offered", "bsk", "snils", "2026-11-24 10:00", queue.CodeUnknownService},
+		{"unknown office", "nope", "passport", "2026-11-24 10:00", queue.CodeUnknownOffice},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, "2026-11-23 10:00")
+			before := dump(t, e.s)
+			r := e.book(c.office, c.service, c.start, "+7 900 000-00-"+string(rune('0'+i%10))+"0", false)
+			wantCode(t, r, c.code)
+			if c.code != "" && dump(t, e.s) != before {
+				t.Fatal("a rejected booking changed the state")
+			}
+			if c.code == "" && (r.Booking.Status != queue.BookingConfirmed || r.Booking.Number == "") {
+				t.Fatalf("booking %+v", r.Booking)
+			}
+		})
+	}
+}
+
+func TestHolidayHours(t *testing.T) {
+	e := newEnv(t, "2026-12-29 10:00")
+	wantCode(t, e.book("brn", "passport", "2026-12-30 12:45", "79000000001", false), "")
+	wantCode(t, e.book("brn", "passport", "2026-12-30 13:00", "79000000002", false), queue.CodeOfficeClosed)
+	wantCode(t, e.book("brn", "passport", "2026-12-31 10:00", "79000000003", false), queue.CodeOfficeClosed)
+}
+
+func TestSeatsAndAlternatives(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	// Office brn has two windows taking passport bookings: two seats per slot.
+	wantCode(t, e.book("brn", "passport", "2026-11-24 10:00", "79000000001", false), "")
+	wantCode(t, e.book("brn", "passport", "2026-11-24 10:00", "79000000002", false), "")
+	before := dump(t, e.s)
+	r := e.book("brn", "passport", "2026-11-24 10:00", "79000000003", false)
+	wantCode(t, r, queue.CodeSlotTaken)
+	if dump(t, e.s) != before {
+		t.Fatal("slot_taken changed the state")
+	}
+	alt := r.Err.Alternatives
+	if len(alt.SameOffice) != 3 || alt.SameOffice[0].Start != at("2026-11-24 09:45") || alt.SameOffice[1].Start != at("2026-11-24 10:15") {
+		t.Fatalf("same-office alternatives %+v", alt.SameOffice)
+	}
+	if len(alt.OtherOffices) != 1 || alt.OtherOffices[0].Office != "bsk" || alt.OtherOffices[0].Start != at("2026-11-24 10:00") {
+		t.Fatalf("other-office alternatives %+v", alt.OtherOffices)
+	}
+	slots, err := e.s.Slots("brn", "passport", "2026-11-24", 1, e.now)
+	if err != nil || len(slots) != 36 || slots[4].Free != 0 || slots[5].Free != 2 {
+		t.Fatalf("slots %v %+v", err, slots)
+	}
+	// snils has one seat (window 1 only).
+	wantCode(t, e.book("brn", "snils", "2026-11-24 10:00", "79000000001", false), "")
+	wantCode(t, e.book("brn", "snils", "2026-11-24 10:00", "79000000004", false), queue.CodeSlotTaken)
+}
+
+func TestApplicantLimit(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	wantCode(t, e.book("brn", "passport", "2026-11-24 10:00", "+7 (900) 000-00-01", false), "")
+	wantCode(t, e.book("bsk", "passport", "2026-11-25 10:00", "89000000001", false), queue.CodeLimitExceeded)
+	wantCode(t, e.book("brn", "snils", "2026-11-25 10:00", "79000000001", false), "")
+	wantCode(t, e.book("brn", "passport", "2026-11-25 10:00", "not a phone", false), queue.CodeInvalidRequest)
+	// Cancelling frees the applicant's quota.
+	wantCode(t, e.do(queue.Command{Kind: queue.KindCancel, Booking: 1}), "")
+	wantCode(t, e.book("bsk", "passport", "2026-11-25 10:00", "79000000001", false), "")
+}
+
+func TestHoldExpiryAndConfirm(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	e.s.Apply(&queue.Command{Kind: queue.KindSetRegion, Region: func() *queue.Region {
+		r := testRegion()
+		r.Offices[0].Seats = map[string]int{"passport": 1}
+		return r
+	}()}, e.now, 99)
+	e.do(queue.Command{Kind: queue.KindTick})
+	held := e.book("brn", "passport", "2026-11-24 10:00", "79000000001", true)
+	wantCode(t, held, "")
+	if held.Booking.Status != queue.BookingHeld || held.Booking.HoldUntil != e.now+600 {
+		t.Fatalf("held %+v", held.Booking)
+	}
+	wantCode(t, e.book("brn", "passport", "2026-11-24 10:00", "79000000002", false), queue.CodeSlotTaken)
+	e.now += 599
+	wantCode(t, e.book("brn", "passport", "2026-11-24 10:00", "79000000002", false), queue.CodeSlotTaken)
+	e.now++ // the hold has run out: the seat is free without waiting for a tick
+	wantCode(t, e.book("brn", "passport", "2026-11-24 10:00", "79000000002", false), "")
+	wantCode(t, e.do(queue.Command{Kind: queue.KindConfirm, Booking: held.Booking.ID}), queue.CodeHoldExpired)
+
+	// A hold confirmed in time becomes a confirmed booking.
+	h2 := e.book("brn", "passport", "2026-11-24 11:00", "79000000003", true)
+	e.now += 300
+	r := e.do(queue.Command{Kind: queue.KindConfirm, Booking: h2.Booking.ID})
+	if r.Err != nil || r.Booking.Status != queue.BookingConfirmed {
+		t.Fatalf("confirm %+v", r)
+	}
+	e.now += 3600
+	if e.s.Due(e.now) {
+		t.Fatal("nothing should be due after the confirmed hold")
+	}
+}
+
+func TestTickExpiresHolds(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	e.do(queue.Command{Kind: queue.KindTick})
+	b := e.book("brn", "passport", "2026-11-24 10:00", "79000000001", true).Booking
+	e.now += 601
+	if !e.s.Due(e.now) {
+		t.Fatal("an expired hold should make a tick due")
+	}
+	e.do(queue.Command{Kind: queue.KindTick})
+	ev := e.s.TakeEvents()
+	if last := ev[len(ev)-1]; last.Kind != queue.EvBookingExpired || last.Booking.ID != b.ID {
+		t.Fatalf("events %+v", ev)
+	}
+	if e.s.Due(e.now) {
+		t.Fatal("still due after the tick")
+	}
+}
+
+func TestReschedule(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	b := e.book("brn", "passport", "2026-11-24 10:00", "79000000001", false).Booking
+	for i, start := range []string{"2026-11-25 10:00", "2026-11-26 10:00", "2026-12-23 17:45"} {
+		r := e.do(queue.Command{Kind: queue.KindReschedule, Booking: b.ID, Start: at(start)})
+		wantCode(t, r, "")
+		if r.Booking.Reschedules != i+1 || r.Booking.OriginalStart != at("2026-11-24 10:00") {
+			t.Fatalf("reschedule %d: %+v", i, r.Booking)
+		}
+	}
+	wantCode(t, e.do(queue.Command{Kind: queue.KindReschedule, Booking: b.ID, Start: at("2026-11-27 10:00")}), queue.CodeRescheduleLimit)
+
+	// The old seat is freed; the new one is taken; a taken target keeps the old seat.
+	c := e.book("brn", "snils", "2026-11-24 10:00", "79000000002", false).Booking
+	e.book("brn", "snils", "2026-11-24 11:00", "79000000003", false)
+	wantCode(t, e.do(queue.Command{Kind: queue.KindReschedule, Booking: c.ID, Start: at("2026-11-24 11:00")}), queue.CodeSlotTaken)
+	wantCode(t, e.book("brn", "snils", "2026-11-24 10:00", "79000000004", false), queue.CodeSlotTaken)
+	wantCode(t, e.do(queue.Command{Kind: queue.KindReschedule, Booking: c.ID, Start: at("2026-11-24 12:00")}), "")
+	wantCode(t, e.book("brn", "snils", "2026-11-24 10:00", "79000000004", false), "")
+	wantCode(t, e.do(queue.Command{Kind: queue.KindReschedule, Booking: c.ID, Start: at("2026-12-24 12:00")}), queue.CodeOutsideHorizon)
+}
+
+func TestRescheduleWindowFromOriginalDate(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	b := e.book("brn", "passport", "2026-11-24 10:00", "79000000001", false).Booking
+	e.now = at("2026-12-20 10:00") // the horizon now reaches 2027-01-19
+	wantCode(t, e.do(queue.Command{Kind: queue.KindReschedule, Booking: b.ID, Start: at("2026-12-25 10:00")}), queue.CodeOutsideHorizon)
+	wantCode(t, e.do(queue.Command{Kind: queue.KindReschedule, Booking: b.ID, Start: at("2026-12-24 10:00")}), "")
+}
+
+func TestCancel(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	r := e.book("brn", "snils", "2026-11-24 10:00", "79000000001", false)
+	wantCode(t, e.book("brn", "snils", "2026-11-24 10:00", "79000000002", false), queue.CodeSlotTaken)
+	c := e.do(queue.Command{Kind: queue.KindCancel, Booking: r.Booking.ID})
+	if c.Err != nil || c.Booking.Status != queue.BookingCancelled {
+		t.Fatalf("cancel %+v", c)
+	}
+	wantCode(t, e.book("brn", "snils", "2026-11-24 10:00", "79000000002", false), "")
+	wantCode(t, e.do(queue.Command{Kind: queue.KindCancel, Booking: r.Booking.ID}), "")
+	wantCode(t, e.do(queue.Command{Kind: queue.KindConfirm, Booking: r.Booking.ID}), queue.CodeCancelled)
+	wantCode(t, e.do(queue.Command{Kind: queue.KindCancel, Booking: 999}), queue.CodeNotFound)
+}
+
+func TestCheckIn(t *testing.T) {
+	e := newEnv(t, "2026-11-23 09:00")
+	b := e.book("brn", "passport", "2026-11-23 11:00", "79000000001", false).Booking
+	other := e.book("bsk", "passport", "2026-11-23 11:00", "79000000003", false).Booking
+
+	e.now = at("2026-11-23 10:29")
+	wantCode(t, e.checkIn(b), queue.CodeTooEarly)
+	e.now = at("2026-11-23 10:30")
+	wantCode(t, e.do(queue.Command{Kind: queue.KindCheckIn, Office: "brn", Booking: other.ID, Start: other.Start}), queue.CodeWrongOffice)
+	wantCode(t, e.do(queue.Command{Kind: queue.KindCheckIn, Office: "brn", Booking: b.ID, Start: b.Start + 900}), queue.CodeInvalidQR)
+	held := e.book("brn", "snils", "2026-11-23 11:00", "79000000002", true).Booking
+	wantCode(t, e.checkIn(held), queue.CodeNotConfirmed)
+	r := e.checkIn(b)
+	wantCode(t, r, "")
+	if r.Ticket.Number != b.Number || r.Ticket.Status != queue.TicketWaiting || r.Booking.Status != queue.BookingCheckedIn {
+		t.Fatalf("check-in %+v %+v", r.Ticket, r.Booking)
+	}
+	wantCode(t, e.checkIn(b), queue.CodeAlreadyCheckedIn)
+	// The applicant may book the same service again once checked in.
+	wantCode(t, e.book("brn", "passport", "2026-11-24 10:00", "79000000001", false), "")
+
+	late := e.book("brn", "snils", "2026-11-23 12:00", "79000000004", false).Booking
+	e.now = at("2026-11-23 12:15")
+	wantCode(t, e.checkIn(late), "")
+	late2 := e.book("brn", "snils", "2026-11-23 12:30", "79000000005", false).Booking
+	e.now = at("2026-11-23 12:46")
+	wantCode(t, e.checkIn(late2), queue.CodeTooLate)
+	cancelled := e.book("brn", "snils", "2026-11-23 13:00", "79000000006", false).Booking
+	e.do(queue.Command{Kind: queue.KindCancel, Booking: cancelled.ID})
+	wantCode(t, e.checkIn(cancelled), queue.CodeCancelled)
+}
+
+func TestWalkInNumbering(t *testing.T) {
+	e := newEnv(t, "2026-11-23 17:50")
+	want := []string{"П-001", "П-002", "С-001", "П-003"}
+	for i, svc := range []string{"passport", "passport", "snils", "passport"} {
+		r := e.issue(svc, "")
+		wantCode(t, r, "")
+		if r.Ticket.Number != want[i] {
+			t.Fatalf("ticket %d: %s, want %s", i, r.Ticket.Number, want[i])
+		}
+	}
+	if r := e.issue("passport", ""); r.Ticket.Position != 4 || r.Ticket.EstWait != 3*20*60/2 {
+		t.Fatalf("position/estimate %+v", r.Ticket)
+	}
+	wantCode(t, e.issue("nope", ""), queue.CodeUnknownService)
+	wantCode(t, e.issue("passport", "vip"), queue.CodeInvalidRequest)
+	e.now = at("2026-11-23 18:00")
+	wantCode(t, e.issue("passport", ""), queue.CodeOfficeClosed)
+	// Midnight in Barnaul is 17:00 UTC: the next local day starts again at 001.
+	e.now = at("2026-11-24 09:00")
+	if r := e.issue("passport", ""); r.Err != nil || r.Ticket.Number != "П-001" || r.Ticket.Day != "2026-11-24" {
+		t.Fatalf("next day %+v", r)
+	}
+}
+
+func TestCallingAndWindowLifecycle(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	b := e.book("brn", "passport", "2026-11-23 10:30", "79000000001", false).Booking
+	wantCode(t, e.win(1, queue.ActCallNext), queue.CodeWindowNotOpen)
+	e.win(1, queue.ActOpen)
+	e.win(2, queue.ActOpen)
+	e.win(3, queue.ActOpen)
+	if r := e.win(1, queue.ActCallNext); r.Err != nil || r.Ticket != nil {
+		t.Fatalf("empty queue %+v", r)
+	}
+	early := e.issue("passport", "").Ticket // П-001
+	e.now += 60
+	e.issue("passport", "disabled") // П-002, priority
+	e.now += 60
+	e.issue("consult", "") // К-001, only window 3 serves it
+	e.now = at("2026-11-23 10:20")
+	e.checkIn(b)
+	e.now = at("2026-11-23 10:25")
+	// The booking's time has not come: priority first, then longest wait.
+	if r := e.win(1, queue.ActCallNext); r.Ticket.Number != "П-002" {
+		t.Fatalf("priority first, got %s", r.Ticket.Number)
+	}
+	e.now = at("2026-11-23 10:30")
+	if r := e.win(2, queue.ActCallNext); r.Ticket.Number != b.Number {
+		t.Fatalf("booked applicant at their time first, got %s", r.Ticket.Number)
+	}
+	wantCode(t, e.win(2, queue.ActCallNext), queue.CodeWindowBusy)
+	wantCode(t, e.win(2, queue.ActStart), "")
+	// call-next finishes the ticket being served, then calls the next.
+	r := e.win(2, queue.ActCallNext)
+	if r.Ticket.ID != early.ID || r.Ticket.CalledAt-r.Ticket.ArrivedAt != at("2026-11-23 10:30")-at("2026-11-23 10:00") {
+		t.Fatalf("longest wait next %+v", r.Ticket)
+	}
+	// Recall twice, a third recall is a no-show.
+	wantCode(t, e.win(2, queue.ActRecall), "")
+	wantCode(t, e.win(2, queue.ActRecall), "")
+	if r := e.win(2, queue.ActRecall); r.Ticket.Status != queue.TicketNoShow || r.Window.Current != 0 {
+		t.Fatalf("third recall %+v", r.Ticket)
+	}
+	wantCode(t, e.win(2, queue.ActFinish), queue.CodeNoCurrentTicket)
+	// Window 1 does not serve consult; window 3 does.
+	wantCode(t, e.win(1, queue.ActFinish), "")
+	if r := e.win(1, queue.ActCallNext); r.Ticket != nil {
+		t.Fatalf("window 1 took %s", r.Ticket.Number)
+	}
+	k := e.win(3, queue.ActCallNext).Ticket
+	if k.Number != "К-001" {
+		t.Fatalf("window 3 called %s", k.Number)
+	}
+	wantCode(t, e.win(3, queue.ActClose), queue.CodeWindowBusy)
+	e.now += 120
+	red := e.win(3, queue.ActRedirect, "passport")
+	if red.Err != nil || red.Ticket.Number != "К-001" || red.Ticket.Service != "passport" || red.Ticket.ArrivedAt != k.ArrivedAt || red.Ticket.Status != queue.TicketWaiting {
+		t.Fatalf("redirect %+v", red)
+	}
+	if e.s.Tickets[k.ID].Status != queue.TicketRedirected {
+		t.Fatal("redirected ticket not closed")
+	}
+	wantCode(t, e.win(3, queue.ActClose), "")
+	wantCode(t, e.win(2, queue.ActPause), "")
+	wantCode(t, e.win(2, queue.ActCallNext), queue.CodeWindowNotOpen)
+	wantCode(t, e.win(3, queue.ActPause), queue.CodeWindowNotOpen)
+	wantCode(t, e.win(9, queue.ActOpen), queue.CodeUnknownWindow)
+	wantCode(t, e.win(1, queue.ActCallNext), "")
+	wantCode(t, e.win(1, queue.ActNoShow), "")
+}
+
+func TestDayRollover(t *testing.T) {
+	e := newEnv(t, "2026-11-23 17:00")
+	b := e.book("brn", "passport", "2026-11-23 17:45", "79000000001", false).Booking
+	e.win(1, queue.ActOpen)
+	e.issue("passport", "")
+	e.issue("passport", "")
+	e.win(1, queue.ActCallNext)
+	e.TakeAll()
+	e.now = at("2026-11-24 00:00")
+	if !e.s.Due(e.now) {
+		t.Fatal("midnight should make a tick due")
+	}
+	e.do(queue.Command{Kind: queue.KindTick})
+	kinds := map[queue.EventKind]int{}
+	for _, ev := range e.s.TakeEvents() {
+		kinds[ev.Kind]++
+	}
+	if kinds[queue.EvTicketExpired] != 2 || kinds[queue.EvBookingMissed] != 1 || kinds[queue.EvWindowChanged] != 1 {
+		t.Fatalf("rollover events %v", kinds)
+	}
+	if o := e.s.Offices["brn"]; len(o.Waiting) != 0 || o.Window(1).State != queue.WindowClosed || e.s.Bookings[b.ID].Status != queue.BookingMissed {
+		t.Fatal("rollover did not clear the day")
+	}
+}
+
+func (e *env) TakeAll() { e.s.TakeEvents() }
+
+func TestEventsNumberedWithoutGaps(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	e.TakeAll()
+	e.win(1, queue.ActOpen)
+	e.issue("passport", "")
+	e.win(1, queue.ActCallNext)
+	ev := e.s.TakeEvents()
+	if len(ev) != 3 || ev[0].Seq+1 != ev[1].Seq || ev[1].Seq+1 != ev[2].Seq || ev[2].Index != e.index || ev[2].Kind != queue.EvTicketCalled {
+		t.Fatalf("events %+v", ev)
+	}
+}
+
+func TestBadInputNeverPanics(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	before := dump(t, e.s)
+	for _, c := range []queue.Command{
+		{Kind: 0}, {Kind: 200}, {Kind: queue.KindBook}, {Kind: queue.KindConfirm}, {Kind: queue.KindReschedule, Booking: 5},
+		{Kind: queue.KindIssue}, {Kind: queue.KindCheckIn}, {Kind: queue.KindWindow}, {Kind: queue.KindWindow, Office: "brn", Window: 1},
+		{Kind: queue.KindWindow, Office: "brn", Window: 1, Action: 77}, {Kind: queue.KindSetRegion},
+		{Kind: queue.KindSetRegion, Region: &queue.Region{Offices: []queue.OfficeConfig{{ID: "x", Timezone: "Mars/Olympus"}}}},
+		{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: -1 << 62, Name: "x", Phone: "79000000000"},
+	} {
+		if r := e.do(c); r.Err == nil {
+			t.Fatalf("%+v accepted", c)
+		}
+	}
+	if dump(t, e.s) != before {
+		t.Fatal("rejected commands changed the state")
+	}
+}
+
+// TestReplicasAgree applies one log to a fresh state and to a state restored
+// from a snapshot taken half-way, and compares the results.
+func TestReplicasAgree(t *testing.T) {
+	log := func(e *env, from, to int) []queue.Result {
+		var out []queue.Result
+		for i := from; i < to; i++ {
+			e.now = at("2026-11-23 10:00") + int64(i)*37
+			switch i % 5 {
+			case 0:
+				out = append(out, e.issue("passport", ""))
+			case 1:
+				out = append(out, e.book("brn", "passport", "2026-11-24 10:00", "7900000"+string(rune('0'+i%10))+"000", i%2 == 0))
+			case 2:
+				out = append(out, e.win(1+i%2, queue.ActOpen))
+			case 3:
+				out = append(out, e.win(1+i%2, queue.ActCallNext))
+			case 4:
+				out = append(out, e.issue("snils", "disabled"))
+			}
+		}
+		return out
+	}
+	a := newEnv(t, "2026-11-23 10:00")
+	b := newEnv(t, "2026-11-23 10:00")
+	log(a, 0, 40)
+	log(b, 0, 20)
+	var buf bytes.Buffer
+	if err := b.s.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	restored, err := queue.Load(&buf, scheduler.Default{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.s = restored
+	log(b, 20, 40)
+	if dump(t, a.s) != dump(t, b.s) {
+		t.Fatal("a replica restored from a snapshot diverged")
+	}
+}

@@ -1,0 +1,190 @@
+package queue
+
+import (
+	"sort"
+	"time"
+)
+
+// Slot is one bookable interval of an office for a service.
+type Slot struct {
+	Office string `json:"office"`
+	Start  int64  `json:"start"` // unix seconds
+	End    int64  `json:"end"`
+	Free   int    `json:"free"`
+}
+
+// Seats is how many applicants one slot of service holds at office o: the
+// configured override, or the number of windows that take bookings for it.
+func (s *State) Seats(o *Office, service string) int {
+	if n, ok := o.Config.Seats[service]; ok {
+		return n
+	}
+	n := 0
+	for _, w := range o.Windows {
+		if w.Bookings && w.Serves(service) {
+			n++
+		}
+	}
+	return n
+}
+
+// holdsSeat reports whether booking b occupies its seat at time now.
+func (b *Booking) holdsSeat(now int64) bool {
+	switch b.Status {
+	case BookingConfirmed, BookingCheckedIn:
+		return true
+	case BookingHeld:
+		return b.HoldUntil > now
+	}
+	return false
+}
+
+func (s *State) taken(k seatKey) int {
+	n := 0
+	for _, id := range s.seats[k] {
+		if s.Bookings[id].holdsSeat(s.Now) {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *State) free(o *Office, service string, start int64) int {
+	return s.Seats(o, service) - s.taken(seatKey{o.Config.ID, service, start})
+}
+
+// checkSlot says whether start is a bookable slot of office o at time now:
+// on the slot grid, in the future, within the horizon, inside working hours.
+func (s *State) checkSlot(o *Office, start, now int64) *Error {
+	slot := s.Region.Rules.SlotMinutes
+	lt := time.Unix(start, 0).In(o.loc)
+	h := o.hoursOn(lt)
+	m := lt.Hour()*60 + lt.Minute()
+	if lt.Second() != 0 || (m-h.Open)%slot != 0 {
+		return errf(CodeInvalidRequest, "start %s is not on the %d-minute slot grid", lt.Format(time.RFC3339), slot)
+	}
+	if start <= now {
+		return errf(CodeOutsideHorizon, "the slot %s has already begun", lt.Format(time.RFC3339))
+	}
+	if !o.withinDays(start, now, s.Region.Rules.HorizonDays) {
+		return errf(CodeOutsideHorizon, "slots can be booked at most %d days ahead", s.Region.Rules.HorizonDays)
+	}
+	if h.closed() || m < h.Open || m+slot > h.Close {
+		return errf(CodeOfficeClosed, "office %s does not work at %s", o.Config.ID, lt.Format("2006-01-02 15:04"))
+	}
+	return nil
+}
+
+// withinDays reports whether the local date of t is at most days after the
+// local date of from.
+func (o *Office) withinDays(t, from int64, days int) bool { return o.daysBetween(from, t) <= days }
+
+// daysBetween counts local calendar days from the date of a to the date of b.
+func (o *Office) daysBetween(a, b int64) int {
+	date := func(t int64) time.Time {
+		l := time.Unix(t, 0).In(o.loc)
+		return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	return int(date(b).Sub(date(a)).Hours() / 24)
+}
+
+// daySlots lists the slot starts of office o on the local date d.
+func (s *State) daySlots(o *Office, d time.Time) []int64 {
+	h := o.hoursOn(d)
+	slot := s.Region.Rules.SlotMinutes
+	var out []int64
+	for m := h.Open; m+slot <= h.Close; m += slot {
+		out = append(out, time.Date(d.Year(), d.Month(), d.Day(), m/60, m%60, 0, 0, o.loc).Unix())
+	}
+	return out
+}
+
+// Slots lists the bookable slots of service at an office for days local
+// dates from day (YYYY-MM-DD), as seen at time now.
+func (s *State) Slots(officeID, service, day string, days int, now int64) ([]Slot, *Error) {
+	o, err := s.office(officeID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkBookable(o, service); err != nil {
+		return nil, err
+	}
+	d, perr := time.ParseInLocation(time.DateOnly, day, o.loc)
+	if perr != nil {
+		return nil, errf(CodeInvalidRequest, "date %q: want YYYY-MM-DD", day)
+	}
+	if days < 1 || days > s.Region.Rules.HorizonDays+1 {
+		return nil, errf(CodeInvalidRequest, "days must be 1..%d", s.Region.Rules.HorizonDays+1)
+	}
+	out := []Slot{}
+	for i := 0; i < days; i++ {
+		for _, st := range s.daySlots(o, d.AddDate(0, 0, i)) {
+			if st > now && o.withinDays(st, now, s.Region.Rules.HorizonDays) {
+				out = append(out, s.slot(o, service, st))
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *State) slot(o *Office, service string, start int64) Slot {
+	return Slot{Office: o.Config.ID, Start: start, End: start + int64(s.Region.Rules.SlotMinutes)*60, Free: s.free(o, service, start)}
+}
+
+// EarliestFree is the first slot of service with a free seat after now, if any.
+func (s *State) EarliestFree(o *Office, service string, now int64) (Slot, bool) {
+	if s.checkBookable(o, service) != nil {
+		return Slot{}, false
+	}
+	f := time.Unix(now, 0).In(o.loc)
+	for i := 0; i <= s.Region.Rules.HorizonDays; i++ {
+		for _, st := range s.daySlots(o, time.Date(f.Year(), f.Month(), f.Day()+i, 0, 0, 0, 0, o.loc)) {
+			if st > now && s.free(o, service, st) > 0 {
+				return s.slot(o, service, st), true
+			}
+		}
+	}
+	return Slot{}, false
+}
+
+const maxAlternatives = 3
+
+// alternatives are the nearest free slots to start: at the same office by
+// closeness in time (within three days either way and the horizon), and at
+// other offices offering the service at the same instant.
+func (s *State) alternatives(o *Office, service string, start int64) *Alternatives {
+	alt := &Alternatives{SameOffice: []Slot{}, OtherOffices: []Slot{}}
+	var near []int64
+	lt := time.Unix(start, 0).In(o.loc)
+	for i := -3; i <= 3; i++ {
+		for _, st := range s.daySlots(o, time.Date(lt.Year(), lt.Month(), lt.Day()+i, 0, 0, 0, 0, o.loc)) {
+			if st != start && st > s.Now && o.withinDays(st, s.Now, s.Region.Rules.HorizonDays) && s.free(o, service, st) > 0 {
+				near = append(near, st)
+			}
+		}
+	}
+	sort.Slice(near, func(i, j int) bool {
+		di, dj := abs(near[i]-start), abs(near[j]-start)
+		return di < dj || di == dj && near[i] < near[j]
+	})
+	for _, st := range near[:min(len(near), maxAlternatives)] {
+		alt.SameOffice = append(alt.SameOffice, s.slot(o, service, st))
+	}
+	for _, oc := range s.Region.Offices {
+		other := s.Offices[oc.ID]
+		if other == o || s.checkBookable(other, service) != nil || s.checkSlot(other, start, s.Now) != nil {
+			continue
+		}
+		if s.free(other, service, start) > 0 && len(alt.OtherOffices) < maxAlternatives {
+			alt.OtherOffices = append(alt.OtherOffices, s.slot(other, service, start))
+		}
+	}
+	return alt
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

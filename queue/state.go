@@ -1,0 +1,310 @@
+package queue
+
+import (
+	"sort"
+	"time"
+)
+
+// Policy is the calling policy and the wait estimate. It must be a pure
+// function of its arguments, because every replica calls it while applying
+// the log.
+type Policy interface {
+	// Pick chooses the ticket that window w calls next, or nil.
+	Pick(o *Office, w *Window, now int64) *Ticket
+	// EstimateWait is the expected wait in seconds of a new ticket for service
+	// at office o.
+	EstimateWait(o *Office, service string, now int64) int64
+}
+
+// State is the whole replicated state of a region.
+type State struct {
+	Region  *Region
+	Offices map[string]*Office
+	policy  Policy
+
+	Now           int64  // last stamped time (unix seconds), never goes back
+	Index         uint64 // last applied log index
+	EventSeq      uint64 // last event number
+	NextBookingID uint64
+	NextTicketID  uint64
+	Bookings      map[uint64]*Booking
+	Tickets       map[uint64]*Ticket
+	Counters      map[string]int // "office|day|prefix" → last number issued
+
+	seats  map[seatKey][]uint64 // bookings holding seats of a slot
+	active map[string][]uint64  // "phone|service" → the applicant's active bookings
+	holds  map[uint64]int64     // held bookings → hold expiry
+
+	events []Event
+}
+
+type seatKey struct {
+	Office, Service string
+	Start           int64
+}
+
+// New returns an empty state using policy p.
+func New(p Policy) *State {
+	return &State{
+		policy: p, Offices: map[string]*Office{},
+		Bookings: map[uint64]*Booking{}, Tickets: map[uint64]*Ticket{}, Counters: map[string]int{},
+		seats: map[seatKey][]uint64{}, active: map[string][]uint64{}, holds: map[uint64]int64{},
+	}
+}
+
+// Office is an office's configuration and its live state.
+type Office struct {
+	Config   *OfficeConfig
+	Windows  []*Window // sorted by number
+	Waiting  []*Ticket // waiting tickets in arrival order
+	Day      string    // the local day the live queue belongs to
+	Recent   []Call    // the latest calls, for the load figures
+	loc      *time.Location
+	week     [7]span
+	holidays map[string]span
+	offers   map[string]bool
+	prio     map[string]int // category → priority, shared by the region's offices
+	minutes  map[string]int // service → average minutes, shared by the region's offices
+}
+
+// Priority is the priority of an applicant category (0 for none).
+func (o *Office) Priority(category string) int { return o.prio[category] }
+
+// ServiceMinutes is the configured average service time of a service.
+func (o *Office) ServiceMinutes(service string) int { return o.minutes[service] }
+
+// Call records one call of a waiting applicant.
+type Call struct{ At, Wait int64 }
+
+const recentCalls = 64
+
+// Location is the office's time zone.
+func (o *Office) Location() *time.Location { return o.loc }
+
+// Offers reports whether the office provides the service.
+func (o *Office) Offers(service string) bool { return o.offers[service] }
+
+// Window returns window number n, or nil.
+func (o *Office) Window(n int) *Window {
+	i := sort.Search(len(o.Windows), func(i int) bool { return o.Windows[i].Number >= n })
+	if i < len(o.Windows) && o.Windows[i].Number == n {
+		return o.Windows[i]
+	}
+	return nil
+}
+
+// WindowState is closed, open or paused.
+type WindowState string
+
+const (
+	WindowClosed WindowState = "closed"
+	WindowOpen   WindowState = "open"
+	WindowPaused WindowState = "paused"
+)
+
+// Window is a service window and what it is doing.
+type Window struct {
+	Number   int         `json:"number"`
+	Services []string    `json:"services"`
+	Bookings bool        `json:"bookings"`
+	State    WindowState `json:"state"`
+	Current  uint64      `json:"current,omitempty"` // ticket called or being served
+	Since    int64       `json:"since,omitempty"`
+}
+
+// Serves reports whether the window has the skill for service.
+func (w *Window) Serves(service string) bool {
+	for _, s := range w.Services {
+		if s == service {
+			return true
+		}
+	}
+	return false
+}
+
+// Command is one request to change the state. Kind selects the fields used.
+type Command struct {
+	Kind     Kind
+	Office   string
+	Service  string
+	Category string
+	Start    int64 // slot start, unix seconds
+	Booking  uint64
+	Window   int
+	Action   Action
+	Hold     bool
+	Name     string
+	Phone    string
+	Region   *Region
+}
+
+// Kind is a command type. Its value is the type byte of the log entry, so
+// values are never reused.
+type Kind byte
+
+const (
+	KindSetRegion  Kind = 1
+	KindBook       Kind = 2
+	KindConfirm    Kind = 3
+	KindReschedule Kind = 4
+	KindCancel     Kind = 5
+	KindIssue      Kind = 6
+	KindCheckIn    Kind = 7
+	KindWindow     Kind = 8
+	KindTick       Kind = 9
+)
+
+// Action is what an operator does at a window.
+type Action byte
+
+const (
+	ActOpen Action = iota + 1
+	ActClose
+	ActPause
+	ActCallNext
+	ActRecall
+	ActStart
+	ActFinish
+	ActNoShow
+	ActRedirect
+)
+
+var actionNames = map[string]Action{
+	"open": ActOpen, "close": ActClose, "pause": ActPause, "call-next": ActCallNext, "recall": ActRecall,
+	"start": ActStart, "finish": ActFinish, "no-show": ActNoShow, "redirect": ActRedirect,
+}
+
+// ParseAction maps an API path word to an Action.
+func ParseAction(s string) (Action, bool) { a, ok := actionNames[s]; return a, ok }
+
+// Result is what a command returns to its caller: a copy of what it changed,
+// or the error that rejected it.
+type Result struct {
+	Booking *Booking `json:"booking,omitempty"`
+	Ticket  *Ticket  `json:"ticket,omitempty"`
+	Window  *Window  `json:"window,omitempty"`
+	Err     *Error   `json:"error,omitempty"`
+}
+
+var handlers = map[Kind]func(*State, *Command) Result{
+	KindSetRegion: (*State).setRegion, KindBook: (*State).book, KindConfirm: (*State).confirm,
+	KindReschedule: (*State).reschedule, KindCancel: (*State).cancel, KindIssue: (*State).issue,
+	KindCheckIn: (*State).checkIn, KindWindow: (*State).window, KindTick: (*State).tick,
+}
+
+// Known reports whether k is a command type this version understands.
+func Known(k Kind) bool { return handlers[k] != nil }
+
+// Apply applies one command at time now (stamped by the leader) as part of
+// log entry index. Time never goes back: a stamp older than the last one is
+// raised to it. A rejected command leaves the state as it was.
+func (s *State) Apply(c *Command, now int64, index uint64) Result {
+	if now > s.Now {
+		s.Now = now
+	}
+	s.Index = index
+	h := handlers[c.Kind]
+	if h == nil {
+		return Result{Err: errf(CodeUnknownCommand, "unknown command type %d", c.Kind)}
+	}
+	if c.Kind != KindSetRegion && s.Region == nil {
+		return Result{Err: errf(CodeInvalidConfig, "no region is configured yet")}
+	}
+	return h(s, c)
+}
+
+// TakeEvents returns the events produced since the last call.
+func (s *State) TakeEvents() []Event {
+	ev := s.events
+	s.events = nil
+	return ev
+}
+
+func (s *State) emit(e Event) {
+	s.EventSeq++
+	e.Seq, e.Index, e.At = s.EventSeq, s.Index, s.Now
+	s.events = append(s.events, e)
+}
+
+func (s *State) office(id string) (*Office, *Error) {
+	if o := s.Offices[id]; o != nil {
+		return o, nil
+	}
+	return nil, errf(CodeUnknownOffice, "no office %q", id)
+}
+
+func (s *State) service(id string) *Service {
+	for i := range s.Region.Services {
+		if s.Region.Services[i].ID == id {
+			return &s.Region.Services[i]
+		}
+	}
+	return nil
+}
+
+// Service returns the service with the id, or nil.
+func (s *State) Service(id string) *Service { return s.service(id) }
+
+// CategoryPriority is the priority of a category (0 for none or unknown).
+func (s *State) CategoryPriority(id string) int {
+	for _, c := range s.Region.Categories {
+		if c.ID == id {
+			return c.Priority
+		}
+	}
+	return 0
+}
+
+// Rules are the region's rules with defaults filled in.
+func (s *State) Rules() Rules { return s.Region.Rules }
+
+// setRegion installs a new region configuration. Live state (window states,
+// waiting tickets) of offices that still exist is kept.
+func (s *State) setRegion(c *Command) Result {
+	if c.Region == nil {
+		return Result{Err: errf(CodeInvalidConfig, "no region given")}
+	}
+	r := *c.Region
+	offices, err := r.compile()
+	if err != nil {
+		return Result{Err: errf(CodeInvalidConfig, "%v", err)}
+	}
+	for id, o := range offices {
+		old := s.Offices[id]
+		if old == nil {
+			continue
+		}
+		o.Waiting, o.Day, o.Recent = old.Waiting, old.Day, old.Recent
+		for _, w := range o.Windows {
+			if ow := old.Window(w.Number); ow != nil {
+				w.State, w.Current, w.Since = ow.State, ow.Current, ow.Since
+			}
+		}
+	}
+	s.Region, s.Offices = &r, offices
+	s.emit(Event{Kind: EvRegionUpdated})
+	return Result{}
+}
+
+// localDay is the office's local date of t, as YYYY-MM-DD.
+func (o *Office) localDay(t int64) string {
+	return time.Unix(t, 0).In(o.loc).Format(time.DateOnly)
+}
+
+// hoursOn returns the opening hours on the local date of t.
+func (o *Office) hoursOn(t time.Time) span {
+	if h, ok := o.holidays[t.Format(time.DateOnly)]; ok {
+		return h
+	}
+	return o.week[t.Weekday()]
+}
+
+// IsOpen reports whether the office works at instant t.
+func (o *Office) IsOpen(t int64) bool {
+	lt := time.Unix(t, 0).In(o.loc)
+	h := o.hoursOn(lt)
+	m := lt.Hour()*60 + lt.Minute()
+	return !h.closed() && m >= h.Open && m < h.Close
+}
+
+func (s *State) nextID(p *uint64) uint64 { *p++; return *p }

@@ -1,0 +1,225 @@
+package queue
+
+import (
+	"fmt"
+	"sort"
+)
+
+// TicketStatus is where a ticket is in its life:
+// waiting → called → serving → done | no_show | redirected (| expired at day end).
+type TicketStatus string
+
+const (
+	TicketWaiting    TicketStatus = "waiting"
+	TicketCalled     TicketStatus = "called"
+	TicketServing    TicketStatus = "serving"
+	TicketDone       TicketStatus = "done"
+	TicketNoShow     TicketStatus = "no_show"
+	TicketRedirected TicketStatus = "redirected"
+	TicketExpired    TicketStatus = "expired"
+)
+
+// Ticket is an applicant in the live queue: a walk-in, or a booking checked in.
+type Ticket struct {
+	ID             uint64       `json:"id"`
+	Office         string       `json:"office"`
+	Service        string       `json:"service"`
+	Number         string       `json:"number"`
+	Category       string       `json:"category,omitempty"`
+	Booking        uint64       `json:"booking,omitempty"`
+	SlotStart      int64        `json:"slot_start,omitempty"`
+	Day            string       `json:"day"`
+	IssuedAt       int64        `json:"issued_at"`
+	ArrivedAt      int64        `json:"arrived_at"` // kept on redirect, so the wait counts from arrival
+	CalledAt       int64        `json:"called_at,omitempty"`
+	StartedAt      int64        `json:"started_at,omitempty"`
+	FinishedAt     int64        `json:"finished_at,omitempty"`
+	Status         TicketStatus `json:"status"`
+	Window         int          `json:"window,omitempty"`
+	Recalls        int          `json:"recalls,omitempty"`
+	Position       int          `json:"position"`   // place in the queue of its service at issue
+	EstWait        int64        `json:"est_wait_s"` // wait estimate given at issue, seconds
+	RedirectedFrom uint64       `json:"redirected_from,omitempty"`
+}
+
+func (s *State) issue(c *Command) Result {
+	o, err := s.office(c.Office)
+	if err != nil {
+		return Result{Err: err}
+	}
+	sv := s.service(c.Service)
+	if sv == nil || !o.offers[c.Service] {
+		return Result{Err: errf(CodeUnknownService, "office %s does not offer service %q", o.Config.ID, c.Service)}
+	}
+	if c.Category != "" && !s.knownCategory(c.Category) {
+		return Result{Err: errf(CodeInvalidRequest, "unknown category %q", c.Category)}
+	}
+	if !o.IsOpen(s.Now) {
+		return Result{Err: errf(CodeOfficeClosed, "office %s is closed now", o.Config.ID)}
+	}
+	s.rollover(o)
+	t := &Ticket{
+		ID: s.nextID(&s.NextTicketID), Office: o.Config.ID, Service: c.Service, Category: c.Category,
+		Number: fmt.Sprintf("%s-%03d", sv.Letter, s.count(o, o.Day, sv.Letter)),
+	}
+	s.enqueue(o, t, s.Now)
+	s.emit(Event{Kind: EvTicketIssued, Office: o.Config.ID, Ticket: copyOf(t)})
+	return Result{Ticket: copyOf(t)}
+}
+
+func (s *State) knownCategory(id string) bool {
+	for _, c := range s.Region.Categories {
+		if c.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// enqueue puts t into the office's waiting line, with its position and the
+// wait estimate it is given.
+func (s *State) enqueue(o *Office, t *Ticket, arrived int64) {
+	t.Day, t.IssuedAt, t.ArrivedAt, t.Status = o.Day, s.Now, arrived, TicketWaiting
+	t.Position = 1
+	for _, w := range o.Waiting {
+		if w.Service == t.Service {
+			t.Position++
+		}
+	}
+	t.EstWait = s.policy.EstimateWait(o, t.Service, s.Now)
+	o.Waiting = append(o.Waiting, t)
+	s.Tickets[t.ID] = t
+}
+
+// checkIn puts a booked applicant who scanned their talon into the live
+// queue. Start is the slot start the talon was issued for.
+func (s *State) checkIn(c *Command) Result {
+	b := s.Bookings[c.Booking]
+	if b == nil {
+		return Result{Err: errf(CodeNotFound, "no booking %d", c.Booking)}
+	}
+	if b.Office != c.Office {
+		return Result{Err: errf(CodeWrongOffice, "this talon is for office %s", b.Office)}
+	}
+	if b.Start != c.Start {
+		return Result{Err: errf(CodeInvalidQR, "this talon was replaced when the booking was rescheduled")}
+	}
+	if b.Status == BookingMissed {
+		return Result{Err: errf(CodeTooLate, "the day of booking %d has passed", b.ID)}
+	}
+	b, err := s.liveBooking(c.Booking)
+	if err != nil {
+		return Result{Err: err}
+	}
+	if b.Status == BookingHeld {
+		return Result{Err: errf(CodeNotConfirmed, "booking %d was never confirmed", b.ID)}
+	}
+	o, err := s.office(b.Office)
+	if err != nil {
+		return Result{Err: err}
+	}
+	r := s.Region.Rules
+	if s.Now < b.Start-int64(r.CheckinEarlyMinutes)*60 {
+		return Result{Err: errf(CodeTooEarly, "check-in opens %d minutes before the booked time", r.CheckinEarlyMinutes)}
+	}
+	if s.Now > b.Start+int64(r.CheckinLateMinutes)*60 {
+		return Result{Err: errf(CodeTooLate, "check-in closed %d minutes after the booked time", r.CheckinLateMinutes)}
+	}
+	s.rollover(o)
+	a := b.Phone + "|" + b.Service
+	if s.active[a] = remove(s.active[a], b.ID); len(s.active[a]) == 0 {
+		delete(s.active, a)
+	}
+	t := &Ticket{ID: s.nextID(&s.NextTicketID), Office: o.Config.ID, Service: b.Service, Number: b.Number, Booking: b.ID, SlotStart: b.Start}
+	s.enqueue(o, t, s.Now)
+	b.Status, b.Ticket = BookingCheckedIn, t.ID
+	s.emit(Event{Kind: EvTicketCheckedIn, Office: o.Config.ID, Ticket: copyOf(t), Booking: copyOf(b)})
+	return Result{Ticket: copyOf(t), Booking: copyOf(b)}
+}
+
+// rollover starts the office's new local day: tickets still in the queue
+// expire, windows close, and live bookings of past days are marked missed.
+func (s *State) rollover(o *Office) {
+	today := o.localDay(s.Now)
+	if o.Day == today {
+		return
+	}
+	if o.Day != "" {
+		for _, w := range o.Windows {
+			if t := s.Tickets[w.Current]; t != nil {
+				s.end(o, w, t, TicketExpired, EvTicketExpired)
+			}
+			if w.State != WindowClosed {
+				s.setWindow(o, w, WindowClosed)
+			}
+		}
+		for _, t := range o.Waiting {
+			t.Status = TicketExpired
+			s.emit(Event{Kind: EvTicketExpired, Office: o.Config.ID, Ticket: copyOf(t)})
+		}
+		o.Waiting = nil
+		s.missBookings(o, today)
+		for k := range s.Counters {
+			if p := o.Config.ID + "|"; len(k) > len(p)+10 && k[:len(p)] == p && k[len(p):len(p)+10] < today {
+				delete(s.Counters, k)
+			}
+		}
+	}
+	o.Day = today
+}
+
+// missBookings marks the live bookings of office o dated before today as missed.
+func (s *State) missBookings(o *Office, today string) {
+	var ids []uint64
+	for _, list := range s.active {
+		for _, id := range list {
+			if b := s.Bookings[id]; b.Office == o.Config.ID && o.localDay(b.Start) < today {
+				ids = append(ids, id)
+			}
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		b := s.Bookings[id]
+		s.unindex(b)
+		b.Status, b.HoldUntil = BookingMissed, 0
+		s.emit(Event{Kind: EvBookingMissed, Office: b.Office, Booking: copyOf(b)})
+	}
+}
+
+// tick does the time-driven work: expired holds and day rollovers. The
+// leader proposes it when Due says there is something to do.
+func (s *State) tick(*Command) Result {
+	for _, oc := range s.Region.Offices {
+		s.rollover(s.Offices[oc.ID])
+	}
+	var ids []uint64
+	for id, until := range s.holds {
+		if until <= s.Now {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		s.expireHold(s.Bookings[id])
+	}
+	return Result{}
+}
+
+// Due reports whether a Tick at time now would change anything.
+func (s *State) Due(now int64) bool {
+	if s.Region == nil {
+		return false
+	}
+	for _, o := range s.Offices {
+		if o.Day != o.localDay(now) {
+			return true
+		}
+	}
+	for _, until := range s.holds {
+		if until <= now {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,141 @@
+package queue
+
+func (s *State) window(c *Command) Result {
+	o, err := s.office(c.Office)
+	if err != nil {
+		return Result{Err: err}
+	}
+	w := o.Window(c.Window)
+	if w == nil {
+		return Result{Err: errf(CodeUnknownWindow, "office %s has no window %d", o.Config.ID, c.Window)}
+	}
+	if c.Action < ActOpen || c.Action > ActRedirect {
+		return Result{Err: errf(CodeInvalidRequest, "unknown window action %d", c.Action)}
+	}
+	s.rollover(o)
+	cur := s.Tickets[w.Current]
+	switch c.Action {
+	case ActOpen:
+		s.setWindow(o, w, WindowOpen)
+	case ActPause:
+		if w.State == WindowClosed {
+			return Result{Err: errf(CodeWindowNotOpen, "window %d is closed", w.Number)}
+		}
+		s.setWindow(o, w, WindowPaused)
+	case ActClose:
+		if cur != nil {
+			return Result{Err: errf(CodeWindowBusy, "window %d still has ticket %s", w.Number, cur.Number)}
+		}
+		s.setWindow(o, w, WindowClosed)
+	case ActCallNext:
+		return s.callNext(o, w, cur)
+	case ActRecall, ActStart, ActFinish, ActNoShow, ActRedirect:
+		if cur == nil {
+			return Result{Err: errf(CodeNoCurrentTicket, "window %d has no current ticket", w.Number)}
+		}
+		return s.handle(o, w, cur, c)
+	}
+	return Result{Window: copyOf(w)}
+}
+
+func (s *State) setWindow(o *Office, w *Window, st WindowState) {
+	if w.State == st {
+		return
+	}
+	w.State, w.Since = st, s.Now
+	s.emit(Event{Kind: EvWindowChanged, Office: o.Config.ID, Window: copyOf(w)})
+}
+
+// callNext calls the applicant the policy picks. A ticket still being served
+// is finished first (one button on a hardware box); a ticket called but not
+// yet come must be started, recalled or marked no-show first.
+func (s *State) callNext(o *Office, w *Window, cur *Ticket) Result {
+	if w.State != WindowOpen {
+		return Result{Err: errf(CodeWindowNotOpen, "window %d is %s", w.Number, w.State)}
+	}
+	if cur != nil && cur.Status == TicketCalled {
+		return Result{Err: errf(CodeWindowBusy, "ticket %s is called and not yet started", cur.Number)}
+	}
+	if cur != nil {
+		s.end(o, w, cur, TicketDone, EvTicketServed)
+	}
+	t := s.policy.Pick(o, w, s.Now)
+	if t == nil {
+		return Result{Window: copyOf(w)}
+	}
+	for i, x := range o.Waiting {
+		if x == t {
+			o.Waiting = append(o.Waiting[:i], o.Waiting[i+1:]...)
+			break
+		}
+	}
+	t.Status, t.CalledAt, t.Window = TicketCalled, s.Now, w.Number
+	w.Current = t.ID
+	o.Recent = append(o.Recent, Call{At: s.Now, Wait: s.Now - t.ArrivedAt})
+	if len(o.Recent) > recentCalls {
+		o.Recent = o.Recent[len(o.Recent)-recentCalls:]
+	}
+	s.emit(Event{Kind: EvTicketCalled, Office: o.Config.ID, Ticket: copyOf(t), Window: copyOf(w)})
+	return Result{Ticket: copyOf(t), Window: copyOf(w)}
+}
+
+// handle applies an action to the window's current ticket.
+func (s *State) handle(o *Office, w *Window, t *Ticket, c *Command) Result {
+	switch c.Action {
+	case ActRecall:
+		if t.Status != TicketCalled {
+			return Result{Err: errf(CodeNoCurrentTicket, "ticket %s is already being served", t.Number)}
+		}
+		if t.Recalls >= s.Region.Rules.MaxRecalls {
+			s.end(o, w, t, TicketNoShow, EvTicketNoShow)
+			break
+		}
+		t.Recalls++
+		s.emit(Event{Kind: EvTicketRecalled, Office: o.Config.ID, Ticket: copyOf(t), Window: copyOf(w)})
+	case ActStart:
+		if t.Status == TicketCalled {
+			t.Status, t.StartedAt = TicketServing, s.Now
+			s.emit(Event{Kind: EvTicketStarted, Office: o.Config.ID, Ticket: copyOf(t), Window: copyOf(w)})
+		}
+	case ActFinish:
+		s.end(o, w, t, TicketDone, EvTicketServed)
+	case ActNoShow:
+		if t.Status != TicketCalled {
+			return Result{Err: errf(CodeWindowBusy, "ticket %s is being served; finish it instead", t.Number)}
+		}
+		s.end(o, w, t, TicketNoShow, EvTicketNoShow)
+	case ActRedirect:
+		return s.redirect(o, w, t, c.Service)
+	}
+	return Result{Ticket: copyOf(t), Window: copyOf(w)}
+}
+
+// end closes the window's current ticket with a final status.
+func (s *State) end(o *Office, w *Window, t *Ticket, st TicketStatus, kind EventKind) {
+	if t.StartedAt == 0 && st == TicketDone {
+		t.StartedAt = s.Now
+	}
+	t.Status, t.FinishedAt = st, s.Now
+	w.Current = 0
+	s.emit(Event{Kind: kind, Office: o.Config.ID, Ticket: copyOf(t), Window: copyOf(w)})
+}
+
+// redirect sends the applicant to another service: the ticket ends as
+// redirected and a new ticket with the same number and original arrival time
+// joins the queue of that service.
+func (s *State) redirect(o *Office, w *Window, t *Ticket, service string) Result {
+	if s.service(service) == nil || !o.offers[service] {
+		return Result{Err: errf(CodeUnknownService, "office %s does not offer service %q", o.Config.ID, service)}
+	}
+	if service == t.Service {
+		return Result{Err: errf(CodeInvalidRequest, "ticket %s is already for service %s", t.Number, service)}
+	}
+	s.end(o, w, t, TicketRedirected, EvTicketRedirected)
+	n := &Ticket{
+		ID: s.nextID(&s.NextTicketID), Office: o.Config.ID, Service: service, Number: t.Number,
+		Category: t.Category, Booking: t.Booking, SlotStart: t.SlotStart, RedirectedFrom: t.ID,
+	}
+	s.enqueue(o, n, t.ArrivedAt)
+	s.emit(Event{Kind: EvTicketIssued, Office: o.Config.ID, Ticket: copyOf(n)})
+	return Result{Ticket: copyOf(n), Window: copyOf(w)}
+}
