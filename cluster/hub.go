@@ -1,0 +1,85 @@
+package cluster
+
+import (
+	"sync"
+
+	"github.com/talon-mfc/talon/queue"
+)
+
+// Hub fans the events of the applied log out to subscribers (displays,
+// metrics, notifications). Publishing never blocks the state machine: a
+// subscriber whose buffer is full is dropped, its channel closed, and it
+// resubscribes from the last Seq it saw using Since.
+type Hub struct {
+	mu   sync.Mutex
+	subs map[*Subscription]struct{}
+	ring []queue.Event // the most recent events, oldest first
+	size int
+}
+
+// Subscription receives events on C until it is closed or dropped.
+type Subscription struct {
+	C   chan queue.Event
+	hub *Hub
+}
+
+// NewHub keeps the last size events for resuming subscribers.
+func NewHub(size int) *Hub {
+	return &Hub{subs: map[*Subscription]struct{}{}, size: size}
+}
+
+// Subscribe returns a subscription with a buffer of n events.
+func (h *Hub) Subscribe(n int) *Subscription {
+	s := &Subscription{C: make(chan queue.Event, n), hub: h}
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	return s
+}
+
+// Close ends the subscription.
+func (s *Subscription) Close() {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	if _, ok := s.hub.subs[s]; ok {
+		delete(s.hub.subs, s)
+		close(s.C)
+	}
+}
+
+// Since returns the retained events with Seq > seq, and whether the ring
+// still reaches back that far (false: the caller must start from a snapshot).
+func (h *Hub) Since(seq uint64) ([]queue.Event, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.ring) == 0 || h.ring[0].Seq > seq+1 {
+		return nil, len(h.ring) == 0
+	}
+	i := int(seq + 1 - h.ring[0].Seq)
+	return append([]queue.Event(nil), h.ring[min(i, len(h.ring)):]...), true
+}
+
+func (h *Hub) publish(evs []queue.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ring = append(h.ring, evs...)
+	if over := len(h.ring) - h.size; over > 0 {
+		h.ring = append(h.ring[:0], h.ring[over:]...)
+	}
+	for s := range h.subs {
+		for _, e := range evs {
+			select {
+			case s.C <- e:
+			default:
+				delete(h.subs, s)
+				close(s.C)
+			}
+			if _, ok := h.subs[s]; !ok {
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,187 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/talon-mfc/talon/queue"
+	"github.com/talon-mfc/talon/scheduler"
+)
+
+func allDay() map[string]string {
+	h := map[string]string{}
+	for _, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
+		h[d] = "00:00-24:00"
+	}
+	return h
+}
+
+func region(seats int) *queue.Region {
+	return &queue.Region{
+		Name:     "test",
+		Services: []queue.Service{{ID: "passport", Name: "Паспорт", Letter: "П", AvgMinutes: 20, Bookable: true}},
+		Offices: []queue.OfficeConfig{{
+			ID: "brn", Name: "Барнаул", Timezone: "Asia/Barnaul", Hours: allDay(), Services: []string{"passport"},
+			Windows: []queue.WindowConfig{{Number: 1, Services: []string{"passport"}, Bookings: true}},
+			Seats:   map[string]int{"passport": seats},
+		}},
+	}
+}
+
+func openStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(Config{ID: "n1", Dir: dir, RaftAddr: "127.0.0.1:0", Bootstrap: true, Policy: scheduler.Default{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("node not ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return s
+}
+
+func apply(t *testing.T, s *Store, c queue.Command) queue.Result {
+	t.Helper()
+	r, err := s.Apply(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// tomorrow10 is 10:00 tomorrow in Barnaul, a slot in the future.
+func tomorrow10() int64 {
+	loc, _ := time.LoadLocation("Asia/Barnaul")
+	n := time.Now().In(loc)
+	return time.Date(n.Year(), n.Month(), n.Day()+1, 10, 0, 0, 0, loc).Unix()
+}
+
+func TestStoreContentionAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	if r := apply(t, s, queue.Command{Kind: queue.KindSetRegion, Region: region(3)}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	start := tomorrow10()
+	var mu sync.Mutex
+	won, taken := 0, 0
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := s.Apply(context.Background(), queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: start, Name: "Заявитель", Phone: fmt.Sprintf("7900%07d", i)})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				t.Error(err)
+			case r.Err == nil:
+				won++
+			case r.Err.Code == queue.CodeSlotTaken:
+				taken++
+			default:
+				t.Error(r.Err)
+			}
+		}()
+	}
+	numbers := make(chan string, 50)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := s.Apply(context.Background(), queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"})
+			if err != nil || r.Err != nil {
+				t.Error(err, r.Err)
+				return
+			}
+			numbers <- r.Ticket.Number
+		}()
+	}
+	wg.Wait()
+	close(numbers)
+	if won != 3 || taken != 197 {
+		t.Fatalf("won %d, taken %d; want 3 and 197", won, taken)
+	}
+	seen := map[string]bool{}
+	for n := range numbers {
+		seen[n] = true
+	}
+	for i := 1; i <= 50; i++ {
+		if !seen[fmt.Sprintf("П-%03d", i)] {
+			t.Fatalf("ticket П-%03d missing; got %v", i, seen)
+		}
+	}
+
+	// Snapshot half-way, write more, restart: both the snapshot and the log
+	// after it come back.
+	if err := s.raft.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, s, queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	defer s.Close()
+	r := apply(t, s, queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"})
+	if r.Err != nil || r.Ticket.Number != "П-052" {
+		t.Fatalf("after restart got %+v %v, want П-052", r.Ticket, r.Err)
+	}
+	s.Read(func(st *queue.State) {
+		if len(st.Bookings) != 3 {
+			t.Fatalf("%d bookings after restart", len(st.Bookings))
+		}
+	})
+}
+
+func TestHaltOnUnknownCommand(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	unknown := encodeBatch(time.Now().UnixMilli(), [][]byte{{77, 0}})
+	if err := s.raft.Apply(unknown, time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Halted():
+	case <-time.After(5 * time.Second):
+		t.Fatal("node did not halt")
+	}
+	if s.Ready() || s.Status().Halted == "" {
+		t.Fatal("a halted node must not be ready")
+	}
+	if r, err := s.Apply(context.Background(), queue.Command{Kind: queue.KindTick}); err == nil {
+		t.Fatalf("halted node applied a command: %+v", r)
+	}
+}
+
+func BenchmarkApply(b *testing.B) {
+	f := newFSM(scheduler.Default{}, NewHub(1024))
+	reg, _ := encodeCommand(nil, &queue.Command{Kind: queue.KindSetRegion, Region: region(1 << 30)})
+	now := time.Now().UnixMilli()
+	f.Apply(&raftLog(1, encodeBatch(now, [][]byte{reg}))[0])
+	start := tomorrow10()
+	cmds := make([][]byte, 256)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		for j := range cmds {
+			i++
+			cmds[j], _ = encodeCommand(cmds[j][:0], &queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: start + int64(i%32)*900, Name: "Заявитель", Phone: fmt.Sprintf("79%09d", i)})
+		}
+		logs := raftLog(uint64(i), encodeBatch(now, cmds))
+		for _, r := range f.ApplyBatch([]*raftLogT{&logs[0]})[0].([]queue.Result) {
+			if r.Err != nil {
+				b.Fatal(r.Err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*len(cmds))/b.Elapsed().Seconds(), "bookings/s")
+}
