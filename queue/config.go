@@ -122,6 +122,12 @@ func parseSpan(s string) (span, error) {
 	return sp, nil
 }
 
+// Validate checks the region and fills in the defaults, as SetRegion does.
+func (r *Region) Validate() error {
+	_, err := r.compile()
+	return err
+}
+
 // compile validates a region and builds the offices' lookup tables.
 func (r *Region) compile() (map[string]*Office, error) {
 	r.Rules.defaults()
@@ -178,12 +184,14 @@ func compileOffice(oc *OfficeConfig, services map[string]*Service) (*Office, err
 		return nil, fmt.Errorf("timezone %q: not an IANA zone", oc.Timezone)
 	}
 	o := &Office{Config: oc, loc: loc, holidays: map[string]span{}, offers: map[string]bool{}}
-	for d, name := range weekdays {
-		h, ok := oc.Hours[name]
-		if !ok && len(oc.Hours) == 0 {
-			h = defaultHours[name]
+	if len(oc.Hours) == 0 {
+		oc.Hours = map[string]string{}
+		for k, v := range defaultHours {
+			oc.Hours[k] = v
 		}
-		if o.week[d], err = parseSpan(h); err != nil {
+	}
+	for d, name := range weekdays {
+		if o.week[d], err = parseSpan(oc.Hours[name]); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,276 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+	"golang.org/x/time/rate"
+
+	"github.com/talon-mfc/talon/cluster"
+	"github.com/talon-mfc/talon/queue"
+)
+
+//go:embed openapi.yaml
+var openapiYAML []byte
+
+// Store is what the API needs from a node.
+type Store interface {
+	Apply(ctx context.Context, c queue.Command) (queue.Result, error)
+	Read(fn func(*queue.State))
+	Status() cluster.Status
+	Ready() bool
+}
+
+// Role is what a bearer token may do.
+type Role string
+
+const (
+	RoleAdmin    Role = "admin"
+	RoleOperator Role = "operator"
+	RoleKiosk    Role = "kiosk"
+	RoleDisplay  Role = "display"
+	RolePortal   Role = "portal"
+)
+
+// Config configures the API.
+type Config struct {
+	Store  Store
+	Keys   *queue.Keyring
+	Policy queue.Policy
+	Tokens map[string]Role // bearer token → role; empty turns authentication off (demo only)
+	Logger *slog.Logger
+	// BookingRate limits booking writes per applicant phone (default one per
+	// 6 s with a burst of 6), against slot scalpers.
+	BookingRate  rate.Limit
+	BookingBurst int
+	WriteTimeout time.Duration // how long a write may wait for its commit (default 10 s)
+}
+
+// Server serves the API.
+type Server struct {
+	cfg     Config
+	tokens  map[[32]byte]Role
+	router  *router.Router
+	limitMu sync.Mutex
+	limits  map[string]*rate.Limiter
+}
+
+// New builds the API server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.BookingRate == 0 {
+		cfg.BookingRate, cfg.BookingBurst = rate.Every(6*time.Second), 6
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	s := &Server{cfg: cfg, tokens: map[[32]byte]Role{}, limits: map[string]*rate.Limiter{}, router: router.New()}
+	for tok, role := range cfg.Tokens {
+		s.tokens[sha256.Sum256([]byte(tok))] = role
+	}
+	r := s.router
+	r.GET("/healthz", func(c *fasthttp.RequestCtx) { c.SetBodyString("ok\n") })
+	r.GET("/readyz", s.readyz)
+	r.GET("/api/v1/cluster", s.cluster)
+	r.GET("/api/v1/openapi.yaml", func(c *fasthttp.RequestCtx) {
+		c.SetContentType("application/yaml")
+		c.SetBody(openapiYAML)
+	})
+	r.GET("/api/v1/keys", s.keys)
+	r.GET("/api/v1/services", s.services)
+	r.GET("/api/v1/offices", s.offices)
+	r.GET("/api/v1/offices/{office}", s.officeOne)
+	r.GET("/api/v1/offices/{office}/slots", s.slots)
+	r.GET("/api/v1/recommend", s.recommend)
+	r.POST("/api/v1/bookings", s.need(RolePortal, s.book))
+	r.GET("/api/v1/bookings/{id}", s.need(RolePortal, s.getBooking))
+	r.POST("/api/v1/bookings/{id}/confirm", s.need(RolePortal, s.confirm))
+	r.POST("/api/v1/bookings/{id}/reschedule", s.need(RolePortal, s.reschedule))
+	r.DELETE("/api/v1/bookings/{id}", s.need(RolePortal, s.cancel))
+	r.POST("/api/v1/offices/{office}/tickets", s.need(RoleKiosk, s.issue))
+	r.POST("/api/v1/offices/{office}/checkin", s.need(RoleKiosk, s.checkIn))
+	r.GET("/api/v1/offices/{office}/queue", s.need(RoleOperator, s.queueView))
+	r.POST("/api/v1/offices/{office}/windows/{window}/{action}", s.need(RoleOperator, s.windowAction))
+	r.PUT("/api/v1/region", s.need(RoleAdmin, s.setRegion))
+	r.NotFound = func(c *fasthttp.RequestCtx) { fail(c, 404, "not_found", "no such endpoint") }
+	r.MethodNotAllowed = func(c *fasthttp.RequestCtx) { fail(c, 405, "method_not_allowed", "method not allowed here") }
+	r.PanicHandler = func(c *fasthttp.RequestCtx, v any) {
+		cfg.Logger.Error("handler panic", "path", string(c.Path()), "panic", v)
+		fail(c, 500, "internal", "internal error")
+	}
+	return s
+}
+
+// Handler is the fasthttp handler of the API.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.router.Handler }
+
+// AuthEnabled reports whether bearer tokens are checked.
+func (s *Server) AuthEnabled() bool { return len(s.tokens) > 0 }
+
+// need guards h: the bearer token must carry role (or admin). Kiosk-level
+// reads of the queue are also open to display tokens.
+func (s *Server) need(role Role, h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(c *fasthttp.RequestCtx) {
+		if !s.AuthEnabled() {
+			h(c)
+			return
+		}
+		auth := c.Request.Header.Peek("Authorization")
+		const prefix = "Bearer "
+		if len(auth) <= len(prefix) || string(auth[:len(prefix)]) != prefix {
+			c.Response.Header.Set("WWW-Authenticate", `Bearer realm="talon"`)
+			fail(c, 401, "unauthorized", "a bearer token is required")
+			return
+		}
+		got, ok := s.tokens[sha256.Sum256(auth[len(prefix):])]
+		switch {
+		case !ok:
+			fail(c, 401, "unauthorized", "unknown token")
+		case got == role || got == RoleAdmin || role == RoleOperator && got == RoleDisplay && c.IsGet():
+			h(c)
+		default:
+			fail(c, 403, "forbidden", "this token's role ("+string(got)+") may not do this")
+		}
+	}
+}
+
+func (s *Server) readyz(c *fasthttp.RequestCtx) {
+	if !s.cfg.Store.Ready() {
+		fail(c, 503, "not_ready", "this node cannot serve writes yet")
+		return
+	}
+	c.SetBodyString("ready\n")
+}
+
+func (s *Server) cluster(c *fasthttp.RequestCtx) {
+	mode := "tokens"
+	if !s.AuthEnabled() {
+		mode = "off (demo: every request is allowed; configure tokens before real use)"
+	}
+	writeJSON(c, 200, struct {
+		cluster.Status
+		Auth string `json:"auth"`
+	}{s.cfg.Store.Status(), mode})
+}
+
+// apply commits a command and answers the cluster errors itself; ok is false
+// when it already answered.
+func (s *Server) apply(c *fasthttp.RequestCtx, cmd queue.Command) (queue.Result, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	defer cancel()
+	r, err := s.cfg.Store.Apply(ctx, cmd)
+	switch {
+	case err == nil && r.Err == nil:
+		return r, true
+	case err == nil:
+		s.domainError(c, r.Err)
+	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrNoLeader):
+		c.Response.Header.Set("Retry-After", "1")
+		fail(c, 503, "no_leader", "the cluster has no leader that can commit this write; retry")
+	case errors.Is(err, cluster.ErrUnknownOutcome):
+		c.Response.Header.Set("Retry-After", "1")
+		fail(c, 503, "unknown_outcome", "leadership changed while committing; the write may or may not have happened")
+	default:
+		s.cfg.Logger.Error("apply", "err", err)
+		fail(c, 500, "internal", err.Error())
+	}
+	return r, false
+}
+
+var statusOf = map[queue.Code]int{
+	queue.CodeInvalidRequest: 400, queue.CodeInvalidQR: 400,
+	queue.CodeNotFound: 404, queue.CodeUnknownOffice: 404, queue.CodeUnknownWindow: 404,
+	queue.CodeSlotTaken: 409, queue.CodeHoldExpired: 409, queue.CodeAlreadyCheckedIn: 409, queue.CodeCancelled: 409,
+	queue.CodeNoCurrentTicket: 409, queue.CodeWindowBusy: 409, queue.CodeWindowNotOpen: 409,
+	queue.CodeNotConfirmed: 409, queue.CodeNotActive: 409,
+	queue.CodeUnknownService: 422, queue.CodeOutsideHorizon: 422, queue.CodeOfficeClosed: 422, queue.CodeNotBookable: 422,
+	queue.CodeLimitExceeded: 422, queue.CodeRescheduleLimit: 422, queue.CodeWrongOffice: 422, queue.CodeTooEarly: 422,
+	queue.CodeTooLate: 422, queue.CodeInvalidConfig: 422,
+}
+
+type errorBody struct {
+	Code         string            `json:"code"`
+	Message      string            `json:"message"`
+	Alternatives *alternativesView `json:"alternatives,omitempty"`
+}
+
+func (s *Server) domainError(c *fasthttp.RequestCtx, e *queue.Error) {
+	status, ok := statusOf[e.Code]
+	if !ok {
+		status = 500
+	}
+	body := errorBody{Code: string(e.Code), Message: e.Message}
+	if e.Alternatives != nil {
+		s.cfg.Store.Read(func(st *queue.State) { body.Alternatives = altView(st, e.Alternatives) })
+	}
+	writeJSON(c, status, map[string]any{"error": body})
+}
+
+func fail(c *fasthttp.RequestCtx, status int, code, msg string) {
+	writeJSON(c, status, map[string]any{"error": errorBody{Code: code, Message: msg}})
+}
+
+func writeJSON(c *fasthttp.RequestCtx, status int, v any) {
+	c.SetStatusCode(status)
+	c.SetContentType("application/json; charset=utf-8")
+	enc := json.NewEncoder(c)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		c.SetStatusCode(500)
+	}
+}
+
+// decode reads a JSON body into v, answering 400 itself on failure.
+func decode(c *fasthttp.RequestCtx, v any) bool {
+	if err := json.Unmarshal(c.PostBody(), v); err != nil {
+		fail(c, 400, "invalid_request", "request body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func param(c *fasthttp.RequestCtx, name string) string {
+	v, _ := c.UserValue(name).(string)
+	return v
+}
+
+// idParam parses a numeric path id, answering 404 itself on failure.
+func idParam(c *fasthttp.RequestCtx, name string) (uint64, bool) {
+	id, err := strconv.ParseUint(param(c, name), 10, 64)
+	if err != nil || id == 0 {
+		fail(c, 404, "not_found", "no "+name+" "+strconv.Quote(param(c, name)))
+		return 0, false
+	}
+	return id, true
+}
+
+// allow applies the per-applicant booking rate limit.
+func (s *Server) allow(c *fasthttp.RequestCtx, key string) bool {
+	s.limitMu.Lock()
+	l := s.limits[key]
+	if l == nil {
+		if len(s.limits) > 100_000 {
+			s.limits = map[string]*rate.Limiter{} // bounded memory; a reset only forgives
+		}
+		l = rate.NewLimiter(s.cfg.BookingRate, s.cfg.BookingBurst)
+		s.limits[key] = l
+	}
+	s.limitMu.Unlock()
+	if !l.Allow() {
+		c.Response.Header.Set("Retry-After", "6")
+		fail(c, 429, "rate_limited", "too many booking requests for this applicant; retry later")
+		return false
+	}
+	return true
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	_ "embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/talon-mfc/talon/api"
+	"github.com/talon-mfc/talon/queue"
+)
+
+//go:embed demo.yaml
+var demoYAML []byte
+
+// Config is talond's configuration file.
+type Config struct {
+	Node struct {
+		ID        string `yaml:"id"`
+		DataDir   string `yaml:"data_dir"`
+		HTTPAddr  string `yaml:"http_addr"`
+		RaftAddr  string `yaml:"raft_addr"`
+		Bootstrap bool   `yaml:"bootstrap"`
+	} `yaml:"node"`
+	Auth struct {
+		Tokens []struct {
+			Token string   `yaml:"token"`
+			Role  api.Role `yaml:"role"`
+			Name  string   `yaml:"name"`
+		} `yaml:"tokens"`
+	} `yaml:"auth"`
+	QRKeys struct {
+		Active string `yaml:"active"`
+		Keys   []struct {
+			ID       string `yaml:"id"`
+			Seed     string `yaml:"seed"`
+			SeedFile string `yaml:"seed_file"`
+			Public   string `yaml:"public"`
+		} `yaml:"keys"`
+	} `yaml:"qr_keys"`
+	Region     *queue.Region `yaml:"region"`
+	RegionFile string        `yaml:"region_file"`
+}
+
+// loadConfig reads the file at path, or the embedded demo when path is "".
+func loadConfig(path string) (*Config, error) {
+	data := demoYAML
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, err
+		}
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", orDemo(path), err)
+	}
+	if c.RegionFile != "" {
+		rd, err := os.ReadFile(c.RegionFile)
+		if err != nil {
+			return nil, err
+		}
+		c.Region = new(queue.Region)
+		if err := yaml.Unmarshal(rd, c.Region); err != nil {
+			return nil, fmt.Errorf("region %s: %w", c.RegionFile, err)
+		}
+	}
+	if c.Region == nil {
+		return nil, fmt.Errorf("config %s: no region", orDemo(path))
+	}
+	if err := c.Region.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: region: %w", orDemo(path), err)
+	}
+	for _, t := range c.Auth.Tokens {
+		switch t.Role {
+		case api.RoleAdmin, api.RoleOperator, api.RoleKiosk, api.RoleDisplay, api.RolePortal:
+		default:
+			return nil, fmt.Errorf("config: token %q has unknown role %q", t.Name, t.Role)
+		}
+		if len(t.Token) < 16 {
+			return nil, fmt.Errorf("config: token %q is shorter than 16 characters", t.Name)
+		}
+	}
+	return &c, nil
+}
+
+func orDemo(path string) string {
+	if path == "" {
+		return "(embedded demo)"
+	}
+	return path
+}
+
+func (c *Config) tokens() map[string]api.Role {
+	m := map[string]api.Role{}
+	for _, t := range c.Auth.Tokens {
+		m[t.Token] = t.Role
+	}
+	return m
+}
+
+// keyring builds the QR keyring; with no keys configured it uses (and on
+// first start makes) a key in the data folder.
+func (c *Config) keyring() (*queue.Keyring, error) {
+	if len(c.QRKeys.Keys) == 0 {
+		seed, err := localSeed(filepath.Join(c.Node.DataDir, "qr-key.seed"))
+		if err != nil {
+			return nil, err
+		}
+		return queue.NewKeyring("local", seed, nil)
+	}
+	var seed []byte
+	others := map[string]ed25519.PublicKey{}
+	for _, k := range c.QRKeys.Keys {
+		switch {
+		case k.ID == c.QRKeys.Active:
+			s := k.Seed
+			if k.SeedFile != "" {
+				b, err := os.ReadFile(k.SeedFile)
+				if err != nil {
+					return nil, err
+				}
+				s = string(b)
+			}
+			var err error
+			if seed, err = base64.StdEncoding.DecodeString(strings.TrimSpace(s)); err != nil {
+				return nil, fmt.Errorf("qr key %s: seed is not base64", k.ID)
+			}
+		case k.Public != "":
+			p, err := base64.StdEncoding.DecodeString(k.Public)
+			if err != nil || len(p) != ed25519.PublicKeySize {
+				return nil, fmt.Errorf("qr key %s: public key is not 32 bytes of base64", k.ID)
+			}
+			others[k.ID] = p
+		}
+	}
+	return queue.NewKeyring(c.QRKeys.Active, seed, others)
+}
+
+func localSeed(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		seed := make([]byte, ed25519.SeedSize)
+		rand.Read(seed)
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(seed)+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		return seed, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+}
