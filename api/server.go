@@ -112,6 +112,17 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// Routes lists the registered routes as "METHOD /path".
+func (s *Server) Routes() []string {
+	var out []string
+	for method, paths := range s.router.List() {
+		for _, p := range paths {
+			out = append(out, method+" "+p)
+		}
+	}
+	return out
+}
+
 // Handler is the fasthttp handler of the API.
 func (s *Server) Handler() fasthttp.RequestHandler { return s.router.Handler }
 

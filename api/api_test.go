@@ -1,0 +1,326 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/talon-mfc/talon/api"
+	"github.com/talon-mfc/talon/cluster"
+	"github.com/talon-mfc/talon/queue"
+	"github.com/talon-mfc/talon/scheduler"
+)
+
+var barnaul, _ = time.LoadLocation("Asia/Barnaul")
+
+func allDay() map[string]string {
+	h := map[string]string{}
+	for _, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
+		h[d] = "00:00-24:00"
+	}
+	return h
+}
+
+func testRegion() *queue.Region {
+	return &queue.Region{
+		Name: "test",
+		Services: []queue.Service{
+			{ID: "passport", Name: "Паспорт", Letter: "П", AvgMinutes: 20, Bookable: true},
+			{ID: "consult", Name: "Консультация", Letter: "К", AvgMinutes: 5},
+		},
+		Offices: []queue.OfficeConfig{
+			{ID: "brn", Name: "Барнаул", Address: "пр-т Ленина, 1", Timezone: "Asia/Barnaul", Hours: allDay(), Services: []string{"passport", "consult"},
+				Windows: []queue.WindowConfig{
+					{Number: 1, Services: []string{"passport"}, Bookings: true},
+					{Number: 2, Services: []string{"passport", "consult"}, Bookings: true},
+					{Number: 3, Services: []string{"passport"}, Bookings: true},
+				}},
+			{ID: "bsk", Name: "Бийск", Address: "ул. Ленина, 1", Timezone: "Asia/Barnaul", Hours: allDay(), Services: []string{"passport"},
+				Windows: []queue.WindowConfig{{Number: 1, Services: []string{"passport"}, Bookings: true}}},
+		},
+	}
+}
+
+type node struct {
+	t    *testing.T
+	base string
+	keys *queue.Keyring
+	auth string
+}
+
+// start runs a single-node cluster and the API on loopback.
+func start(t *testing.T, tokens map[string]api.Role) *node {
+	t.Helper()
+	store, err := cluster.Open(cluster.Config{ID: "n1", Dir: t.TempDir(), RaftAddr: "127.0.0.1:0", Bootstrap: true, Policy: scheduler.Default{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := queue.NewKeyring("k1", bytes.Repeat([]byte{7}, 32), nil)
+	srv := api.New(api.Config{Store: store, Keys: keys, Policy: scheduler.Default{}, Tokens: tokens})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &fasthttp.Server{Handler: srv.Handler()}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Shutdown(); store.Close() })
+	n := &node{t: t, base: "http://" + ln.Addr().String(), keys: keys}
+	for deadline := time.Now().Add(10 * time.Second); !store.Ready(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not ready")
+		}
+	}
+	if tokens != nil {
+		for tok, r := range tokens {
+			if r == api.RoleAdmin {
+				n.auth = tok
+			}
+		}
+	}
+	if code, body := n.call("PUT", "/api/v1/region", testRegion()); code != 200 {
+		t.Fatalf("region: %d %s", code, body)
+	}
+	n.auth = ""
+	return n
+}
+
+func (n *node) call(method, path string, body any) (int, map[string]any) {
+	n.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		js, _ := json.Marshal(b)
+		rd = bytes.NewReader(js)
+	}
+	req, _ := http.NewRequest(method, n.base+path, rd)
+	if n.auth != "" {
+		req.Header.Set("Authorization", "Bearer "+n.auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := map[string]any{}
+	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
+		out["raw"] = string(raw)
+	}
+	return resp.StatusCode, out
+}
+
+func errCode(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func (n *node) want(method, path string, body any, status int, code string) map[string]any {
+	n.t.Helper()
+	got, out := n.call(method, path, body)
+	if got != status || errCode(out) != code {
+		n.t.Fatalf("%s %s: %d %v, want %d %q", method, path, got, out, status, code)
+	}
+	return out
+}
+
+// slot is a local slot start d days from today at hh:mm, RFC 3339.
+func slot(d, hh, mm int) string {
+	n := time.Now().In(barnaul)
+	return time.Date(n.Year(), n.Month(), n.Day()+d, hh, mm, 0, 0, barnaul).Format(time.RFC3339)
+}
+
+func booking(office, start, phone string, hold bool) map[string]any {
+	return map[string]any{"office": office, "service": "passport", "start": start, "hold": hold,
+		"applicant": map[string]string{"name": "Петрова Анна", "phone": phone}}
+}
+
+// TestBookingStorm: 200 concurrent clients race for the six seats of two
+// slots. Exactly six win; every other answer is 409 slot_taken with
+// alternatives, and the state holds exactly six bookings on those seats.
+func TestBookingStorm(t *testing.T) {
+	n := start(t, nil)
+	slots := []string{slot(1, 10, 0), slot(1, 10, 15)}
+	var mu sync.Mutex
+	won := map[string]int{}
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, out := n.call("POST", "/api/v1/bookings", booking("brn", slots[i%2], fmt.Sprintf("+7 913 %07d", i), false))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case code == 201 && out["status"] == "confirmed":
+				won[out["start"].(string)]++
+			case code == 409 && errCode(out) == "slot_taken":
+				alt := out["error"].(map[string]any)["alternatives"].(map[string]any)
+				if len(alt["same_office"].([]any)) == 0 || len(alt["other_offices"].([]any)) == 0 {
+					t.Errorf("409 without alternatives: %v", out)
+				}
+			default:
+				t.Errorf("unexpected answer %d %v", code, out)
+			}
+		}()
+	}
+	wg.Wait()
+	if won[slots[0]] != 3 || won[slots[1]] != 3 {
+		t.Fatalf("won %v, want 3 per slot", won)
+	}
+	_, out := n.call("GET", "/api/v1/offices/brn/slots?service=passport&date="+slots[0][:10], nil)
+	free := 0
+	for _, s := range out["slots"].([]any) {
+		sl := s.(map[string]any)
+		if sl["start"] == slots[0] || sl["start"] == slots[1] {
+			free += int(sl["free"].(float64))
+		}
+	}
+	if free != 0 {
+		t.Fatalf("%d seats still free after the storm", free)
+	}
+}
+
+func TestBookingLifecycle(t *testing.T) {
+	n := start(t, nil)
+	b := n.want("POST", "/api/v1/bookings", booking("brn", slot(2, 11, 0), "89130000001", true), 201, "")
+	if b["status"] != "held" || b["expires_at"] == "" || b["reschedules_left"] != 3.0 || b["qr"] == "" || b["number"] != "ПЗ-001" {
+		t.Fatalf("held booking %v", b)
+	}
+	id := b["id"].(string)
+	n.want("POST", "/api/v1/bookings/"+id+"/confirm", nil, 200, "")
+	got := n.want("GET", "/api/v1/bookings/"+id, nil, 200, "")
+	if got["status"] != "confirmed" || got["applicant"].(map[string]any)["phone"] != "79130000001" {
+		t.Fatalf("get %v", got)
+	}
+	moved := n.want("POST", "/api/v1/bookings/"+id+"/reschedule", map[string]string{"start": slot(3, 12, 30)}, 200, "")
+	if moved["start"] != slot(3, 12, 30) || moved["reschedules_left"] != 2.0 || moved["qr"] == b["qr"] {
+		t.Fatalf("moved %v", moved)
+	}
+	n.want("POST", "/api/v1/bookings/"+id+"/reschedule", map[string]string{"start": slot(40, 12, 30)}, 422, "outside_horizon")
+	n.want("POST", "/api/v1/bookings/"+id+"/reschedule", map[string]string{"start": "tomorrow"}, 400, "invalid_request")
+	c := n.want("DELETE", "/api/v1/bookings/"+id, nil, 200, "")
+	if c["status"] != "cancelled" || c["qr"] != nil {
+		t.Fatalf("cancel %v", c)
+	}
+	n.want("POST", "/api/v1/bookings/"+id+"/confirm", nil, 409, "cancelled")
+	n.want("GET", "/api/v1/bookings/999", nil, 404, "not_found")
+	n.want("GET", "/api/v1/bookings/abc", nil, 404, "not_found")
+	n.want("POST", "/api/v1/bookings", "{not json", 400, "invalid_request")
+	n.want("POST", "/api/v1/bookings", booking("brn", slot(31, 10, 0), "89130000002", false), 422, "outside_horizon")
+	n.want("POST", "/api/v1/bookings", booking("brn", slot(1, 10, 5), "89130000002", false), 400, "invalid_request")
+	n.want("POST", "/api/v1/bookings", booking("nowhere", slot(1, 10, 0), "89130000002", false), 404, "unknown_office")
+	bad := booking("brn", slot(1, 10, 0), "89130000002", false)
+	bad["service"] = "consult"
+	n.want("POST", "/api/v1/bookings", bad, 422, "not_bookable")
+	n.want("POST", "/api/v1/bookings", booking("brn", slot(1, 10, 0), "89130000002", false), 201, "")
+	n.want("POST", "/api/v1/bookings", booking("bsk", slot(1, 11, 0), "89130000002", false), 422, "limit_exceeded")
+}
+
+func TestRateLimit(t *testing.T) {
+	n := start(t, nil)
+	var last int
+	for i := range 8 {
+		last, _ = n.call("POST", "/api/v1/bookings", booking("brn", slot(1, 9, 0), "89130000009", false))
+		if i < 6 && last == 429 {
+			t.Fatalf("limited after %d requests", i)
+		}
+	}
+	if last != 429 {
+		t.Fatalf("8 quick booking requests for one phone: last answer %d, want 429", last)
+	}
+}
+
+func TestKioskCheckInAndWindow(t *testing.T) {
+	n := start(t, nil)
+	n.want("POST", "/api/v1/offices/brn/windows/1/call-next", nil, 409, "window_not_open")
+	w := n.want("POST", "/api/v1/offices/brn/windows/1/open", nil, 200, "")
+	if w["state"] != "open" {
+		t.Fatalf("open %v", w)
+	}
+	if code, _ := n.call("POST", "/api/v1/offices/brn/windows/1/call-next", nil); code != 204 {
+		t.Fatalf("call-next on an empty queue: %d", code)
+	}
+	tk := n.want("POST", "/api/v1/offices/brn/tickets", map[string]string{"service": "passport"}, 201, "")
+	if tk["number"] != "П-001" || tk["position"] != 1.0 || tk["status"] != "waiting" {
+		t.Fatalf("ticket %v", tk)
+	}
+	n.want("POST", "/api/v1/offices/brn/tickets", map[string]string{"service": "x"}, 422, "unknown_service")
+	n.want("POST", "/api/v1/offices/zzz/tickets", map[string]string{"service": "passport"}, 404, "unknown_office")
+
+	// A booking whose slot begins within the check-in window.
+	now := time.Now().In(barnaul)
+	next := now.Truncate(15 * time.Minute).Add(15 * time.Minute)
+	b := n.want("POST", "/api/v1/bookings", booking("brn", next.Format(time.RFC3339), "89130000003", false), 201, "")
+	qr := b["qr"].(string)
+	n.want("POST", "/api/v1/offices/bsk/checkin", map[string]string{"qr": qr}, 422, "wrong_office")
+	forged := []byte(qr)
+	forged[10] ^= 1
+	n.want("POST", "/api/v1/offices/brn/checkin", map[string]string{"qr": string(forged)}, 400, "invalid_qr")
+	other, _ := queue.NewKeyring("k1", bytes.Repeat([]byte{8}, 32), nil)
+	id := uint64(0)
+	fmt.Sscan(b["id"].(string), &id)
+	n.want("POST", "/api/v1/offices/brn/checkin", map[string]string{"qr": other.Sign(queue.Talon{Booking: id, Office: "brn", Start: next.Unix()})}, 400, "invalid_qr")
+	ci := n.want("POST", "/api/v1/offices/brn/checkin", map[string]string{"qr": qr}, 200, "")
+	if ci["number"] != b["number"] || ci["booking_id"] != b["id"] {
+		t.Fatalf("check-in %v", ci)
+	}
+	n.want("POST", "/api/v1/offices/brn/checkin", map[string]string{"qr": qr}, 409, "already_checked_in")
+
+	called := n.want("POST", "/api/v1/offices/brn/windows/1/call-next", nil, 200, "")
+	if called["status"] != "called" || called["window"] != 1.0 {
+		t.Fatalf("called %v", called)
+	}
+	n.want("POST", "/api/v1/offices/brn/windows/1/start", nil, 200, "")
+	n.want("POST", "/api/v1/offices/brn/windows/1/redirect", map[string]string{"service": "consult"}, 200, "")
+	n.want("POST", "/api/v1/offices/brn/windows/1/finish", nil, 409, "no_current_ticket")
+	n.want("POST", "/api/v1/offices/brn/windows/1/dance", nil, 404, "not_found")
+	n.want("POST", "/api/v1/offices/brn/windows/9/open", nil, 404, "unknown_window")
+	q := n.want("GET", "/api/v1/offices/brn/queue", nil, 200, "")
+	if len(q["waiting"].([]any)) != 2 || len(q["windows"].([]any)) != 3 {
+		t.Fatalf("queue %v", q)
+	}
+	offices := n.want("GET", "/api/v1/offices", nil, 200, "")
+	load := offices["offices"].([]any)[0].(map[string]any)["load"].(map[string]any)
+	if load["waiting"] != 2.0 || load["open_windows"] != 1.0 || load["level"] == "" {
+		t.Fatalf("load %v", load)
+	}
+	rec := n.want("GET", "/api/v1/recommend?service=passport", nil, 200, "")
+	if first := rec["offices"].([]any)[0].(map[string]any); first["office"] != "bsk" || first["earliest_slot"] == nil {
+		t.Fatalf("recommend %v", rec)
+	}
+}
+
+func TestRoles(t *testing.T) {
+	tokens := map[string]api.Role{"admin-token-0123456789": api.RoleAdmin, "kiosk-token-0123456789": api.RoleKiosk,
+		"display-token-012345678": api.RoleDisplay, "portal-token-0123456789": api.RolePortal}
+	n := start(t, tokens)
+	n.want("POST", "/api/v1/offices/brn/tickets", map[string]string{"service": "passport"}, 401, "unauthorized")
+	n.auth = "nope"
+	n.want("POST", "/api/v1/offices/brn/tickets", map[string]string{"service": "passport"}, 401, "unauthorized")
+	n.auth = "portal-token-0123456789"
+	n.want("POST", "/api/v1/offices/brn/tickets", map[string]string{"service": "passport"}, 403, "forbidden")
+	n.auth = "kiosk-token-0123456789"
+	n.want("POST", "/api/v1/offices/brn/tickets", map[string]string{"service": "passport"}, 201, "")
+	n.want("POST", "/api/v1/offices/brn/windows/1/open", nil, 403, "forbidden")
+	n.auth = "display-token-012345678"
+	n.want("GET", "/api/v1/offices/brn/queue", nil, 200, "")
+	n.want("POST", "/api/v1/offices/brn/windows/1/open", nil, 403, "forbidden")
+	n.auth = ""
+	n.want("GET", "/api/v1/offices", nil, 200, "")
+	if c := n.want("GET", "/api/v1/cluster", nil, 200, ""); c["auth"] != "tokens" || c["state"] != "Leader" {
+		t.Fatalf("cluster %v", c)
+	}
+}
