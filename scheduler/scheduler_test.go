@@ -1,0 +1,115 @@
+package scheduler_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/talon-mfc/talon/queue"
+	"github.com/talon-mfc/talon/scheduler"
+)
+
+func region() *queue.Region {
+	all := map[string]string{}
+	for _, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
+		all[d] = "00:00-24:00"
+	}
+	office := func(id string, windows ...queue.WindowConfig) queue.OfficeConfig {
+		return queue.OfficeConfig{ID: id, Name: id, Timezone: "Asia/Barnaul", Hours: all, Services: []string{"p", "s"}, Windows: windows}
+	}
+	return &queue.Region{
+		Services:   []queue.Service{{ID: "p", Letter: "П", AvgMinutes: 20, Bookable: true}, {ID: "s", Letter: "С", AvgMinutes: 10, Bookable: true}},
+		Categories: []queue.Category{{ID: "vip", Priority: 5}},
+		Offices: []queue.OfficeConfig{
+			office("a", queue.WindowConfig{Number: 1, Services: []string{"p", "s"}, Bookings: true}, queue.WindowConfig{Number: 2, Services: []string{"s"}}),
+			office("b", queue.WindowConfig{Number: 1, Services: []string{"p", "s"}, Bookings: true}),
+		},
+	}
+}
+
+type sim struct {
+	t   *testing.T
+	s   *queue.State
+	now int64
+	idx uint64
+}
+
+func newSim(t *testing.T) *sim {
+	x := &sim{t: t, s: queue.New(scheduler.Default{}), now: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC).Unix()}
+	x.do(queue.Command{Kind: queue.KindSetRegion, Region: region()})
+	return x
+}
+
+func (x *sim) do(c queue.Command) queue.Result {
+	x.idx++
+	r := x.s.Apply(&c, x.now, x.idx)
+	if r.Err != nil {
+		x.t.Fatalf("%+v: %v", c, r.Err)
+	}
+	return r
+}
+
+func (x *sim) ticket(office, service, category string) *queue.Ticket {
+	x.now += 60
+	return x.do(queue.Command{Kind: queue.KindIssue, Office: office, Service: service, Category: category}).Ticket
+}
+
+func TestPickOrder(t *testing.T) {
+	x := newSim(t)
+	slot := x.now + 3600
+	b := x.do(queue.Command{Kind: queue.KindBook, Office: "a", Service: "p", Start: slot, Name: "Б", Phone: "79000000000"}).Booking
+	x.ticket("a", "p", "")
+	x.ticket("a", "s", "")
+	vip := x.ticket("a", "p", "vip")
+	x.now = slot - 600
+	x.do(queue.Command{Kind: queue.KindCheckIn, Office: "a", Booking: b.ID, Start: b.Start})
+	o := x.s.Offices["a"]
+	w1, w2 := o.Window(1), o.Window(2)
+	p := scheduler.Default{}
+	if got := p.Pick(o, w1, x.now); got.ID != vip.ID {
+		t.Fatalf("before the booked time: picked %s, want the priority ticket", got.Number)
+	}
+	if got := p.Pick(o, w1, slot); got.Booking != b.ID {
+		t.Fatalf("at the booked time: picked %s, want the booking", got.Number)
+	}
+	if got := p.Pick(o, w2, slot); got.Service != "s" {
+		t.Fatalf("window 2 serves only s, picked %s", got.Number)
+	}
+
+}
+
+func TestEstimateAndLoad(t *testing.T) {
+	x := newSim(t)
+	p := scheduler.Default{}
+	o := x.s.Offices["a"]
+	if l := scheduler.OfficeLoad(o, x.now); l.Level != "low" || l.Waiting != 0 {
+		t.Fatalf("empty office load %+v", l)
+	}
+	for range 3 {
+		x.ticket("a", "p", "")
+	}
+	// 3 passport applicants × 20 min, one window serves passports (none open).
+	if est := p.EstimateWait(o, "p", x.now); est != 3*20*60 {
+		t.Fatalf("estimate %d", est)
+	}
+	x.do(queue.Command{Kind: queue.KindWindow, Office: "a", Window: 1, Action: queue.ActOpen})
+	x.do(queue.Command{Kind: queue.KindWindow, Office: "a", Window: 2, Action: queue.ActOpen})
+	l := scheduler.OfficeLoad(o, x.now)
+	if l.Waiting != 3 || l.OpenWindows != 2 || l.FreeWindows != 2 || l.EstWait != 3*20*60/2 || l.Level != "high" {
+		t.Fatalf("load %+v", l)
+	}
+	x.now += 120
+	x.do(queue.Command{Kind: queue.KindWindow, Office: "a", Window: 1, Action: queue.ActCallNext})
+	if l := scheduler.OfficeLoad(o, x.now); l.FreeWindows != 1 || l.AvgWait != 240 || l.EstWait != 2*20*60/2 || l.Level != "high" {
+		t.Fatalf("load after a call %+v", l)
+	}
+}
+
+func TestRecommend(t *testing.T) {
+	x := newSim(t)
+	x.ticket("a", "p", "")
+	x.ticket("a", "p", "")
+	recs := scheduler.Recommend(x.s, scheduler.Default{}, "p", x.now)
+	if len(recs) != 2 || recs[0].Office != "b" || recs[0].EstWait != 0 || recs[1].EstWait != 2*20*60 || recs[0].Earliest == nil {
+		t.Fatalf("recommend %+v", recs)
+	}
+}
