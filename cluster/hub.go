@@ -13,8 +13,8 @@ import (
 type Hub struct {
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
-	ring []queue.Event // the most recent events, oldest first
-	size int
+	ring []queue.Event // the most recent events, circular: event Seq sits at Seq % len(ring)
+	last uint64        // Seq of the newest retained event
 }
 
 // Subscription receives events on C until it is closed or dropped.
@@ -25,7 +25,7 @@ type Subscription struct {
 
 // NewHub keeps the last size events for resuming subscribers.
 func NewHub(size int) *Hub {
-	return &Hub{subs: map[*Subscription]struct{}{}, size: size}
+	return &Hub{subs: map[*Subscription]struct{}{}, ring: make([]queue.Event, size)}
 }
 
 // Subscribe returns a subscription with a buffer of n events.
@@ -52,11 +52,17 @@ func (s *Subscription) Close() {
 func (h *Hub) Since(seq uint64) ([]queue.Event, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.ring) == 0 || h.ring[0].Seq > seq+1 {
-		return nil, len(h.ring) == 0
+	if seq >= h.last {
+		return nil, true
 	}
-	i := int(seq + 1 - h.ring[0].Seq)
-	return append([]queue.Event(nil), h.ring[min(i, len(h.ring)):]...), true
+	if h.last-seq > uint64(len(h.ring)) {
+		return nil, false
+	}
+	out := make([]queue.Event, 0, h.last-seq)
+	for n := seq + 1; n <= h.last; n++ {
+		out = append(out, h.ring[n%uint64(len(h.ring))])
+	}
+	return out, true
 }
 
 func (h *Hub) publish(evs []queue.Event) {
@@ -65,9 +71,9 @@ func (h *Hub) publish(evs []queue.Event) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.ring = append(h.ring, evs...)
-	if over := len(h.ring) - h.size; over > 0 {
-		h.ring = append(h.ring[:0], h.ring[over:]...)
+	for _, e := range evs {
+		h.ring[e.Seq%uint64(len(h.ring))] = e
+		h.last = e.Seq
 	}
 	for s := range h.subs {
 		for _, e := range evs {

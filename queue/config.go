@@ -183,7 +183,7 @@ func compileOffice(oc *OfficeConfig, services map[string]*Service) (*Office, err
 	if err != nil || oc.Timezone == "" {
 		return nil, fmt.Errorf("timezone %q: not an IANA zone", oc.Timezone)
 	}
-	o := &Office{Config: oc, loc: loc, holidays: map[string]span{}, offers: map[string]bool{}}
+	o := &Office{Config: oc, loc: loc, holidays: map[string]span{}, offers: map[string]bool{}, counts: map[string]int{}}
 	if len(oc.Hours) == 0 {
 		oc.Hours = map[string]string{}
 		for k, v := range defaultHours {

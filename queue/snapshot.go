@@ -103,9 +103,11 @@ func Load(r io.Reader, p Policy) (*State, error) {
 				ow.State, ow.Current, ow.Since = w.State, w.Current, w.Since
 			}
 		}
+		waiting := make([]*Ticket, 0, len(os.Waiting))
 		for _, id := range os.Waiting {
-			o.Waiting = append(o.Waiting, s.Tickets[id])
+			waiting = append(waiting, s.Tickets[id])
 		}
+		o.setWaiting(waiting)
 	}
 	return s, nil
 }

@@ -56,7 +56,7 @@ func New(p Policy) *State {
 type Office struct {
 	Config   *OfficeConfig
 	Windows  []*Window // sorted by number
-	Waiting  []*Ticket // waiting tickets in arrival order
+	Waiting  []*Ticket // waiting tickets in arrival order; change through enqueue, unqueue, setWaiting
 	Day      string    // the local day the live queue belongs to
 	Recent   []Call    // the latest calls, for the load figures
 	loc      *time.Location
@@ -65,6 +65,27 @@ type Office struct {
 	offers   map[string]bool
 	prio     map[string]int // category → priority, shared by the region's offices
 	minutes  map[string]int // service → average minutes, shared by the region's offices
+	counts   map[string]int // service → tickets waiting for it
+}
+
+// WaitingFor is the number of tickets waiting for service.
+func (o *Office) WaitingFor(service string) int { return o.counts[service] }
+
+func (o *Office) setWaiting(ts []*Ticket) {
+	o.Waiting, o.counts = ts, map[string]int{}
+	for _, t := range ts {
+		o.counts[t.Service]++
+	}
+}
+
+func (o *Office) unqueue(t *Ticket) {
+	for i, x := range o.Waiting {
+		if x == t {
+			o.Waiting = append(o.Waiting[:i], o.Waiting[i+1:]...)
+			o.counts[t.Service]--
+			return
+		}
+	}
 }
 
 // Priority is the priority of an applicant category (0 for none).
@@ -274,7 +295,8 @@ func (s *State) setRegion(c *Command) Result {
 		if old == nil {
 			continue
 		}
-		o.Waiting, o.Day, o.Recent = old.Waiting, old.Day, old.Recent
+		o.setWaiting(old.Waiting)
+		o.Day, o.Recent = old.Day, old.Recent
 		for _, w := range o.Windows {
 			if ow := old.Window(w.Number); ow != nil {
 				w.State, w.Current, w.Since = ow.State, ow.Current, ow.Since

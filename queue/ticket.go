@@ -80,14 +80,10 @@ func (s *State) knownCategory(id string) bool {
 // wait estimate it is given.
 func (s *State) enqueue(o *Office, t *Ticket, arrived int64) {
 	t.Day, t.IssuedAt, t.ArrivedAt, t.Status = o.Day, s.Now, arrived, TicketWaiting
-	t.Position = 1
-	for _, w := range o.Waiting {
-		if w.Service == t.Service {
-			t.Position++
-		}
-	}
+	t.Position = o.counts[t.Service] + 1
 	t.EstWait = s.policy.EstimateWait(o, t.Service, s.Now)
 	o.Waiting = append(o.Waiting, t)
+	o.counts[t.Service]++
 	s.Tickets[t.ID] = t
 }
 
@@ -157,7 +153,7 @@ func (s *State) rollover(o *Office) {
 			t.Status = TicketExpired
 			s.emit(Event{Kind: EvTicketExpired, Office: o.Config.ID, Ticket: copyOf(t)})
 		}
-		o.Waiting = nil
+		o.setWaiting(nil)
 		s.missBookings(o, today)
 		for k := range s.Counters {
 			if p := o.Config.ID + "|"; len(k) > len(p)+10 && k[:len(p)] == p && k[len(p):len(p)+10] < today {

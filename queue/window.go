@@ -63,12 +63,7 @@ func (s *State) callNext(o *Office, w *Window, cur *Ticket) Result {
 	if t == nil {
 		return Result{Window: copyOf(w)}
 	}
-	for i, x := range o.Waiting {
-		if x == t {
-			o.Waiting = append(o.Waiting[:i], o.Waiting[i+1:]...)
-			break
-		}
-	}
+	o.unqueue(t)
 	t.Status, t.CalledAt, t.Window = TicketCalled, s.Now, w.Number
 	w.Current = t.ID
 	o.Recent = append(o.Recent, Call{At: s.Now, Wait: s.Now - t.ArrivedAt})

@@ -43,8 +43,8 @@ func OfficeLoad(o *queue.Office, now int64) Load {
 		l.AvgWait = sum / n
 	}
 	var work int64
-	for _, t := range o.Waiting {
-		work += int64(o.ServiceMinutes(t.Service)) * 60
+	for _, sv := range o.Config.Services {
+		work += int64(o.WaitingFor(sv)) * int64(o.ServiceMinutes(sv)) * 60
 	}
 	l.EstWait = work / int64(max(1, l.OpenWindows))
 	switch {

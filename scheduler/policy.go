@@ -48,13 +48,7 @@ func due(t *queue.Ticket, now int64) bool { return t.Booking != 0 && t.SlotStart
 
 // EstimateWait implements queue.Policy.
 func (Default) EstimateWait(o *queue.Office, service string, now int64) int64 {
-	waiting := 0
-	for _, t := range o.Waiting {
-		if t.Service == service {
-			waiting++
-		}
-	}
-	return int64(waiting) * int64(o.ServiceMinutes(service)) * 60 / int64(servers(o, service))
+	return int64(o.WaitingFor(service)) * int64(o.ServiceMinutes(service)) * 60 / int64(servers(o, service))
 }
 
 // servers counts the windows open for service, or, when none is open, all
