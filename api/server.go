@@ -80,6 +80,7 @@ func New(cfg Config) *Server {
 		s.tokens[sha256.Sum256([]byte(tok))] = role
 	}
 	r := s.router
+	r.GET("/", s.index)
 	r.GET("/healthz", func(c *fasthttp.RequestCtx) { c.SetBodyString("ok\n") })
 	r.GET("/readyz", s.readyz)
 	r.GET("/api/v1/cluster", s.cluster)
@@ -154,6 +155,17 @@ func (s *Server) need(role Role, h fasthttp.RequestHandler) fasthttp.RequestHand
 			fail(c, 403, "forbidden", "this token's role ("+string(got)+") may not do this")
 		}
 	}
+}
+
+// index tells a person who opens the node in a browser where to go.
+func (s *Server) index(c *fasthttp.RequestCtx) {
+	writeJSON(c, 200, map[string]any{
+		"talon":   "electronic queue and booking for МФЦ offices",
+		"offices": "/api/v1/offices",
+		"openapi": "/api/v1/openapi.yaml",
+		"cluster": "/api/v1/cluster",
+		"health":  []string{"/healthz", "/readyz"},
+	})
 }
 
 func (s *Server) readyz(c *fasthttp.RequestCtx) {
