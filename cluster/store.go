@@ -166,11 +166,15 @@ func (s *Store) Apply(ctx context.Context, c queue.Command) (queue.Result, error
 	case s.proposals <- p:
 	case <-ctx.Done():
 		return queue.Result{}, ErrNoLeader
+	case <-s.stop:
+		return queue.Result{}, ErrNotLeader
 	}
 	select {
 	case r := <-p.reply:
 		return r.res, r.err
 	case <-ctx.Done():
+		return queue.Result{}, ErrUnknownOutcome
+	case <-s.stop:
 		return queue.Result{}, ErrUnknownOutcome
 	}
 }

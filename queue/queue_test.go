@@ -520,3 +520,29 @@ func TestReplicasAgree(t *testing.T) {
 		t.Fatal("a replica restored from a snapshot diverged")
 	}
 }
+
+func TestRegionChangeKeepsWhatLiveRecordsNeed(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	e.book("bsk", "passport", "2026-11-24 10:00", "79000000001", false)
+	e.issue("snils", "")
+	drop := func(mut func(r *queue.Region)) queue.Result {
+		r := testRegion()
+		mut(r)
+		return e.do(queue.Command{Kind: queue.KindSetRegion, Region: r})
+	}
+	wantCode(t, drop(func(r *queue.Region) { r.Offices = r.Offices[:1] }), queue.CodeInvalidConfig)
+	wantCode(t, drop(func(r *queue.Region) {
+		r.Offices[0].Services = []string{"passport", "consult"}
+		r.Offices[0].Windows = r.Offices[0].Windows[1:2]
+	}), queue.CodeInvalidConfig)
+	// Adding a window keeps the live state of the others.
+	e.win(1, queue.ActOpen)
+	r := drop(func(r *queue.Region) {
+		r.Offices[0].Windows = append(r.Offices[0].Windows, queue.WindowConfig{Number: 4, Services: []string{"snils"}})
+	})
+	wantCode(t, r, "")
+	o := e.s.Offices["brn"]
+	if o.Window(1).State != queue.WindowOpen || o.Window(4) == nil || len(o.Waiting) != 1 || o.WaitingFor("snils") != 1 {
+		t.Fatal("live state lost on a region change")
+	}
+}

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"fmt"
 	"sort"
 	"time"
 )
@@ -290,6 +291,9 @@ func (s *State) setRegion(c *Command) Result {
 	if err != nil {
 		return Result{Err: errf(CodeInvalidConfig, "%v", err)}
 	}
+	if err := s.stillServed(offices); err != nil {
+		return Result{Err: err}
+	}
 	for id, o := range offices {
 		old := s.Offices[id]
 		if old == nil {
@@ -306,6 +310,41 @@ func (s *State) setRegion(c *Command) Result {
 	s.Region, s.Offices = &r, offices
 	s.emit(Event{Kind: EvRegionUpdated})
 	return Result{}
+}
+
+// stillServed refuses a region that drops an office or service which live
+// bookings or tickets still need: cancel or move them first.
+func (s *State) stillServed(offices map[string]*Office) *Error {
+	need := func(office, service, what string) *Error {
+		if o := offices[office]; o == nil || !o.offers[service] {
+			return errf(CodeInvalidConfig, "office %s must keep service %s: %s still needs it", office, service, what)
+		}
+		return nil
+	}
+	for _, ids := range s.active {
+		for _, id := range ids {
+			if b := s.Bookings[id]; b.live() {
+				if err := need(b.Office, b.Service, fmt.Sprintf("booking %d", b.ID)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for id, o := range s.Offices {
+		for _, t := range o.Waiting {
+			if err := need(id, t.Service, "ticket "+t.Number); err != nil {
+				return err
+			}
+		}
+		for _, w := range o.Windows {
+			if t := s.Tickets[w.Current]; t != nil {
+				if err := need(id, t.Service, "ticket "+t.Number); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // localDay is the office's local date of t, as YYYY-MM-DD.
