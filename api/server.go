@@ -197,6 +197,9 @@ func (s *Server) apply(c *fasthttp.RequestCtx, cmd queue.Command) (queue.Result,
 	case err == nil && r.Err == nil:
 		return r, true
 	case err == nil:
+		if r.Err.Code == queue.CodeSlotTaken {
+			s.alternatives(r.Err, cmd)
+		}
 		s.domainError(c, r.Err)
 	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrNoLeader):
 		c.Response.Header.Set("Retry-After", "1")
@@ -209,6 +212,16 @@ func (s *Server) apply(c *fasthttp.RequestCtx, cmd queue.Command) (queue.Result,
 		fail(c, 500, "internal", err.Error())
 	}
 	return r, false
+}
+
+// alternatives attaches the nearest free slots to a slot_taken answer.
+func (s *Server) alternatives(e *queue.Error, cmd queue.Command) {
+	s.cfg.Store.Read(func(st *queue.State) {
+		if b := st.Bookings[cmd.Booking]; cmd.Kind == queue.KindReschedule && b != nil {
+			cmd.Office, cmd.Service = b.Office, b.Service
+		}
+		e.Alternatives = st.Alternatives(cmd.Office, cmd.Service, cmd.Start, now())
+	})
 }
 
 var statusOf = map[queue.Code]int{

@@ -58,6 +58,13 @@ func NormalizePhone(p string) (string, bool) {
 	return d, len(d) >= 10 && len(d) <= 15
 }
 
+// slotTaken is the rejection of a full slot. The nearest alternatives are
+// not computed here, inside the replicated apply path, but by the caller with
+// Alternatives, which only reads.
+func slotTaken(o *Office, start int64) *Error {
+	return errf(CodeSlotTaken, "no free seat at %s", time.Unix(start, 0).In(o.loc).Format(time.RFC3339))
+}
+
 func (s *State) checkBookable(o *Office, service string) *Error {
 	sv := s.service(service)
 	if sv == nil || !o.offers[service] {
@@ -90,9 +97,7 @@ func (s *State) book(c *Command) Result {
 		return Result{Err: errf(CodeLimitExceeded, "the applicant already holds %d active booking(s) for this service", n)}
 	}
 	if s.free(o, c.Service, c.Start) <= 0 {
-		e := errf(CodeSlotTaken, "no free seat at %s", time.Unix(c.Start, 0).In(o.loc).Format(time.RFC3339))
-		e.Alternatives = s.alternatives(o, c.Service, c.Start)
-		return Result{Err: e}
+		return Result{Err: slotTaken(o, c.Start)}
 	}
 	b := &Booking{
 		ID: s.nextID(&s.NextBookingID), Office: o.Config.ID, Service: c.Service, Start: c.Start, OriginalStart: c.Start,
@@ -229,9 +234,7 @@ func (s *State) reschedule(c *Command) Result {
 		return Result{Err: errf(CodeOutsideHorizon, "the new date must be within %d days of the original date", rules.RescheduleWindowDays)}
 	}
 	if s.free(o, b.Service, c.Start) <= 0 {
-		e := errf(CodeSlotTaken, "no free seat at %s", time.Unix(c.Start, 0).In(o.loc).Format(time.RFC3339))
-		e.Alternatives = s.alternatives(o, b.Service, c.Start)
-		return Result{Err: e}
+		return Result{Err: slotTaken(o, c.Start)}
 	}
 	oldDay := o.localDay(b.Start)
 	s.unindex(b)

@@ -177,7 +177,7 @@ func TestSeatsAndAlternatives(t *testing.T) {
 	if dump(t, e.s) != before {
 		t.Fatal("slot_taken changed the state")
 	}
-	alt := r.Err.Alternatives
+	alt := e.s.Alternatives("brn", "passport", at("2026-11-24 10:00"), e.now)
 	if len(alt.SameOffice) != 3 || alt.SameOffice[0].Start != at("2026-11-24 09:45") || alt.SameOffice[1].Start != at("2026-11-24 10:15") {
 		t.Fatalf("same-office alternatives %+v", alt.SameOffice)
 	}

@@ -149,16 +149,20 @@ func (s *State) EarliestFree(o *Office, service string, now int64) (Slot, bool) 
 
 const maxAlternatives = 3
 
-// alternatives are the nearest free slots to start: at the same office by
-// closeness in time (within three days either way and the horizon), and at
-// other offices offering the service at the same instant.
-func (s *State) alternatives(o *Office, service string, start int64) *Alternatives {
+// Alternatives are the nearest free slots to start as seen at time now: at
+// the same office by closeness in time (within three days either way and the
+// horizon), and at other offices offering the service at the same instant.
+func (s *State) Alternatives(office, service string, start, now int64) *Alternatives {
 	alt := &Alternatives{SameOffice: []Slot{}, OtherOffices: []Slot{}}
+	o := s.Offices[office]
+	if o == nil || s.checkBookable(o, service) != nil {
+		return alt
+	}
 	var near []int64
 	lt := time.Unix(start, 0).In(o.loc)
 	for i := -3; i <= 3; i++ {
 		for _, st := range s.daySlots(o, time.Date(lt.Year(), lt.Month(), lt.Day()+i, 0, 0, 0, 0, o.loc)) {
-			if st != start && st > s.Now && o.withinDays(st, s.Now, s.Region.Rules.HorizonDays) && s.free(o, service, st) > 0 {
+			if st != start && st > now && o.withinDays(st, now, s.Region.Rules.HorizonDays) && s.free(o, service, st) > 0 {
 				near = append(near, st)
 			}
 		}
@@ -172,7 +176,7 @@ func (s *State) alternatives(o *Office, service string, start int64) *Alternativ
 	}
 	for _, oc := range s.Region.Offices {
 		other := s.Offices[oc.ID]
-		if other == o || s.checkBookable(other, service) != nil || s.checkSlot(other, start, s.Now) != nil {
+		if other == o || s.checkBookable(other, service) != nil || s.checkSlot(other, start, now) != nil {
 			continue
 		}
 		if s.free(other, service, start) > 0 && len(alt.OtherOffices) < maxAlternatives {
