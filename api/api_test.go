@@ -324,3 +324,37 @@ func TestRoles(t *testing.T) {
 		t.Fatalf("cluster %v", c)
 	}
 }
+
+// TestBadInput sends malformed and hostile bodies to every write endpoint:
+// each answer is a 4xx with an error code, never a 5xx, and nothing changes.
+func TestBadInput(t *testing.T) {
+	n := start(t, nil)
+	b := n.want("POST", "/api/v1/bookings", booking("brn", slot(1, 10, 0), "89130000001", false), 201, "")
+	_, before := n.call("GET", "/api/v1/offices/brn/queue", nil)
+	long := strings.Repeat("Я", 100_000)
+	bodies := []string{"", "null", "[]", "{", `{"start": 5}`, `{"service": {"a": 1}}`, `"` + long + `"`,
+		`{"office":"brn","service":"pass","start":"` + long + `"}`,
+		`{"office":"brn","service":"pass","start":"` + slot(1, 11, 5) + `","applicant":{"name":"` + long + `","phone":"1"}}`,
+		`{"qr":"` + long + `"}`, `{"qr":"AAAA"}`, `{"service":"` + long + `"}`, `{"category":"nope","service":"passport"}`}
+	paths := []string{"/api/v1/bookings", "/api/v1/bookings/" + b["id"].(string) + "/reschedule", "/api/v1/offices/brn/tickets",
+		"/api/v1/offices/brn/checkin", "/api/v1/offices/brn/windows/1/redirect", "/api/v1/bookings/18446744073709551615/confirm",
+		"/api/v1/offices/brn/windows/99999999999999999999/open", "/api/v1/offices/" + long[:300] + "/tickets"}
+	for _, p := range paths {
+		for _, body := range bodies {
+			code, out := n.call("POST", p, body)
+			if code < 400 || code >= 500 || errCode(out) == "" {
+				t.Fatalf("POST %s %.40q: %d %v", p, body, code, out)
+			}
+		}
+	}
+	if code, _ := n.call("PUT", "/api/v1/region", `{"offices":[{"id":"x","timezone":"Nowhere/Null"}]}`); code != 422 {
+		t.Fatalf("a bad region: %d", code)
+	}
+	// (The day may be set meanwhile by the leader's tick: only the queue and windows count.)
+	if _, after := n.call("GET", "/api/v1/offices/brn/queue", nil); fmt.Sprint(after["waiting"], after["windows"]) != fmt.Sprint(before["waiting"], before["windows"]) {
+		t.Fatalf("bad input changed the queue:\n%v\n%v", before, after)
+	}
+	if got := n.want("GET", "/api/v1/bookings/"+b["id"].(string), nil, 200, ""); got["start"] != b["start"] || got["reschedules_left"] != 3.0 {
+		t.Fatalf("bad input changed the booking: %v", got)
+	}
+}
