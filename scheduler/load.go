@@ -63,7 +63,7 @@ type Recommendation struct {
 	Office   string      `json:"office"`
 	EstWait  int64       `json:"est_wait_s"`
 	Open     bool        `json:"open_now"`
-	Earliest *queue.Slot `json:"earliest_slot,omitempty"`
+	Earliest *queue.Slot `json:"-"` // the API renders it in the office's time zone
 }
 
 // Recommend ranks the offices offering service: open offices first, then by
