@@ -79,11 +79,9 @@ func start(t *testing.T, tokens map[string]api.Role) *node {
 			t.Fatal("not ready")
 		}
 	}
-	if tokens != nil {
-		for tok, r := range tokens {
-			if r == api.RoleAdmin {
-				n.auth = tok
-			}
+	for tok, r := range tokens {
+		if r == api.RoleAdmin {
+			n.auth = tok
 		}
 	}
 	if code, body := n.call("PUT", "/api/v1/region", testRegion()); code != 200 {

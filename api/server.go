@@ -130,8 +130,8 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.router.Handler }
 // AuthEnabled reports whether bearer tokens are checked.
 func (s *Server) AuthEnabled() bool { return len(s.tokens) > 0 }
 
-// need guards h: the bearer token must carry role (or admin). Kiosk-level
-// reads of the queue are also open to display tokens.
+// need guards h: the bearer token must carry role (or admin). Display tokens
+// may also make the operator-level reads (GET).
 func (s *Server) need(role Role, h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(c *fasthttp.RequestCtx) {
 		if !s.AuthEnabled() {

@@ -66,7 +66,7 @@ func slotTaken(o *Office, start int64) *Error {
 }
 
 func (s *State) checkBookable(o *Office, service string) *Error {
-	sv := s.service(service)
+	sv := s.Service(service)
 	if sv == nil || !o.offers[service] {
 		return errf(CodeUnknownService, "office %s does not offer service %q", o.Config.ID, service)
 	}
@@ -116,7 +116,7 @@ func (s *State) book(c *Command) Result {
 // bookingNumber numbers bookings per office, local day of the visit and
 // service: the service letter, «З» for «запись», and a sequence (ПЗ-004).
 func (s *State) bookingNumber(o *Office, b *Booking) string {
-	prefix := s.service(b.Service).Letter + "З"
+	prefix := s.Service(b.Service).Letter + "З"
 	return fmt.Sprintf("%s-%03d", prefix, s.count(o, o.localDay(b.Start), prefix))
 }
 

@@ -255,26 +255,14 @@ func (s *State) office(id string) (*Office, *Error) {
 	return nil, errf(CodeUnknownOffice, "no office %q", id)
 }
 
-func (s *State) service(id string) *Service {
+// Service returns the service with the id, or nil.
+func (s *State) Service(id string) *Service {
 	for i := range s.Region.Services {
 		if s.Region.Services[i].ID == id {
 			return &s.Region.Services[i]
 		}
 	}
 	return nil
-}
-
-// Service returns the service with the id, or nil.
-func (s *State) Service(id string) *Service { return s.service(id) }
-
-// CategoryPriority is the priority of a category (0 for none or unknown).
-func (s *State) CategoryPriority(id string) int {
-	for _, c := range s.Region.Categories {
-		if c.ID == id {
-			return c.Priority
-		}
-	}
-	return 0
 }
 
 // Rules are the region's rules with defaults filled in.

@@ -47,11 +47,11 @@ func (s *State) issue(c *Command) Result {
 	if err != nil {
 		return Result{Err: err}
 	}
-	sv := s.service(c.Service)
+	sv := s.Service(c.Service)
 	if sv == nil || !o.offers[c.Service] {
 		return Result{Err: errf(CodeUnknownService, "office %s does not offer service %q", o.Config.ID, c.Service)}
 	}
-	if c.Category != "" && !s.knownCategory(c.Category) {
+	if _, known := o.prio[c.Category]; c.Category != "" && !known {
 		return Result{Err: errf(CodeInvalidRequest, "unknown category %q", c.Category)}
 	}
 	if !o.IsOpen(s.Now) {
@@ -65,15 +65,6 @@ func (s *State) issue(c *Command) Result {
 	s.enqueue(o, t, s.Now)
 	s.emit(Event{Kind: EvTicketIssued, Office: o.Config.ID, Ticket: copyOf(t)})
 	return Result{Ticket: copyOf(t)}
-}
-
-func (s *State) knownCategory(id string) bool {
-	for _, c := range s.Region.Categories {
-		if c.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // enqueue puts t into the office's waiting line, with its position and the

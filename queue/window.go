@@ -119,7 +119,7 @@ func (s *State) end(o *Office, w *Window, t *Ticket, st TicketStatus, kind Event
 // redirected and a new ticket with the same number and original arrival time
 // joins the queue of that service.
 func (s *State) redirect(o *Office, w *Window, t *Ticket, service string) Result {
-	if s.service(service) == nil || !o.offers[service] {
+	if s.Service(service) == nil || !o.offers[service] {
 		return Result{Err: errf(CodeUnknownService, "office %s does not offer service %q", o.Config.ID, service)}
 	}
 	if service == t.Service {
