@@ -257,8 +257,13 @@ func (s *Store) lead() {
 			return
 		case isLeader := <-s.raft.LeaderCh():
 			s.ready.Store(false)
-			if isLeader && s.raft.Barrier(30*time.Second).Error() == nil {
-				s.ready.Store(true)
+			// Ready once everything committed before this term is applied;
+			// retry while still leader (a barrier can time out under load).
+			for isLeader && s.raft.State() == raft.Leader {
+				if err := s.raft.Barrier(30 * time.Second).Error(); err == nil {
+					s.ready.Store(true)
+					break
+				}
 			}
 		case <-t.C:
 			due := false
