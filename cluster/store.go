@@ -260,9 +260,14 @@ func (s *Store) lead() {
 			// Ready once everything committed before this term is applied;
 			// retry while still leader (a barrier can time out under load).
 			for isLeader && s.raft.State() == raft.Leader {
-				if err := s.raft.Barrier(30 * time.Second).Error(); err == nil {
+				if err := s.raft.Barrier(10 * time.Second).Error(); err == nil {
 					s.ready.Store(true)
 					break
+				}
+				select {
+				case <-s.stop:
+					return
+				case <-time.After(100 * time.Millisecond):
 				}
 			}
 		case <-t.C:
