@@ -356,3 +356,32 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("bad input changed the booking: %v", got)
 	}
 }
+
+func TestIdempotencyKeyHeader(t *testing.T) {
+	n := start(t, nil)
+	post := func(path, key string, body any) (int, map[string]any, string) {
+		js, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", n.base+path, bytes.NewReader(js))
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out := map[string]any{}
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out, resp.Header.Get("Idempotent-Replayed")
+	}
+	body := booking("brn", slot(1, 12, 0), "89130000055", false)
+	c1, b1, r1 := post("/api/v1/bookings", "req-1", body)
+	c2, b2, r2 := post("/api/v1/bookings", "req-1", body)
+	if c1 != 201 || c2 != 201 || b1["id"] != b2["id"] || r1 != "" || r2 != "true" {
+		t.Fatalf("booking retry: %d %v %q / %d %v %q", c1, b1["id"], r1, c2, b2["id"], r2)
+	}
+	_, t1, _ := post("/api/v1/offices/brn/tickets", "kiosk-1", map[string]string{"service": "passport"})
+	_, t2, _ := post("/api/v1/offices/brn/tickets", "kiosk-1", map[string]string{"service": "passport"})
+	_, t3, _ := post("/api/v1/offices/brn/tickets", "kiosk-2", map[string]string{"service": "passport"})
+	if t1["number"] != "П-001" || t2["number"] != "П-001" || t3["number"] != "П-002" {
+		t.Fatalf("ticket retries %v %v %v", t1["number"], t2["number"], t3["number"])
+	}
+}

@@ -2,7 +2,9 @@ package api
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"strconv"
 	"time"
 
@@ -156,10 +158,23 @@ func (s *Server) book(c *fasthttp.RequestCtx) {
 		return
 	}
 	cmd := queue.Command{Kind: queue.KindBook, Office: req.Office, Service: req.Service, Start: start,
-		Name: req.Applicant.Name, Phone: req.Applicant.Phone, Hold: req.Hold}
+		Name: req.Applicant.Name, Phone: req.Applicant.Phone, Hold: req.Hold, Key: idempotencyKey(c)}
 	if r, ok := s.apply(c, cmd); ok {
 		s.answerBooking(c, 201, r.Booking)
 	}
+}
+
+// idempotencyKey is the client's Idempotency-Key header (up to 128 bytes):
+// a retry with the same key within a day gets the first answer instead of a
+// second booking or ticket. Keys are scoped by a hash of the caller's token,
+// so two clients cannot collide by accident and no token enters the state.
+func idempotencyKey(c *fasthttp.RequestCtx) string {
+	k := c.Request.Header.Peek("Idempotency-Key")
+	if len(k) == 0 {
+		return ""
+	}
+	h := sha256.Sum256(c.Request.Header.Peek("Authorization"))
+	return hex.EncodeToString(h[:8]) + ":" + string(k)
 }
 
 func (s *Server) answerBooking(c *fasthttp.RequestCtx, status int, b *queue.Booking) {
@@ -227,7 +242,8 @@ func (s *Server) issue(c *fasthttp.RequestCtx) {
 	if !decode(c, &req) {
 		return
 	}
-	if r, ok := s.apply(c, queue.Command{Kind: queue.KindIssue, Office: param(c, "office"), Service: req.Service, Category: req.Category}); ok {
+	cmd := queue.Command{Kind: queue.KindIssue, Office: param(c, "office"), Service: req.Service, Category: req.Category, Key: idempotencyKey(c)}
+	if r, ok := s.apply(c, cmd); ok {
 		s.answerTicket(c, 201, r.Ticket)
 	}
 }

@@ -195,6 +195,9 @@ func (s *Server) apply(c *fasthttp.RequestCtx, cmd queue.Command) (queue.Result,
 	r, err := s.cfg.Store.Apply(ctx, cmd)
 	switch {
 	case err == nil && r.Err == nil:
+		if r.Replayed {
+			c.Response.Header.Set("Idempotent-Replayed", "true")
+		}
 		return r, true
 	case err == nil:
 		if r.Err.Code == queue.CodeSlotTaken {

@@ -37,7 +37,8 @@ const (
 	fName
 	fPhone
 	fRegion
-	fAll = fRegion<<1 - 1
+	fKey
+	fAll = fKey<<1 - 1
 )
 
 // ErrUnknownCommand means a log entry holds a command this version cannot
@@ -63,6 +64,7 @@ func encodeCommand(b []byte, c *queue.Command) ([]byte, error) {
 	set(fName, c.Name != "")
 	set(fPhone, c.Phone != "")
 	set(fRegion, c.Region != nil)
+	set(fKey, c.Key != "")
 	b = append(b, byte(c.Kind))
 	b = binary.AppendUvarint(b, mask)
 	str := func(bit uint64, s string) {
@@ -95,6 +97,7 @@ func encodeCommand(b []byte, c *queue.Command) ([]byte, error) {
 		}
 		str(fRegion, string(js))
 	}
+	str(fKey, c.Key)
 	return b, nil
 }
 
@@ -198,6 +201,7 @@ func decodeCommand(b []byte) (c queue.Command, skip bool, err error) {
 			r.fail("region: " + err.Error())
 		}
 	}
+	c.Key = r.str(mask, fKey)
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("trailing bytes")
 	}

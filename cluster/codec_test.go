@@ -13,7 +13,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: 1795500000, Name: "Иванов И.", Phone: "79001234567", Hold: true},
 		{Kind: queue.KindReschedule, Booking: 1 << 40, Start: -5},
 		{Kind: queue.KindWindow, Office: "brn", Window: 12, Action: queue.ActRedirect, Service: "snils"},
-		{Kind: queue.KindIssue, Office: "brn", Service: "passport", Category: "disabled"},
+		{Kind: queue.KindIssue, Office: "brn", Service: "passport", Category: "disabled", Key: "kiosk-7:0042"},
 		{Kind: queue.KindTick},
 		{Kind: queue.KindSetRegion, Region: &queue.Region{Name: "r", Services: []queue.Service{{ID: "a", Letter: "А"}}}},
 	}

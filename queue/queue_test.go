@@ -116,7 +116,7 @@ func dump(t *testing.T, s *queue.State) string {
 	for id, o := range l.Offices {
 		offices[id] = []any{o.Day, o.Windows, o.Waiting, o.Recent}
 	}
-	b, _ := json.Marshal([]any{l.Bookings, l.Tickets, l.Counters, offices, l.NextBookingID, l.NextTicketID})
+	b, _ := json.Marshal([]any{l.Bookings, l.Tickets, l.Counters, l.Retries, offices, l.NextBookingID, l.NextTicketID})
 	return string(b)
 }
 
@@ -544,5 +544,33 @@ func TestRegionChangeKeepsWhatLiveRecordsNeed(t *testing.T) {
 	o := e.s.Offices["brn"]
 	if o.Window(1).State != queue.WindowOpen || o.Window(4) == nil || len(o.Waiting) != 1 || o.WaitingFor("snils") != 1 {
 		t.Fatal("live state lost on a region change")
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	book := queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: at("2026-11-24 10:00"), Name: "Иванов", Phone: "79000000001", Key: "portal:req-1"}
+	first := e.do(book)
+	again := e.do(book)
+	if first.Err != nil || again.Err != nil || !again.Replayed || again.Booking.ID != first.Booking.ID || len(e.s.Bookings) != 1 {
+		t.Fatalf("retry of a booking: %+v then %+v", first, again)
+	}
+	issue := queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport", Key: "kiosk-3:77"}
+	t1, t2 := e.do(issue), e.do(issue)
+	if !t2.Replayed || t2.Ticket.Number != t1.Ticket.Number || e.do(queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"}).Ticket.Number != "П-002" {
+		t.Fatal("a retried ticket must not use up a number")
+	}
+	// A rejected command is not remembered: the retry is judged afresh.
+	late := queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "nope", Key: "kiosk-3:78"}
+	wantCode(t, e.do(late), queue.CodeUnknownService)
+	late.Service = "snils"
+	if r := e.do(late); r.Err != nil || r.Replayed {
+		t.Fatalf("after a rejection: %+v", r)
+	}
+	// Keys are forgotten after a day.
+	e.now += 24*3600 + 1
+	e.do(queue.Command{Kind: queue.KindTick})
+	if len(e.s.Retries) != 0 {
+		t.Fatalf("%d keys remembered after a day", len(e.s.Retries))
 	}
 }

@@ -19,6 +19,7 @@ type snapshot struct {
 	Bookings                    []*Booking
 	Tickets                     []*Ticket
 	Counters                    map[string]int
+	Retries                     map[string]Retry
 	Offices                     []officeSnapshot
 }
 
@@ -33,7 +34,7 @@ type officeSnapshot struct {
 func (s *State) Save(w io.Writer) error {
 	snap := snapshot{
 		Version: snapshotVersion, Region: s.Region, Now: s.Now, Index: s.Index, EventSeq: s.EventSeq,
-		NextBookingID: s.NextBookingID, NextTicketID: s.NextTicketID, Counters: s.Counters,
+		NextBookingID: s.NextBookingID, NextTicketID: s.NextTicketID, Counters: s.Counters, Retries: s.Retries,
 		Bookings: make([]*Booking, 0, len(s.Bookings)), Tickets: make([]*Ticket, 0, len(s.Tickets)),
 	}
 	for _, b := range s.Bookings {
@@ -69,6 +70,9 @@ func Load(r io.Reader, p Policy) (*State, error) {
 	s.NextBookingID, s.NextTicketID = snap.NextBookingID, snap.NextTicketID
 	if snap.Counters != nil {
 		s.Counters = snap.Counters
+	}
+	if snap.Retries != nil {
+		s.Retries = snap.Retries
 	}
 	for _, t := range snap.Tickets {
 		s.Tickets[t.ID] = t

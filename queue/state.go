@@ -30,7 +30,8 @@ type State struct {
 	NextTicketID  uint64
 	Bookings      map[uint64]*Booking
 	Tickets       map[uint64]*Ticket
-	Counters      map[string]int // "office|day|prefix" → last number issued
+	Counters      map[string]int   // "office|day|prefix" → last number issued
+	Retries       map[string]Retry // "kind|key" → what the first command with that idempotency key made
 
 	seats  map[seatKey][]uint64 // bookings holding seats of a slot
 	active map[string][]uint64  // "phone|service" → the applicant's active bookings
@@ -38,6 +39,15 @@ type State struct {
 
 	events []Event
 }
+
+// Retry remembers what a command with an idempotency key produced.
+type Retry struct {
+	Booking, Ticket uint64
+	At              int64
+}
+
+// retryTTL is how long an idempotency key is remembered.
+const retryTTL = 24 * 3600
 
 type seatKey struct {
 	Office, Service string
@@ -48,7 +58,7 @@ type seatKey struct {
 func New(p Policy) *State {
 	return &State{
 		policy: p, Offices: map[string]*Office{},
-		Bookings: map[uint64]*Booking{}, Tickets: map[uint64]*Ticket{}, Counters: map[string]int{},
+		Bookings: map[uint64]*Booking{}, Tickets: map[uint64]*Ticket{}, Counters: map[string]int{}, Retries: map[string]Retry{},
 		seats: map[seatKey][]uint64{}, active: map[string][]uint64{}, holds: map[uint64]int64{},
 	}
 }
@@ -158,6 +168,7 @@ type Command struct {
 	Name     string
 	Phone    string
 	Region   *Region
+	Key      string // idempotency key of a Book or Issue: a retry returns the first result
 }
 
 // Kind is a command type. Its value is the type byte of the log entry, so
@@ -206,6 +217,9 @@ type Result struct {
 	Ticket  *Ticket  `json:"ticket,omitempty"`
 	Window  *Window  `json:"window,omitempty"`
 	Err     *Error   `json:"error,omitempty"`
+	// Replayed: a command with the same idempotency key was applied
+	// before; this is its result, and nothing changed now.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 var handlers = map[Kind]func(*State, *Command) Result{
@@ -232,7 +246,28 @@ func (s *State) Apply(c *Command, now int64, index uint64) Result {
 	if c.Kind != KindSetRegion && s.Region == nil {
 		return Result{Err: errf(CodeInvalidConfig, "no region is configured yet")}
 	}
-	return h(s, c)
+	if c.Key == "" || c.Kind != KindBook && c.Kind != KindIssue {
+		return h(s, c)
+	}
+	if len(c.Key) > 160 {
+		return Result{Err: errf(CodeInvalidRequest, "the idempotency key is too long (at most 128 bytes)")}
+	}
+	k := fmt.Sprint(c.Kind, "|", c.Key)
+	if r, ok := s.Retries[k]; ok {
+		if b := s.Bookings[r.Booking]; b != nil {
+			return Result{Booking: copyOf(b), Replayed: true}
+		}
+		if t := s.Tickets[r.Ticket]; t != nil {
+			return Result{Ticket: copyOf(t), Replayed: true}
+		}
+	}
+	res := h(s, c)
+	if res.Booking != nil {
+		s.Retries[k] = Retry{Booking: res.Booking.ID, At: s.Now}
+	} else if res.Ticket != nil {
+		s.Retries[k] = Retry{Ticket: res.Ticket.ID, At: s.Now}
+	}
+	return res
 }
 
 // TakeEvents returns the events produced since the last call.

@@ -190,6 +190,11 @@ func (s *State) tick(*Command) Result {
 	for _, id := range ids {
 		s.expireHold(s.Bookings[id])
 	}
+	for k, r := range s.Retries {
+		if s.Now-r.At > retryTTL {
+			delete(s.Retries, k)
+		}
+	}
 	return Result{}
 }
 
