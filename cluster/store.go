@@ -27,9 +27,9 @@ var (
 	ErrNotLeader = errors.New("cluster: not the leader")
 	// ErrNoLeader: the cluster has no leader within the wait.
 	ErrNoLeader = errors.New("cluster: no leader")
-	// ErrUnknownOutcome: leadership was lost after the command was sent to
-	// the log; it may or may not commit. Retrying a booking is safe (the
-	// applicant limit and seat checks reject a duplicate), a ticket may be issued twice.
+	// ErrUnknownOutcome: leadership was lost (or the wait ran out) after the
+	// command was sent to the log; it may or may not commit. A retry with the
+	// same idempotency key (queue.Command.Key) is safe.
 	ErrUnknownOutcome = errors.New("cluster: leadership lost, outcome unknown")
 )
 
