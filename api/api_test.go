@@ -58,7 +58,7 @@ type node struct {
 }
 
 // start runs a single-node cluster and the API on loopback.
-func start(t *testing.T, tokens map[string]api.Role) *node {
+func start(t *testing.T, tokens map[string]api.Grant) *node {
 	t.Helper()
 	store, err := cluster.Open(cluster.Config{ID: "n1", Dir: t.TempDir(), RaftAddr: "127.0.0.1:0", Bootstrap: true, Policy: scheduler.Default{}})
 	if err != nil {
@@ -79,8 +79,8 @@ func start(t *testing.T, tokens map[string]api.Role) *node {
 			t.Fatal("not ready")
 		}
 	}
-	for tok, r := range tokens {
-		if r == api.RoleAdmin {
+	for tok, g := range tokens {
+		if g.Role == api.RoleAdmin {
 			n.auth = tok
 		}
 	}
@@ -302,8 +302,8 @@ func TestKioskCheckInAndWindow(t *testing.T) {
 }
 
 func TestRoles(t *testing.T) {
-	tokens := map[string]api.Role{"admin-token-0123456789": api.RoleAdmin, "kiosk-token-0123456789": api.RoleKiosk,
-		"display-token-012345678": api.RoleDisplay, "portal-token-0123456789": api.RolePortal}
+	tokens := map[string]api.Grant{"admin-token-0123456789": {Role: api.RoleAdmin}, "kiosk-token-0123456789": {Role: api.RoleKiosk, Offices: []string{"brn"}},
+		"display-token-012345678": {Role: api.RoleDisplay}, "portal-token-0123456789": {Role: api.RolePortal}}
 	n := start(t, tokens)
 	n.want("POST", "/api/v1/offices/brn/tickets", map[string]string{"service": "passport"}, 401, "unauthorized")
 	n.auth = "nope"
@@ -312,6 +312,7 @@ func TestRoles(t *testing.T) {
 	n.want("POST", "/api/v1/offices/brn/tickets", map[string]string{"service": "passport"}, 403, "forbidden")
 	n.auth = "kiosk-token-0123456789"
 	n.want("POST", "/api/v1/offices/brn/tickets", map[string]string{"service": "passport"}, 201, "")
+	n.want("POST", "/api/v1/offices/bsk/tickets", map[string]string{"service": "passport"}, 403, "forbidden")
 	n.want("POST", "/api/v1/offices/brn/windows/1/open", nil, 403, "forbidden")
 	n.auth = "display-token-012345678"
 	n.want("GET", "/api/v1/offices/brn/queue", nil, 200, "")

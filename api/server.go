@@ -41,12 +41,32 @@ const (
 	RolePortal   Role = "portal"
 )
 
+// Grant is what one bearer token may do: act in a role, in the listed
+// offices only (none listed: every office). A kiosk or operator token is
+// normally bound to its office.
+type Grant struct {
+	Role    Role
+	Offices []string
+}
+
+func (g Grant) covers(office string) bool {
+	if office == "" || len(g.Offices) == 0 {
+		return true
+	}
+	for _, o := range g.Offices {
+		if o == office {
+			return true
+		}
+	}
+	return false
+}
+
 // Config configures the API.
 type Config struct {
 	Store  Store
 	Keys   *queue.Keyring
 	Policy queue.Policy
-	Tokens map[string]Role // bearer token → role; empty turns authentication off (demo only)
+	Tokens map[string]Grant // bearer token → what it may do; empty turns authentication off (demo only)
 	Logger *slog.Logger
 	// BookingRate limits booking writes per applicant phone (default one per
 	// 6 s with a burst of 6), against slot scalpers.
@@ -58,7 +78,7 @@ type Config struct {
 // Server serves the API.
 type Server struct {
 	cfg     Config
-	tokens  map[[32]byte]Role
+	tokens  map[[32]byte]Grant
 	router  *router.Router
 	limitMu sync.Mutex
 	limits  map[string]*rate.Limiter
@@ -75,9 +95,9 @@ func New(cfg Config) *Server {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
-	s := &Server{cfg: cfg, tokens: map[[32]byte]Role{}, limits: map[string]*rate.Limiter{}, router: router.New()}
-	for tok, role := range cfg.Tokens {
-		s.tokens[sha256.Sum256([]byte(tok))] = role
+	s := &Server{cfg: cfg, tokens: map[[32]byte]Grant{}, limits: map[string]*rate.Limiter{}, router: router.New()}
+	for tok, g := range cfg.Tokens {
+		s.tokens[sha256.Sum256([]byte(tok))] = g
 	}
 	r := s.router
 	r.GET("/", s.index)
@@ -130,8 +150,8 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.router.Handler }
 // AuthEnabled reports whether bearer tokens are checked.
 func (s *Server) AuthEnabled() bool { return len(s.tokens) > 0 }
 
-// need guards h: the bearer token must carry role (or admin). Display tokens
-// may also make the operator-level reads (GET).
+// need guards h: the bearer token must carry role (or admin), for the office
+// in the path. Display tokens may also make the operator-level reads (GET).
 func (s *Server) need(role Role, h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(c *fasthttp.RequestCtx) {
 		if !s.AuthEnabled() {
@@ -145,14 +165,16 @@ func (s *Server) need(role Role, h fasthttp.RequestHandler) fasthttp.RequestHand
 			fail(c, 401, "unauthorized", "a bearer token is required")
 			return
 		}
-		got, ok := s.tokens[sha256.Sum256(auth[len(prefix):])]
+		g, ok := s.tokens[sha256.Sum256(auth[len(prefix):])]
 		switch {
 		case !ok:
 			fail(c, 401, "unauthorized", "unknown token")
-		case got == role || got == RoleAdmin || role == RoleOperator && got == RoleDisplay && c.IsGet():
-			h(c)
+		case g.Role != role && g.Role != RoleAdmin && !(role == RoleOperator && g.Role == RoleDisplay && c.IsGet()):
+			fail(c, 403, "forbidden", "this token's role ("+string(g.Role)+") may not do this")
+		case !g.covers(param(c, "office")):
+			fail(c, 403, "forbidden", "this token is not for office "+param(c, "office"))
 		default:
-			fail(c, 403, "forbidden", "this token's role ("+string(got)+") may not do this")
+			h(c)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -32,9 +33,10 @@ type Config struct {
 	} `yaml:"node"`
 	Auth struct {
 		Tokens []struct {
-			Token string   `yaml:"token"`
-			Role  api.Role `yaml:"role"`
-			Name  string   `yaml:"name"`
+			Token   string   `yaml:"token"`
+			Role    api.Role `yaml:"role"`
+			Name    string   `yaml:"name"`
+			Offices []string `yaml:"offices"` // none: every office
 		} `yaml:"tokens"`
 	} `yaml:"auth"`
 	QRKeys struct {
@@ -90,6 +92,11 @@ func loadConfig(path string) (*Config, error) {
 		if len(t.Token) < 16 {
 			return nil, fmt.Errorf("config: token %q is shorter than 16 characters", t.Name)
 		}
+		for _, o := range t.Offices {
+			if !slices.ContainsFunc(c.Region.Offices, func(oc queue.OfficeConfig) bool { return oc.ID == o }) {
+				return nil, fmt.Errorf("config: token %q names unknown office %q", t.Name, o)
+			}
+		}
 	}
 	return &c, nil
 }
@@ -101,10 +108,10 @@ func orDemo(path string) string {
 	return path
 }
 
-func (c *Config) tokens() map[string]api.Role {
-	m := map[string]api.Role{}
+func (c *Config) tokens() map[string]api.Grant {
+	m := map[string]api.Grant{}
 	for _, t := range c.Auth.Tokens {
-		m[t.Token] = t.Role
+		m[t.Token] = api.Grant{Role: t.Role, Offices: t.Offices}
 	}
 	return m
 }

@@ -26,11 +26,12 @@ func TestConfigs(t *testing.T) {
 		t.Fatalf("example keys: %v", err)
 	}
 	for name, text := range map[string]string{
-		"unknown field": "node: {idd: x}\nregion: {name: r}",
-		"bad role":      "auth: {tokens: [{token: 0123456789abcdefgh, role: king}]}\nregion: {name: r}",
-		"short token":   "auth: {tokens: [{token: short, role: admin}]}\nregion: {name: r}",
-		"bad timezone":  "region: {offices: [{id: a, timezone: Mars/Base}]}",
-		"no region":     "node: {id: x}",
+		"unknown field":  "node: {idd: x}\nregion: {name: r}",
+		"bad role":       "auth: {tokens: [{token: 0123456789abcdefgh, role: king}]}\nregion: {name: r}",
+		"short token":    "auth: {tokens: [{token: short, role: admin}]}\nregion: {name: r}",
+		"foreign office": "auth: {tokens: [{token: 0123456789abcdefgh, role: kiosk, offices: [zz]}]}\nregion: {name: r}",
+		"bad timezone":   "region: {offices: [{id: a, timezone: Mars/Base}]}",
+		"no region":      "node: {id: x}",
 	} {
 		p := filepath.Join(t.TempDir(), "c.yaml")
 		os.WriteFile(p, []byte(text), 0o600)
