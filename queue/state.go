@@ -233,7 +233,8 @@ func Known(k Kind) bool { return handlers[k] != nil }
 
 // Apply applies one command at time now (stamped by the leader) as part of
 // log entry index. Time never goes back: a stamp older than the last one is
-// raised to it. A rejected command leaves the state as it was.
+// raised to it. A rejected command changes nothing, apart from time-driven
+// work that was due anyway (an expired hold, a day rollover).
 func (s *State) Apply(c *Command, now int64, index uint64) Result {
 	if now > s.Now {
 		s.Now = now
@@ -249,6 +250,12 @@ func (s *State) Apply(c *Command, now int64, index uint64) Result {
 	if c.Key == "" || c.Kind != KindBook && c.Kind != KindIssue {
 		return h(s, c)
 	}
+	return s.once(h, c)
+}
+
+// once applies a command that carries an idempotency key: the first success
+// is remembered, and a retry with the same key returns it unchanged.
+func (s *State) once(h func(*State, *Command) Result, c *Command) Result {
 	if len(c.Key) > 160 {
 		return Result{Err: errf(CodeInvalidRequest, "the idempotency key is too long (at most 128 bytes)")}
 	}
