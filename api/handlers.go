@@ -1,7 +1,6 @@
 package api
 
 import (
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -19,7 +18,7 @@ func now() int64 { return time.Now().Unix() }
 func (s *Server) keys(c *fasthttp.RequestCtx) {
 	out := map[string]string{}
 	for id, k := range s.cfg.Keys.PublicKeys() {
-		out[id] = base64.StdEncoding.EncodeToString([]byte(ed25519.PublicKey(k)))
+		out[id] = base64.StdEncoding.EncodeToString(k)
 	}
 	writeJSON(c, 200, map[string]any{"algorithm": "Ed25519", "keys": out})
 }

@@ -222,10 +222,11 @@ func (s *Server) apply(c *fasthttp.RequestCtx, cmd queue.Command) (queue.Result,
 		}
 		return r, true
 	case err == nil:
+		var alt *alternativesView
 		if r.Err.Code == queue.CodeSlotTaken {
-			s.alternatives(r.Err, cmd)
+			alt = s.alternatives(cmd)
 		}
-		s.domainError(c, r.Err)
+		s.writeError(c, r.Err, alt)
 	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrNoLeader):
 		c.Response.Header.Set("Retry-After", "1")
 		fail(c, 503, "no_leader", "the cluster has no leader that can commit this write; retry")
@@ -239,14 +240,16 @@ func (s *Server) apply(c *fasthttp.RequestCtx, cmd queue.Command) (queue.Result,
 	return r, false
 }
 
-// alternatives attaches the nearest free slots to a slot_taken answer.
-func (s *Server) alternatives(e *queue.Error, cmd queue.Command) {
+// alternatives are the nearest free slots for a slot_taken answer to cmd,
+// computed and rendered under one read of the state.
+func (s *Server) alternatives(cmd queue.Command) (v *alternativesView) {
 	s.cfg.Store.Read(func(st *queue.State) {
 		if b := st.Bookings[cmd.Booking]; cmd.Kind == queue.KindReschedule && b != nil {
 			cmd.Office, cmd.Service = b.Office, b.Service
 		}
-		e.Alternatives = st.Alternatives(cmd.Office, cmd.Service, cmd.Start, now())
+		v = altView(st, st.Alternatives(cmd.Office, cmd.Service, cmd.Start, now()))
 	})
+	return v
 }
 
 var statusOf = map[queue.Code]int{
@@ -266,16 +269,14 @@ type errorBody struct {
 	Alternatives *alternativesView `json:"alternatives,omitempty"`
 }
 
-func (s *Server) domainError(c *fasthttp.RequestCtx, e *queue.Error) {
+func (s *Server) domainError(c *fasthttp.RequestCtx, e *queue.Error) { s.writeError(c, e, nil) }
+
+func (s *Server) writeError(c *fasthttp.RequestCtx, e *queue.Error, alt *alternativesView) {
 	status, ok := statusOf[e.Code]
 	if !ok {
 		status = 500
 	}
-	body := errorBody{Code: string(e.Code), Message: e.Message}
-	if e.Alternatives != nil {
-		s.cfg.Store.Read(func(st *queue.State) { body.Alternatives = altView(st, e.Alternatives) })
-	}
-	writeJSON(c, status, map[string]any{"error": body})
+	writeJSON(c, status, map[string]any{"error": errorBody{Code: string(e.Code), Message: e.Message, Alternatives: alt}})
 }
 
 func fail(c *fasthttp.RequestCtx, status int, code, msg string) {

@@ -9,7 +9,8 @@ import (
 
 // Region is the configuration of one region: its rules, services and offices.
 // It enters the state through the SetRegion command, so every replica holds
-// the same configuration.
+// the same configuration. Once installed it is never modified (a change
+// installs a new Region), so readers may keep references to its parts.
 type Region struct {
 	Name       string         `json:"name" yaml:"name"`
 	Rules      Rules          `json:"rules" yaml:"rules"`

@@ -36,9 +36,8 @@ const (
 
 // Error is a domain rejection. A rejected command changes nothing.
 type Error struct {
-	Code         Code          `json:"code"`
-	Message      string        `json:"message"`
-	Alternatives *Alternatives `json:"alternatives,omitempty"`
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
@@ -47,7 +46,8 @@ func errf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// Alternatives are the nearest free slots offered when the chosen one is taken.
+// Alternatives are the nearest free slots offered when the chosen one is
+// taken (State.Alternatives).
 type Alternatives struct {
 	SameOffice   []Slot `json:"same_office"`
 	OtherOffices []Slot `json:"other_offices"`
