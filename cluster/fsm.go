@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 
@@ -26,10 +28,43 @@ type fsm struct {
 	state  *queue.State
 	halted error
 	haltCh chan struct{}
+
+	// applied is the index of the last entry the state holds among those
+	// the FSM sees (commands and configuration; Raft keeps no-op and barrier
+	// entries to itself). advanced is closed and replaced when it moves.
+	applied  atomic.Uint64
+	nmu      sync.Mutex
+	advanced chan struct{}
 }
 
 func newFSM(p queue.Policy, hub *Hub) *fsm {
-	return &fsm{policy: p, hub: hub, state: queue.New(p), haltCh: make(chan struct{})}
+	return &fsm{policy: p, hub: hub, state: queue.New(p), haltCh: make(chan struct{}), advanced: make(chan struct{})}
+}
+
+// haltErr is why the node halted, or nil.
+func (f *fsm) haltErr() error {
+	select {
+	case <-f.haltCh:
+		f.mu.RLock()
+		defer f.mu.RUnlock()
+		return f.halted
+	default:
+		return nil
+	}
+}
+
+// moved returns a channel closed when the applied index next moves.
+func (f *fsm) moved() <-chan struct{} {
+	f.nmu.Lock()
+	defer f.nmu.Unlock()
+	return f.advanced
+}
+
+func (f *fsm) notify() {
+	f.nmu.Lock()
+	close(f.advanced)
+	f.advanced = make(chan struct{})
+	f.nmu.Unlock()
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -59,8 +94,12 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 		out[i] = res
 	}
+	if len(logs) > 0 {
+		f.applied.Store(logs[len(logs)-1].Index)
+	}
 	events := f.state.TakeEvents()
 	f.mu.Unlock()
+	f.notify()
 	f.hub.publish(events)
 	return out
 }
@@ -97,28 +136,48 @@ func (f *fsm) read(fn func(*queue.State)) {
 	fn(f.state)
 }
 
+// A snapshot (and a backup, which is the same bytes) is a magic string, the
+// applied index of the state, then the state (queue.State.Save).
+const snapshotMagic = "talon-snapshot-1\n"
+
 // Snapshot implements raft.FSM. The state is encoded under the read lock,
 // so the snapshot is consistent; writing it to disk happens outside.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	var buf snapshotBuffer
+	buf.b = binary.BigEndian.AppendUint64([]byte(snapshotMagic), f.applied.Load())
 	if err := f.state.Save(&buf); err != nil {
 		return nil, err
 	}
 	return &buf, nil
 }
 
+// readSnapshot decodes a snapshot or backup.
+func readSnapshot(r io.Reader, p queue.Policy) (*queue.State, uint64, error) {
+	head := make([]byte, len(snapshotMagic)+8)
+	if _, err := io.ReadFull(r, head); err != nil || string(head[:len(snapshotMagic)]) != snapshotMagic {
+		return nil, 0, errors.New("not a talon snapshot")
+	}
+	s, err := queue.Load(r, p)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s, binary.BigEndian.Uint64(head[len(snapshotMagic):]), nil
+}
+
 // Restore implements raft.FSM.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	s, err := queue.Load(bufio.NewReaderSize(rc, 1<<20), f.policy)
+	s, applied, err := readSnapshot(bufio.NewReaderSize(rc, 1<<20), f.policy)
 	if err != nil {
 		return err
 	}
 	f.mu.Lock()
 	f.state = s
+	f.applied.Store(applied)
 	f.mu.Unlock()
+	f.notify()
 	return nil
 }
 

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
+	"net/rpc"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,10 +38,23 @@ var (
 type Config struct {
 	ID        string       // node id, stable across restarts
 	Dir       string       // data folder: raft.db and snapshots
-	RaftAddr  string       // host:port the Raft transport listens on
+	RaftAddr  string       // host:port the Raft and node-to-node RPC port listens on
+	Advertise string       // host:port other nodes dial (default RaftAddr)
 	Bootstrap bool         // start a new single-voter cluster if Dir holds none
 	Policy    queue.Policy // calling policy and wait estimate
 	Logger    *slog.Logger
+
+	// BootstrapExpect: with no cluster yet, wait until this many nodes (this
+	// one included) answer at the Join addresses, then form the cluster from
+	// exactly them. Give every first node the same value and list.
+	BootstrapExpect int
+	// Join lists other nodes' RaftAddr. A node that is in no cluster asks
+	// them to add it; the leader adds it as a non-voter and promotes it once
+	// it has caught up.
+	Join []string
+	// LeaderWait bounds how long a write or linearizable read waits while
+	// there is no leader (default 5 s).
+	LeaderWait time.Duration
 
 	MaxBatch    int           // commands per log entry (default 512)
 	MaxInflight int           // log entries in flight before commands queue up and batch (default 4)
@@ -54,9 +68,14 @@ type Store struct {
 	fsm       *fsm
 	hub       *Hub
 	bolt      *raftboltdb.BoltStore
+	logs      raft.LogStore
+	mux       *mux
 	trans     *raft.NetworkTransport
+	rpc       *rpc.Server
+	peers     peers
 	proposals chan *proposal
 	ready     atomic.Bool
+	closeOnce sync.Once
 	stop      chan struct{}
 	done      chan struct{}
 }
@@ -67,8 +86,9 @@ type proposal struct {
 }
 
 type reply struct {
-	res queue.Result
-	err error
+	res   queue.Result
+	index uint64
+	err   error
 }
 
 // Open starts a node.
@@ -82,6 +102,9 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.TickEvery <= 0 {
 		cfg.TickEvery = time.Second
 	}
+	if cfg.LeaderWait <= 0 {
+		cfg.LeaderWait = 5 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -90,12 +113,18 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s := &Store{cfg: cfg, hub: NewHub(8192), proposals: make(chan *proposal, 4096), stop: make(chan struct{}), done: make(chan struct{})}
 	s.fsm = newFSM(cfg.Policy, s.hub)
+	s.peers.clients = map[string]*rpc.Client{}
+	s.rpc = rpc.NewServer()
+	if err := s.rpc.RegisterName("Talon", service{s}); err != nil {
+		return nil, err
+	}
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
 	rc.BatchApplyCh = true
 	rc.MaxAppendEntries = 512
 	rc.SnapshotThreshold = 16384
+	rc.SnapshotInterval = 30 * time.Second
 	rc.TrailingLogs = 10240
 	rc.NoLegacyTelemetry = true
 	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
@@ -112,20 +141,17 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.logs = logs
 	snaps, err := raft.NewFileSnapshotStore(cfg.Dir, 2, io.Discard)
 	if err != nil {
 		return nil, err
 	}
-	addr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
-	if err != nil {
-		return nil, fmt.Errorf("raft address %q: %w", cfg.RaftAddr, err)
-	}
-	s.trans, err = raft.NewTCPTransport(cfg.RaftAddr, addr, 3, 10*time.Second, io.Discard)
-	if err != nil {
+	if s.mux, err = listen(cfg.RaftAddr, cfg.Advertise); err != nil {
 		s.bolt.Close()
-		return nil, fmt.Errorf("raft transport: %w", err)
+		return nil, fmt.Errorf("raft address: %w", err)
 	}
-	if cfg.Bootstrap {
+	s.trans = raft.NewNetworkTransport(s.mux, 3, 10*time.Second, io.Discard)
+	if cfg.Bootstrap || cfg.BootstrapExpect == 1 {
 		has, err := raft.HasExistingState(logs, s.bolt, snaps)
 		if err != nil {
 			return nil, err
@@ -143,41 +169,188 @@ func Open(cfg Config) (*Store, error) {
 		s.bolt.Close()
 		return nil, err
 	}
+	go s.mux.serve(s.serveRPC) // RPCs use s.raft
 	go s.propose()
 	go s.lead()
+	if len(cfg.Join) > 0 {
+		go s.join()
+	}
 	return s, nil
 }
 
 // Apply commits one command through the log and returns its result. Domain
 // rejections come back in Result.Err; err is a cluster failure.
 func (s *Store) Apply(ctx context.Context, c queue.Command) (queue.Result, error) {
-	if s.raft.State() != raft.Leader {
-		if addr, _ := s.raft.LeaderWithID(); addr == "" {
-			return queue.Result{}, ErrNoLeader
-		}
-		return queue.Result{}, ErrNotLeader
-	}
+	r, _, err := s.ApplyIndex(ctx, c)
+	return r, err
+}
+
+// ApplyIndex is Apply that also returns the log index of the entry that
+// carried the command. Any node takes writes: a follower forwards them to the
+// leader and answers once its own state holds the write, so a read on this
+// node after the answer sees it. While there is no leader it waits up to
+// LeaderWait, then fails with ErrNoLeader.
+func (s *Store) ApplyIndex(ctx context.Context, c queue.Command) (res queue.Result, index uint64, err error) {
 	b, err := encodeCommand(nil, &c)
 	if err != nil {
-		return queue.Result{}, err
+		return queue.Result{}, 0, err
 	}
-	p := &proposal{cmd: b, reply: make(chan reply, 1)}
+	err = s.onLeader(ctx, func() (err error) {
+		res, index, err = s.proposeLocal(ctx, b)
+		return err
+	}, func(addr string) error {
+		var r ForwardReply
+		if err := s.peers.call(ctx, addr, "Apply", ForwardArgs{Cmd: b}, &r); err != nil {
+			if !isRetryable(err) && !isCluster(err) {
+				err = fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+			}
+			return err
+		}
+		res, index = r.Result, r.Index
+		// Read-your-writes on this node; the write is committed either way.
+		s.wait(ctx, ReadIndex{Commit: index, Visible: index})
+		return nil
+	})
+	return res, index, err
+}
+
+func isRetryable(err error) bool {
+	return errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNoLeader) || errors.Is(err, errUnreachable)
+}
+
+func isCluster(err error) bool {
+	return errors.Is(err, ErrUnknownOutcome) || errors.Is(err, ErrHalted) || errors.Is(err, ErrLagging)
+}
+
+// onLeader runs local when this node leads and remote(leader's address)
+// otherwise. While there is no leader, or the request did not reach one
+// (local or remote answered ErrNotLeader, ErrNoLeader or errUnreachable),
+// it retries for up to LeaderWait.
+func (s *Store) onLeader(ctx context.Context, local func() error, remote func(addr string) error) error {
+	deadline := time.NewTimer(s.cfg.LeaderWait)
+	defer deadline.Stop()
+	for {
+		if s.fsm.haltErr() != nil {
+			return s.fsm.haltErr()
+		}
+		var err error
+		if s.raft.State() == raft.Leader {
+			err = local()
+		} else if addr, _ := s.raft.LeaderWithID(); addr != "" {
+			err = remote(string(addr))
+		} else {
+			err = ErrNoLeader
+		}
+		if !isRetryable(err) {
+			return err
+		}
+		select {
+		case <-deadline.C:
+			return ErrNoLeader
+		case <-ctx.Done():
+			return ErrNoLeader
+		case <-s.stop:
+			return ErrNoLeader
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// proposeLocal hands an encoded command to this node's proposer; it fails
+// with ErrNotLeader (nothing was logged) unless this node leads.
+func (s *Store) proposeLocal(ctx context.Context, cmd []byte) (queue.Result, uint64, error) {
+	if s.raft.State() != raft.Leader {
+		return queue.Result{}, 0, ErrNotLeader
+	}
+	p := &proposal{cmd: cmd, reply: make(chan reply, 1)}
 	select {
 	case s.proposals <- p:
 	case <-ctx.Done():
-		return queue.Result{}, ErrNoLeader
+		return queue.Result{}, 0, ErrNoLeader
 	case <-s.stop:
-		return queue.Result{}, ErrNotLeader
+		return queue.Result{}, 0, ErrNotLeader
 	}
 	select {
 	case r := <-p.reply:
-		return r.res, r.err
+		return r.res, r.index, r.err
 	case <-ctx.Done():
-		return queue.Result{}, ErrUnknownOutcome
+		return queue.Result{}, 0, ErrUnknownOutcome
 	case <-s.stop:
-		return queue.Result{}, ErrUnknownOutcome
+		return queue.Result{}, 0, ErrUnknownOutcome
 	}
 }
+
+// Linearize waits until this node's state holds every write acknowledged
+// anywhere in the cluster before the call (the read-index protocol: the
+// leader confirms it still leads, and this node catches up to its commit
+// index). A read after it is linearizable.
+func (s *Store) Linearize(ctx context.Context) error {
+	var ri ReadIndex
+	err := s.onLeader(ctx, func() (err error) {
+		ri, err = s.readIndex()
+		return err
+	}, func(addr string) error {
+		return s.peers.call(ctx, addr, "ReadIndex", struct{}{}, &ri)
+	})
+	if err != nil {
+		return err
+	}
+	return s.wait(ctx, ri)
+}
+
+// readIndex, on the leader: the commit index, confirmed by a quorum
+// heartbeat, and the last entry at or below it that the state sees.
+func (s *Store) readIndex() (ReadIndex, error) {
+	if s.raft.State() != raft.Leader {
+		return ReadIndex{}, ErrNotLeader
+	}
+	if !s.ready.Load() {
+		return ReadIndex{}, ErrNoLeader // a new leader's commit index is current only once its barrier applied
+	}
+	commit := s.raft.CommitIndex()
+	if err := s.raft.VerifyLeader().Error(); err != nil {
+		return ReadIndex{}, ErrNotLeader
+	}
+	for i := commit; i > 0; i-- {
+		var l raft.Log
+		if err := s.logs.GetLog(i, &l); err != nil {
+			break // compacted: fall back to a barrier
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return ReadIndex{Commit: commit, Visible: i}, nil
+		}
+	}
+	if err := s.raft.Barrier(5 * time.Second).Error(); err != nil {
+		return ReadIndex{}, ErrNotLeader
+	}
+	return ReadIndex{Commit: commit, Visible: s.fsm.applied.Load()}, nil
+}
+
+// WaitIndex waits until this node's state holds the write at index (an
+// X-Talon-Index a client saw), or fails with ErrLagging when ctx ends.
+func (s *Store) WaitIndex(ctx context.Context, index uint64) error {
+	return s.wait(ctx, ReadIndex{Commit: index, Visible: index})
+}
+
+func (s *Store) wait(ctx context.Context, ri ReadIndex) error {
+	for {
+		moved := s.fsm.moved()
+		if s.raft.AppliedIndex() >= ri.Commit && s.fsm.applied.Load() >= ri.Visible {
+			return nil
+		}
+		select {
+		case <-moved:
+		case <-time.After(5 * time.Millisecond): // Raft's own index moves without a notice
+		case <-ctx.Done():
+			return ErrLagging
+		case <-s.stop:
+			return ErrLagging
+		}
+	}
+}
+
+// AppliedIndex is the index of the last write this node's state holds.
+func (s *Store) AppliedIndex() uint64 { return s.fsm.applied.Load() }
 
 // propose packs waiting commands into log entries. At most MaxInflight
 // entries are in flight; while they commit, new commands queue up and go
@@ -234,13 +407,14 @@ func (s *Store) answer(f raft.ApplyFuture, batch []*proposal) {
 		return
 	}
 	res, ok := f.Response().([]queue.Result)
+	idx := f.Index()
 	for i, p := range batch {
 		if !ok || len(res) != len(batch) {
 			err, _ := f.Response().(error)
 			p.reply <- reply{err: fmt.Errorf("cluster: entry not applied: %w", err)}
 			continue
 		}
-		p.reply <- reply{res: res[i]}
+		p.reply <- reply{res: res[i], index: idx}
 	}
 }
 
@@ -251,6 +425,7 @@ func (s *Store) lead() {
 	defer close(s.done)
 	t := time.NewTicker(s.cfg.TickEvery)
 	defer t.Stop()
+	caughtUp := map[string]int{}
 	for {
 		select {
 		case <-s.stop:
@@ -273,11 +448,15 @@ func (s *Store) lead() {
 		case <-t.C:
 			due := false
 			s.fsm.read(func(st *queue.State) { due = st.Due(time.Now().Unix()) })
-			if due && s.ready.Load() {
+			if !s.Ready() || s.raft.State() != raft.Leader {
+				continue
+			}
+			if due {
 				if _, err := s.Apply(context.Background(), queue.Command{Kind: queue.KindTick}); err != nil {
 					s.cfg.Logger.Warn("tick", "err", err)
 				}
 			}
+			s.promote(caughtUp)
 		}
 	}
 }
@@ -292,20 +471,29 @@ func (s *Store) Events() *Hub { return s.hub }
 // Halted is closed when the node stopped applying the log.
 func (s *Store) Halted() <-chan struct{} { return s.fsm.haltCh }
 
-// Ready reports whether this node can serve writes: it leads and has applied
-// the whole log, and it has not halted.
+// Ready reports whether this node can serve: it has not halted, and either
+// it leads and has applied the whole log, or it follows a leader it heard
+// from lately and has applied nearly all that leader committed.
 func (s *Store) Ready() bool {
-	select {
-	case <-s.fsm.haltCh:
+	if s.fsm.haltErr() != nil {
 		return false
-	default:
 	}
-	return s.ready.Load() && s.raft.State() == raft.Leader
+	if s.raft.State() == raft.Leader {
+		return s.ready.Load()
+	}
+	if addr, _ := s.raft.LeaderWithID(); addr == "" || time.Since(s.raft.LastContact()) > 5*time.Second {
+		return false
+	}
+	return s.raft.AppliedIndex()+readyLag >= s.raft.CommitIndex()
 }
+
+// readyLag is how many log entries a follower may be behind and be ready.
+const readyLag = 64
 
 // Status is what /api/v1/cluster and talonctl show.
 type Status struct {
 	ID           string `json:"id"`
+	Addr         string `json:"addr"`
 	State        string `json:"state"`
 	Leader       string `json:"leader"`
 	LeaderAddr   string `json:"leader_addr"`
@@ -313,6 +501,8 @@ type Status struct {
 	CommitIndex  uint64 `json:"commit_index"`
 	AppliedIndex uint64 `json:"applied_index"`
 	LastIndex    uint64 `json:"last_index"`
+	SnapshotIdx  uint64 `json:"snapshot_index"`
+	LastContact  string `json:"last_contact,omitempty"`
 	Ready        bool   `json:"ready"`
 	Halted       string `json:"halted,omitempty"`
 }
@@ -323,23 +513,30 @@ func (s *Store) Status() Status {
 	num := func(k string) uint64 { v, _ := strconv.ParseUint(stats[k], 10, 64); return v }
 	addr, id := s.raft.LeaderWithID()
 	st := Status{
-		ID: s.cfg.ID, State: s.raft.State().String(), Leader: string(id), LeaderAddr: string(addr),
-		Term: num("term"), CommitIndex: num("commit_index"), AppliedIndex: s.raft.AppliedIndex(),
-		LastIndex: s.raft.LastIndex(), Ready: s.Ready(),
+		ID: s.cfg.ID, Addr: s.mux.Addr().String(), State: s.raft.State().String(), Leader: string(id), LeaderAddr: string(addr),
+		Term: num("term"), CommitIndex: s.raft.CommitIndex(), AppliedIndex: s.raft.AppliedIndex(),
+		LastIndex: s.raft.LastIndex(), SnapshotIdx: num("last_snapshot_index"), Ready: s.Ready(),
 	}
-	s.fsm.read(func(*queue.State) {
-		if s.fsm.halted != nil {
-			st.Halted = s.fsm.halted.Error()
-		}
-	})
+	if st.State != "Leader" {
+		st.LastContact = stats["last_contact"]
+	}
+	if err := s.fsm.haltErr(); err != nil {
+		st.Halted = err.Error()
+	}
 	return st
 }
 
 // Close stops the node. Committed state is on disk; nothing is lost.
 func (s *Store) Close() error {
+	first := false
+	s.closeOnce.Do(func() { first = true })
+	if !first {
+		return nil
+	}
 	close(s.stop)
 	<-s.done
 	err := s.raft.Shutdown().Error()
 	s.trans.Close()
+	s.peers.close()
 	return errors.Join(err, s.bolt.Close())
 }

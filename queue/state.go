@@ -222,6 +222,29 @@ type Result struct {
 	Replayed bool `json:"replayed,omitempty"`
 }
 
+// Clone copies the records a Result points to, so it can be kept or sent
+// outside the state's lock.
+func (r Result) Clone() Result {
+	if r.Booking != nil {
+		b := *r.Booking
+		r.Booking = &b
+	}
+	if r.Ticket != nil {
+		t := *r.Ticket
+		r.Ticket = &t
+	}
+	if r.Window != nil {
+		w := *r.Window
+		w.Services = append([]string(nil), w.Services...)
+		r.Window = &w
+	}
+	if r.Err != nil {
+		e := *r.Err
+		r.Err = &e
+	}
+	return r
+}
+
 var handlers = map[Kind]func(*State, *Command) Result{
 	KindSetRegion: (*State).setRegion, KindBook: (*State).book, KindConfirm: (*State).confirm,
 	KindReschedule: (*State).reschedule, KindCancel: (*State).cancel, KindIssue: (*State).issue,

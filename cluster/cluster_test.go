@@ -1,0 +1,251 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/talon-mfc/talon/queue"
+	"github.com/talon-mfc/talon/scheduler"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startCluster starts n in-process nodes that form a cluster by
+// bootstrap-expect, and waits until every one is ready.
+func startCluster(t *testing.T, n int) []*Store {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		addrs[i] = freeAddr(t)
+	}
+	nodes := make([]*Store, n)
+	for i := range nodes {
+		s, err := Open(Config{ID: fmt.Sprintf("n%d", i+1), Dir: t.TempDir(), RaftAddr: addrs[i], BootstrapExpect: n,
+			Join: addrs, Policy: scheduler.Default{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[i] = s
+		t.Cleanup(func() { s.Close() })
+	}
+	waitFor(t, "all nodes ready", func() bool {
+		for _, s := range nodes {
+			if !s.Ready() {
+				return false
+			}
+		}
+		return true
+	})
+	return nodes
+}
+
+func leaderOf(nodes []*Store) (leader *Store, followers []*Store) {
+	for _, s := range nodes {
+		if s.Status().State == "Leader" {
+			leader = s
+		} else {
+			followers = append(followers, s)
+		}
+	}
+	return leader, followers
+}
+
+func TestClusterForwardsAndReadsLinearizably(t *testing.T) {
+	nodes := startCluster(t, 3)
+	leader, followers := leaderOf(nodes)
+	if leader == nil || len(followers) != 2 {
+		t.Fatal("no single leader")
+	}
+	ctx := context.Background()
+	f := followers[0]
+	if r, err := f.Apply(ctx, queue.Command{Kind: queue.KindSetRegion, Region: region(3)}); err != nil || r.Err != nil {
+		t.Fatal(err, r.Err)
+	}
+	r, idx, err := f.ApplyIndex(ctx, queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: tomorrow10(), Name: "Иванов", Phone: "79000000001"})
+	if err != nil || r.Err != nil || r.Booking == nil {
+		t.Fatal(err, r.Err)
+	}
+	// The follower that took the write answers only once it holds it.
+	if f.AppliedIndex() < idx {
+		t.Fatalf("follower applied %d < write index %d", f.AppliedIndex(), idx)
+	}
+	for _, s := range nodes {
+		if err := s.Linearize(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s.Read(func(st *queue.State) {
+			if b := st.Bookings[r.Booking.ID]; b == nil || b.Phone != "79000000001" {
+				t.Errorf("node %s: booking %d not there after a linearizable read", s.cfg.ID, r.Booking.ID)
+			}
+		})
+	}
+
+	// 90 clients race for 3 seats through all three nodes: exactly 3 win.
+	var mu sync.Mutex
+	won := 0
+	var wg sync.WaitGroup
+	for i := range 90 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := nodes[i%3].Apply(ctx, queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: tomorrow10() + 900, Name: "Заявитель", Phone: fmt.Sprintf("7901%07d", i)})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				t.Error(err)
+			case r.Err == nil:
+				won++
+			case r.Err.Code != queue.CodeSlotTaken:
+				t.Error(r.Err)
+			}
+		}()
+	}
+	wg.Wait()
+	if won != 3 {
+		t.Fatalf("%d won 3 seats", won)
+	}
+	// Every node applied the log, so every node saw the same events.
+	for _, s := range nodes {
+		s.WaitIndex(ctx, leader.AppliedIndex())
+		ev, _ := s.Events().Since(0)
+		want, _ := leader.Events().Since(0)
+		if len(ev) != len(want) || len(ev) == 0 || ev[len(ev)-1].Seq != want[len(want)-1].Seq || ev[len(ev)-1].Index != want[len(want)-1].Index {
+			t.Errorf("node %s has %d events, the leader %d", s.cfg.ID, len(ev), len(want))
+		}
+	}
+}
+
+func TestClusterMembershipTransferAndRestore(t *testing.T) {
+	nodes := startCluster(t, 3)
+	ctx := context.Background()
+	leader, followers := leaderOf(nodes)
+	if r, err := leader.Apply(ctx, queue.Command{Kind: queue.KindSetRegion, Region: region(3)}); err != nil || r.Err != nil {
+		t.Fatal(err, r.Err)
+	}
+	issue := func(s *Store) string {
+		t.Helper()
+		r, err := s.Apply(ctx, queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"})
+		if err != nil || r.Err != nil {
+			t.Fatal(err, r.Err)
+		}
+		return r.Ticket.Number
+	}
+	issue(followers[1])
+
+	// Planned maintenance: hand leadership to a chosen follower.
+	to := followers[0]
+	if err := followers[1].TransferLeadership(ctx, to.cfg.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new leader", func() bool { return to.Status().State == "Leader" && to.Ready() })
+	if n := issue(leader); n != "П-002" {
+		t.Fatalf("after the transfer got %s, want П-002", n)
+	}
+
+	// Backup, write more, restore: the region is back at the backup.
+	var buf bytes.Buffer
+	if _, err := leader.Backup(ctx, &buf); err != nil {
+		t.Fatal(err)
+	}
+	issue(to)
+	if err := leader.Restore(ctx, []byte("not a backup")); !errors.Is(err, ErrBadBackup) {
+		t.Fatalf("restoring garbage: %v", err)
+	}
+	if err := leader.Restore(ctx, buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range nodes {
+		if err := s.Linearize(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s.Read(func(st *queue.State) {
+			if len(st.Tickets) != 2 {
+				t.Errorf("node %s has %d tickets after the restore, want 2", s.cfg.ID, len(st.Tickets))
+			}
+		})
+	}
+	if n := issue(followers[1]); n != "П-003" {
+		t.Fatalf("after the restore got %s, want П-003", n)
+	}
+
+	// A fourth node joins through a follower, catches up and is promoted.
+	s4, err := Open(Config{ID: "n4", Dir: t.TempDir(), RaftAddr: freeAddr(t), Join: []string{followers[1].mux.Addr().String()}, Policy: scheduler.Default{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s4.Close()
+	waitFor(t, "n4 to become a voter", func() bool {
+		ns, _ := to.Nodes(ctx)
+		for _, n := range ns {
+			if n.ID == "n4" && n.Suffrage == "Voter" && n.Status != nil && n.Lag < readyLag {
+				return true
+			}
+		}
+		return false
+	})
+	if err := s4.Linearize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s4.Read(func(st *queue.State) {
+		if len(st.Tickets) != 3 {
+			t.Errorf("n4 has %d tickets, want 3", len(st.Tickets))
+		}
+	})
+	if err := followers[1].Remove(ctx, "n4"); err != nil {
+		t.Fatal(err)
+	}
+	if err := followers[1].Remove(ctx, "n9"); !errors.Is(err, ErrUnknownNode) {
+		t.Fatalf("removing an unknown node: %v", err)
+	}
+	ns, _ := to.Nodes(ctx)
+	if len(ns) != 3 {
+		t.Fatalf("%d nodes after removing n4", len(ns))
+	}
+}
+
+func TestNoLeaderWaitIsBounded(t *testing.T) {
+	nodes := startCluster(t, 3)
+	leader, followers := leaderOf(nodes)
+	leader.Close()
+	followers[0].Close()
+	s := followers[1]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := s.Apply(ctx, queue.Command{Kind: queue.KindTick})
+	if !errors.Is(err, ErrNoLeader) && !errors.Is(err, ErrUnknownOutcome) {
+		t.Fatalf("with no quorum: %v", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("waited %s", el)
+	}
+	if err := s.Linearize(context.Background()); !errors.Is(err, ErrNoLeader) { // LeaderWait, 5 s
+		t.Fatalf("linearizable read with no quorum: %v", err)
+	}
+}

@@ -1,0 +1,194 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/rpc"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/talon-mfc/talon/queue"
+)
+
+// The node-to-node RPC (net/rpc with gob, multiplexed on one connection per
+// peer) carries what a follower asks of the leader, and what nodes ask of
+// each other to form and watch the cluster. The types below are its wire
+// format.
+
+// ForwardArgs is a write a follower forwards to the leader: one encoded
+// command (the same bytes that go into the log).
+type ForwardArgs struct{ Cmd []byte }
+
+// ForwardReply is the command's result and the log index that carried it.
+type ForwardReply struct {
+	Result queue.Result
+	Index  uint64
+}
+
+// ReadIndex is where a linearizable read must wait for: the leader's commit
+// index when it last confirmed its leadership, and the last entry at or
+// below it that changes the state.
+type ReadIndex struct{ Commit, Visible uint64 }
+
+// Hello is what a node says about itself to a node that wants to join or
+// bootstrap.
+type Hello struct {
+	ID, Addr string
+	Servers  []string // ids in its Raft configuration (none: not in a cluster yet)
+}
+
+// JoinArgs names a node to add.
+type JoinArgs struct{ ID, Addr string }
+
+// errUnreachable: the request never reached the peer (dial failed, or the
+// connection was already closed when it was about to be sent).
+var errUnreachable = errors.New("cluster: peer unreachable")
+
+// ErrLagging: this node did not catch up to the wanted index in time.
+var ErrLagging = errors.New("cluster: this node has not caught up yet")
+
+// wireErrors keep their identity across the RPC.
+var wireErrors = []error{ErrNotLeader, ErrNoLeader, ErrUnknownOutcome, ErrHalted, ErrLagging, ErrUnknownNode, ErrBadBackup}
+
+func fromWire(err error) error {
+	var se rpc.ServerError
+	if !errors.As(err, &se) {
+		return err
+	}
+	for _, e := range wireErrors {
+		if strings.HasPrefix(string(se), e.Error()) {
+			return fmt.Errorf("%w%s", e, strings.TrimPrefix(string(se), e.Error()))
+		}
+	}
+	return errors.New(string(se))
+}
+
+// service is what a node answers on the RPC port.
+type service struct{ s *Store }
+
+func (v service) Apply(a ForwardArgs, r *ForwardReply) error {
+	if v.s.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, idx, err := v.s.proposeLocal(ctx, a.Cmd)
+	if err != nil {
+		return err
+	}
+	// The result points into the state; copy it under the read lock before
+	// gob reads it.
+	v.s.fsm.read(func(*queue.State) { r.Result, r.Index = res.Clone(), idx })
+	return nil
+}
+
+func (v service) ReadIndex(_ struct{}, r *ReadIndex) (err error) {
+	*r, err = v.s.readIndex()
+	return err
+}
+
+func (v service) Hello(_ struct{}, h *Hello) error {
+	*h = v.s.hello()
+	return nil
+}
+
+func (v service) Status(_ struct{}, st *Status) error {
+	*st = v.s.Status()
+	return nil
+}
+
+func (v service) Join(a JoinArgs, _ *struct{}) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return v.s.Join(ctx, a.ID, a.Addr)
+}
+
+func (v service) Remove(id string, _ *struct{}) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return v.s.Remove(ctx, id)
+}
+
+func (v service) Transfer(to string, _ *struct{}) error { return v.s.transferLocal(to) }
+
+func (v service) Restore(data []byte, _ *struct{}) error { return v.s.restoreLocal(data) }
+
+// peers keeps one RPC client per peer address.
+type peers struct {
+	mu      sync.Mutex
+	clients map[string]*rpc.Client
+}
+
+func (p *peers) client(addr string) (*rpc.Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c := p.clients[addr]; c != nil {
+		return c, nil
+	}
+	conn, err := dial(addr, connRPC, 2*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUnreachable, err)
+	}
+	c := rpc.NewClient(conn)
+	p.clients[addr] = c
+	return c, nil
+}
+
+func (p *peers) drop(addr string, c *rpc.Client) {
+	p.mu.Lock()
+	if p.clients[addr] == c {
+		delete(p.clients, addr)
+	}
+	p.mu.Unlock()
+	c.Close()
+}
+
+// call invokes method on the peer at addr. errUnreachable means the request
+// was not sent; any other transport error leaves its fate unknown.
+func (p *peers) call(ctx context.Context, addr, method string, args, reply any) error {
+	for attempt := 0; ; attempt++ {
+		c, err := p.client(addr)
+		if err != nil {
+			return err
+		}
+		call := c.Go("Talon."+method, args, reply, make(chan *rpc.Call, 1))
+		select {
+		case <-call.Done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		switch {
+		case call.Error == nil:
+			return nil
+		case errors.Is(call.Error, rpc.ErrShutdown):
+			// The client was already dead: nothing was sent. Redial once.
+			p.drop(addr, c)
+			if attempt == 0 {
+				continue
+			}
+			return errUnreachable
+		case errors.As(call.Error, new(rpc.ServerError)):
+			return fromWire(call.Error)
+		default:
+			p.drop(addr, c)
+			return call.Error
+		}
+	}
+}
+
+func (p *peers) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for a, c := range p.clients {
+		c.Close()
+		delete(p.clients, a)
+	}
+}
+
+// serveRPC serves one incoming RPC connection.
+func (s *Store) serveRPC(conn net.Conn) { s.rpc.ServeConn(conn) }
