@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +56,7 @@ type node struct {
 	base string
 	keys *queue.Keyring
 	auth string
+	last http.Header // of the last answer
 }
 
 // start runs a single-node cluster and the API on loopback.
@@ -111,6 +113,7 @@ func (n *node) call(method, path string, body any) (int, map[string]any) {
 		n.t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	n.last = resp.Header
 	raw, _ := io.ReadAll(resp.Body)
 	out := map[string]any{}
 	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
@@ -385,4 +388,59 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 	if t1["number"] != "П-001" || t2["number"] != "П-001" || t3["number"] != "П-002" {
 		t.Fatalf("ticket retries %v %v %v", t1["number"], t2["number"], t3["number"])
 	}
+}
+
+func TestReadLevelsAndIndexes(t *testing.T) {
+	n := start(t, nil)
+	n.want("POST", "/api/v1/offices/brn/tickets", map[string]any{"service": "passport"}, 201, "")
+	idx, err := strconv.ParseUint(n.last.Get("X-Talon-Index"), 10, 64)
+	if err != nil || idx == 0 {
+		t.Fatalf("a write answered X-Talon-Index %q", n.last.Get("X-Talon-Index"))
+	}
+	for _, q := range []string{"", "?consistency=local", "?consistency=linearizable", "?min_index=" + strconv.FormatUint(idx, 10)} {
+		n.want("GET", "/api/v1/offices/brn"+q, nil, 200, "")
+		if got, _ := strconv.ParseUint(n.last.Get("X-Talon-Index"), 10, 64); got < idx {
+			t.Errorf("read %q served from index %d, before the write at %d", q, got, idx)
+		}
+	}
+	n.want("GET", "/api/v1/offices/brn?consistency=eventual", nil, 400, "invalid_request")
+	n.want("GET", "/api/v1/offices/brn?min_index=-1", nil, 400, "invalid_request")
+}
+
+func TestClusterAdmin(t *testing.T) {
+	n := start(t, map[string]api.Grant{"admin-token-0123456789": {Role: api.RoleAdmin}})
+	n.auth = "admin-token-0123456789"
+	out := n.want("GET", "/api/v1/cluster/nodes", nil, 200, "")
+	if nodes, _ := out["nodes"].([]any); len(nodes) != 1 {
+		t.Fatalf("nodes: %v", out)
+	}
+	n.want("DELETE", "/api/v1/cluster/nodes/nope", nil, 404, "unknown_node")
+	n.want("POST", "/api/v1/cluster/join", map[string]any{"id": "n2"}, 400, "invalid_request")
+	n.want("POST", "/api/v1/cluster/restore", "garbage", 400, "invalid_backup")
+
+	n.want("POST", "/api/v1/offices/brn/tickets", map[string]any{"service": "passport"}, 201, "")
+	code, backup := n.raw("GET", "/api/v1/cluster/backup")
+	if code != 200 || len(backup) < 100 {
+		t.Fatalf("backup: %d, %d bytes", code, len(backup))
+	}
+	n.want("POST", "/api/v1/offices/brn/tickets", map[string]any{"service": "passport"}, 201, "")
+	n.want("POST", "/api/v1/cluster/restore", string(backup), 200, "")
+	if tk := n.want("POST", "/api/v1/offices/brn/tickets", map[string]any{"service": "passport"}, 201, ""); tk["number"] != "П-002" {
+		t.Fatalf("after restoring a backup taken after П-001, the next ticket is %v", tk["number"])
+	}
+	n.auth = ""
+	n.want("GET", "/api/v1/cluster/backup", nil, 401, "unauthorized")
+}
+
+func (n *node) raw(method, path string) (int, []byte) {
+	n.t.Helper()
+	req, _ := http.NewRequest(method, n.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+n.auth)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
 }

@@ -22,14 +22,6 @@ import (
 //go:embed openapi.yaml
 var openapiYAML []byte
 
-// Store is what the API needs from a node.
-type Store interface {
-	Apply(ctx context.Context, c queue.Command) (queue.Result, error)
-	Read(fn func(*queue.State))
-	Status() cluster.Status
-	Ready() bool
-}
-
 // Role is what a bearer token may do.
 type Role string
 
@@ -63,7 +55,7 @@ func (g Grant) covers(office string) bool {
 
 // Config configures the API.
 type Config struct {
-	Store  Store
+	Store  *cluster.Store
 	Keys   *queue.Keyring
 	Policy queue.Policy
 	Tokens map[string]Grant // bearer token → what it may do; empty turns authentication off (demo only)
@@ -108,20 +100,26 @@ func New(cfg Config) *Server {
 		c.SetContentType("application/yaml")
 		c.SetBody(openapiYAML)
 	})
+	r.GET("/api/v1/cluster/nodes", s.need(RoleAdmin, s.nodes))
+	r.POST("/api/v1/cluster/join", s.need(RoleAdmin, s.join))
+	r.DELETE("/api/v1/cluster/nodes/{id}", s.need(RoleAdmin, s.removeNode))
+	r.POST("/api/v1/cluster/transfer-leadership", s.need(RoleAdmin, s.transfer))
+	r.GET("/api/v1/cluster/backup", s.need(RoleAdmin, s.backup))
+	r.POST("/api/v1/cluster/restore", s.need(RoleAdmin, s.restore))
 	r.GET("/api/v1/keys", s.keys)
-	r.GET("/api/v1/services", s.services)
-	r.GET("/api/v1/offices", s.offices)
-	r.GET("/api/v1/offices/{office}", s.officeOne)
-	r.GET("/api/v1/offices/{office}/slots", s.slots)
-	r.GET("/api/v1/recommend", s.recommend)
+	r.GET("/api/v1/services", s.reads(local, s.services))
+	r.GET("/api/v1/offices", s.reads(local, s.offices))
+	r.GET("/api/v1/offices/{office}", s.reads(local, s.officeOne))
+	r.GET("/api/v1/offices/{office}/slots", s.reads(local, s.slots))
+	r.GET("/api/v1/recommend", s.reads(local, s.recommend))
 	r.POST("/api/v1/bookings", s.need(RolePortal, s.book))
-	r.GET("/api/v1/bookings/{id}", s.need(RolePortal, s.getBooking))
+	r.GET("/api/v1/bookings/{id}", s.need(RolePortal, s.reads(linearizable, s.getBooking)))
 	r.POST("/api/v1/bookings/{id}/confirm", s.need(RolePortal, s.confirm))
 	r.POST("/api/v1/bookings/{id}/reschedule", s.need(RolePortal, s.reschedule))
 	r.DELETE("/api/v1/bookings/{id}", s.need(RolePortal, s.cancel))
 	r.POST("/api/v1/offices/{office}/tickets", s.need(RoleKiosk, s.issue))
 	r.POST("/api/v1/offices/{office}/checkin", s.need(RoleKiosk, s.checkIn))
-	r.GET("/api/v1/offices/{office}/queue", s.need(RoleOperator, s.queueView))
+	r.GET("/api/v1/offices/{office}/queue", s.need(RoleOperator, s.reads(local, s.queueView)))
 	r.POST("/api/v1/offices/{office}/windows/{window}/{action}", s.need(RoleOperator, s.windowAction))
 	r.PUT("/api/v1/region", s.need(RoleAdmin, s.setRegion))
 	r.NotFound = func(c *fasthttp.RequestCtx) { fail(c, 404, "not_found", "no such endpoint") }
@@ -214,7 +212,10 @@ func (s *Server) cluster(c *fasthttp.RequestCtx) {
 func (s *Server) apply(c *fasthttp.RequestCtx, cmd queue.Command) (queue.Result, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 	defer cancel()
-	r, err := s.cfg.Store.Apply(ctx, cmd)
+	r, index, err := s.cfg.Store.ApplyIndex(ctx, cmd)
+	if index > 0 {
+		c.Response.Header.Set(indexHeader, strconv.FormatUint(index, 10))
+	}
 	switch {
 	case err == nil && r.Err == nil:
 		if r.Replayed {
@@ -227,17 +228,84 @@ func (s *Server) apply(c *fasthttp.RequestCtx, cmd queue.Command) (queue.Result,
 			alt = s.alternatives(cmd)
 		}
 		s.writeError(c, r.Err, alt)
-	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrNoLeader):
-		c.Response.Header.Set("Retry-After", "1")
-		fail(c, 503, "no_leader", "the cluster has no leader that can commit this write; retry")
-	case errors.Is(err, cluster.ErrUnknownOutcome):
-		c.Response.Header.Set("Retry-After", "1")
-		fail(c, 503, "unknown_outcome", "leadership changed while committing; the write may or may not have happened")
 	default:
-		s.cfg.Logger.Error("apply", "err", err)
-		fail(c, 500, "internal", err.Error())
+		s.clusterError(c, err)
 	}
 	return r, false
+}
+
+// clusterError answers a failure of the cluster (not of the request).
+func (s *Server) clusterError(c *fasthttp.RequestCtx, err error) {
+	retry := func(code, msg string) {
+		c.Response.Header.Set("Retry-After", "1")
+		fail(c, 503, code, msg)
+	}
+	switch {
+	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrNoLeader):
+		retry("no_leader", "the cluster has no leader that can commit this; retry")
+	case errors.Is(err, cluster.ErrUnknownOutcome):
+		retry("unknown_outcome", "leadership changed while committing; the write may or may not have happened (retry with the same Idempotency-Key)")
+	case errors.Is(err, cluster.ErrLagging):
+		retry("lagging", "this node has not caught up to the requested index yet; retry, or ask another node")
+	case errors.Is(err, cluster.ErrHalted):
+		retry("halted", "this node stopped applying the log; ask another node")
+	case errors.Is(err, cluster.ErrUnknownNode):
+		fail(c, 404, "unknown_node", err.Error())
+	case errors.Is(err, cluster.ErrBadBackup):
+		fail(c, 400, "invalid_backup", err.Error())
+	default:
+		s.cfg.Logger.Error("cluster", "err", err)
+		fail(c, 500, "internal", err.Error())
+	}
+}
+
+// indexHeader carries the log index of a write, or the applied index of the
+// state a read was served from. A client that passes it back as min_index
+// reads its own write on any node.
+const indexHeader = "X-Talon-Index"
+
+// Read levels.
+const (
+	local        = "local"        // this node's state as it is: fast, maybe behind
+	linearizable = "linearizable" // every write acknowledged before the read is in it
+)
+
+// reads wraps a read handler: the consistency query parameter (default def)
+// chooses the level, and min_index waits until this node holds that write.
+// The answer carries the applied index it was served from.
+func (s *Server) reads(def string, h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(c *fasthttp.RequestCtx) {
+		args := c.QueryArgs()
+		level := def
+		if v := args.Peek("consistency"); len(v) > 0 {
+			level = string(v)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+		defer cancel()
+		var err error
+		switch level {
+		case local:
+		case linearizable:
+			err = s.cfg.Store.Linearize(ctx)
+		default:
+			fail(c, 400, "invalid_request", "consistency must be local or linearizable")
+			return
+		}
+		if v := args.Peek("min_index"); err == nil && len(v) > 0 {
+			n, perr := strconv.ParseUint(string(v), 10, 64)
+			if perr != nil {
+				fail(c, 400, "invalid_request", "min_index must be a log index")
+				return
+			}
+			err = s.cfg.Store.WaitIndex(ctx, n)
+		}
+		if err != nil {
+			s.clusterError(c, err)
+			return
+		}
+		c.Response.Header.Set(indexHeader, strconv.FormatUint(s.cfg.Store.AppliedIndex(), 10))
+		h(c)
+	}
 }
 
 // alternatives are the nearest free slots for a slot_taken answer to cmd,
