@@ -119,33 +119,14 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 
-	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(cfg.ID)
-	rc.BatchApplyCh = true
-	rc.MaxAppendEntries = 512
-	rc.SnapshotThreshold = 16384
-	rc.SnapshotInterval = 30 * time.Second
-	rc.TrailingLogs = 10240
-	rc.NoLegacyTelemetry = true
-	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
+	rc := raftConfig(cfg.ID)
 
 	var err error
-	s.bolt, err = raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(cfg.Dir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open raft.db: %w", err)
-	}
-	logs, err := raft.NewLogCache(1024, s.bolt)
-	if err != nil {
+	var snaps raft.SnapshotStore
+	if s.bolt, s.logs, snaps, err = openStores(cfg.Dir); err != nil {
 		return nil, err
 	}
-	s.logs = logs
-	snaps, err := raft.NewFileSnapshotStore(cfg.Dir, 2, io.Discard)
-	if err != nil {
-		return nil, err
-	}
+	logs := s.logs
 	if s.mux, err = listen(cfg.RaftAddr, cfg.Advertise); err != nil {
 		s.bolt.Close()
 		return nil, fmt.Errorf("raft address: %w", err)
@@ -176,6 +157,64 @@ func Open(cfg Config) (*Store, error) {
 		go s.join()
 	}
 	return s, nil
+}
+
+// openStores opens the node's Raft log and stable store (bbolt, fsync on,
+// no freelist sync, map freelist) and its snapshot store.
+func openStores(dir string) (*raftboltdb.BoltStore, raft.LogStore, raft.SnapshotStore, error) {
+	bolt, err := raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(dir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("open raft.db: %w", err)
+	}
+	logs, err := raft.NewLogCache(1024, bolt)
+	if err != nil {
+		bolt.Close()
+		return nil, nil, nil, err
+	}
+	snaps, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
+	if err != nil {
+		bolt.Close()
+		return nil, nil, nil, err
+	}
+	return bolt, logs, snaps, nil
+}
+
+// raftConfig is the Raft configuration of a node.
+func raftConfig(id string) *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(id)
+	rc.BatchApplyCh = true
+	rc.MaxAppendEntries = 512
+	rc.SnapshotThreshold = 16384
+	rc.SnapshotInterval = 30 * time.Second
+	rc.TrailingLogs = 10240
+	rc.NoLegacyTelemetry = true
+	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
+	return rc
+}
+
+// Recover is disaster recovery after a majority of the cluster is lost for
+// good. Run it on one surviving node, stopped, before Open: it makes that
+// node the only voter of a new configuration, keeping every entry in its
+// log (entries that were not yet committed become committed). Start the node
+// then, and join new nodes to it. Never run it while the old majority could
+// come back.
+func Recover(cfg Config) error {
+	bolt, logs, snaps, err := openStores(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	defer bolt.Close()
+	addr := cfg.Advertise
+	if addr == "" {
+		addr = cfg.RaftAddr
+	}
+	_, trans := raft.NewInmemTransport(raft.ServerAddress(addr))
+	conf := raft.Configuration{Servers: []raft.Server{{ID: raft.ServerID(cfg.ID), Address: raft.ServerAddress(addr)}}}
+	return raft.RecoverCluster(raftConfig(cfg.ID), newFSM(cfg.Policy, NewHub(16)), logs, bolt, snaps, trans, conf)
 }
 
 // Apply commits one command through the log and returns its result. Domain

@@ -28,8 +28,13 @@ type Config struct {
 		ID        string `yaml:"id"`
 		DataDir   string `yaml:"data_dir"`
 		HTTPAddr  string `yaml:"http_addr"`
-		RaftAddr  string `yaml:"raft_addr"`
-		Bootstrap bool   `yaml:"bootstrap"`
+		RaftAddr  string `yaml:"raft_addr"` // Raft and node-to-node RPC
+		Advertise string `yaml:"advertise"` // the raft address other nodes dial (default raft_addr)
+		Bootstrap bool   `yaml:"bootstrap"` // a single-node cluster (same as bootstrap_expect: 1)
+		// BootstrapExpect: form a new cluster once this many nodes, listed
+		// in join, answer (every first node gets the same value and list).
+		BootstrapExpect int      `yaml:"bootstrap_expect"`
+		Join            []string `yaml:"join"` // other nodes' raft addresses
 	} `yaml:"node"`
 	Auth struct {
 		Tokens []struct {

@@ -7,16 +7,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // every node resolves office time zones from the same data
 
+	systemd "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/valyala/fasthttp"
 
 	"github.com/talon-mfc/talon/api"
@@ -38,6 +40,10 @@ func run() error {
 	httpAddr := flag.String("http", "", "HTTP listen address (overrides node.http_addr)")
 	raftAddr := flag.String("raft", "", "Raft listen address (overrides node.raft_addr)")
 	nodeID := flag.String("id", "", "node id (overrides node.id)")
+	advertise := flag.String("advertise", "", "Raft address other nodes dial (overrides node.advertise)")
+	expect := flag.Int("bootstrap-expect", 0, "form a new cluster of this many nodes (overrides node.bootstrap_expect)")
+	join := flag.String("join", "", "comma-separated Raft addresses of other nodes (overrides node.join)")
+	recoverAlone := flag.Bool("recover", false, "disaster recovery: make this node the only voter, keeping its data, then start")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -54,27 +60,49 @@ func run() error {
 	override(&cfg.Node.HTTPAddr, *httpAddr)
 	override(&cfg.Node.RaftAddr, *raftAddr)
 	override(&cfg.Node.ID, *nodeID)
+	override(&cfg.Node.Advertise, *advertise)
+	if *expect > 0 {
+		cfg.Node.BootstrapExpect = *expect
+		cfg.Node.Bootstrap = false
+	}
+	if *join != "" {
+		cfg.Node.Join = strings.Split(*join, ",")
+	}
 
 	keys, err := cfg.keyring()
 	if err != nil {
 		return err
 	}
 	policy := scheduler.Default{}
-	store, err := cluster.Open(cluster.Config{
-		ID: cfg.Node.ID, Dir: cfg.Node.DataDir, RaftAddr: cfg.Node.RaftAddr, Bootstrap: cfg.Node.Bootstrap,
+	ccfg := cluster.Config{
+		ID: cfg.Node.ID, Dir: cfg.Node.DataDir, RaftAddr: cfg.Node.RaftAddr, Advertise: cfg.Node.Advertise,
+		Bootstrap: cfg.Node.Bootstrap, BootstrapExpect: cfg.Node.BootstrapExpect, Join: cfg.Node.Join,
 		Policy: policy, Logger: log,
-	})
+	}
+	if *recoverAlone {
+		if err := cluster.Recover(ccfg); err != nil {
+			return fmt.Errorf("recover: %w", err)
+		}
+		log.Warn("recovered: this node is now the only voter; join new nodes to it", "id", ccfg.ID)
+	}
+	store, err := cluster.Open(ccfg)
 	if err != nil {
 		return err
 	}
 	srv := api.New(api.Config{Store: store, Keys: keys, Policy: policy, Tokens: cfg.tokens(), Logger: log})
 	httpSrv := &fasthttp.Server{
 		Handler: srv.Handler(), Name: "talond", ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
-		IdleTimeout: 2 * time.Minute, MaxRequestBodySize: 4 << 20,
+		IdleTimeout: 2 * time.Minute, MaxRequestBodySize: maxBody,
+	}
+	ln, err := net.Listen("tcp", cfg.Node.HTTPAddr)
+	if err != nil {
+		store.Close()
+		return err
 	}
 	httpErr := make(chan error, 1)
-	go func() { httpErr <- httpSrv.ListenAndServe(cfg.Node.HTTPAddr) }()
-	go applyRegion(store, cfg.Region, log)
+	go func() { httpErr <- httpSrv.Serve(ln) }()
+	go seedRegion(store, cfg.Region, log)
+	systemd.SdNotify(false, systemd.SdNotifyReady) // systemd Type=notify: serving HTTP; /readyz says when it can serve
 
 	fmt.Printf("talond %s: region %q, data in %s\n", cfg.Node.ID, cfg.Region.Name, cfg.Node.DataDir)
 	fmt.Printf("  API     http://%s/api/v1/offices  (OpenAPI: /api/v1/openapi.yaml)\n", cfg.Node.HTTPAddr)
@@ -95,8 +123,29 @@ func run() error {
 	case <-store.Halted():
 		err = fmt.Errorf("node halted: %s", store.Status().Halted)
 	}
+	systemd.SdNotify(false, systemd.SdNotifyStopping)
+	handOver(store, log)
 	httpSrv.ShutdownWithContext(context.Background())
 	return joinErr(err, store.Close())
+}
+
+// maxBody bounds a request body; a region's backup is the largest.
+const maxBody = 256 << 20
+
+// handOver, on a leader that is being stopped, hands leadership to another
+// voter first, so writes pause for a moment instead of an election timeout.
+func handOver(store *cluster.Store, log *slog.Logger) {
+	if store.Status().State != "Leader" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if nodes, err := store.Nodes(ctx); err != nil || len(nodes) < 2 {
+		return
+	}
+	if err := store.TransferLeadership(ctx, ""); err != nil {
+		log.Warn("handing over leadership", "err", err)
+	}
 }
 
 func joinErr(a, b error) error {
@@ -106,20 +155,20 @@ func joinErr(a, b error) error {
 	return b
 }
 
-// applyRegion loads the configured region into the replicated state once
-// this node leads, if the state holds a different one (first start, or the
-// file was edited). In a cluster, load regions with the admin API instead.
-func applyRegion(store *cluster.Store, r *queue.Region, log *slog.Logger) {
-	want, _ := json.Marshal(r)
+// seedRegion loads the configured region into the replicated state once
+// this node leads, if the state holds none yet (a new cluster). Later
+// changes go through the API (talonctl region load), so a node restarted
+// with an older file never undoes them.
+func seedRegion(store *cluster.Store, r *queue.Region, log *slog.Logger) {
 	for {
 		time.Sleep(100 * time.Millisecond)
-		if !store.Ready() {
-			continue
-		}
-		var have []byte
-		store.Read(func(st *queue.State) { have, _ = json.Marshal(st.Region) })
-		if string(have) == string(want) {
+		has := false
+		store.Read(func(st *queue.State) { has = st.Region != nil })
+		if has {
 			return
+		}
+		if !store.Ready() || store.Status().State != "Leader" {
+			continue
 		}
 		res, err := store.Apply(context.Background(), queue.Command{Kind: queue.KindSetRegion, Region: r})
 		switch {
