@@ -52,6 +52,13 @@ type Config struct {
 	// them to add it; the leader adds it as a non-voter and promotes it once
 	// it has caught up.
 	Join []string
+	// Snapshots: a node snapshots its state every SnapshotInterval (default
+	// 30 s) when SnapshotThreshold entries (default 16384) came since the
+	// last one, keeping TrailingLogs entries (default 10240) for followers
+	// that lag a little; one further behind catches up by snapshot.
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	SnapshotInterval  time.Duration
 	// LeaderWait bounds how long a write or linearizable read waits while
 	// there is no leader (default 5 s).
 	LeaderWait time.Duration
@@ -120,6 +127,15 @@ func Open(cfg Config) (*Store, error) {
 	}
 
 	rc := raftConfig(cfg.ID)
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.TrailingLogs
+	}
+	if cfg.SnapshotInterval > 0 {
+		rc.SnapshotInterval = cfg.SnapshotInterval
+	}
 
 	var err error
 	var snaps raft.SnapshotStore

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -35,6 +36,10 @@ type Config struct {
 		// in join, answer (every first node gets the same value and list).
 		BootstrapExpect int      `yaml:"bootstrap_expect"`
 		Join            []string `yaml:"join"` // other nodes' raft addresses
+		// Snapshot tuning (see cluster.Config); zero keeps the defaults.
+		SnapshotThreshold uint64        `yaml:"snapshot_threshold"`
+		TrailingLogs      uint64        `yaml:"trailing_logs"`
+		SnapshotInterval  time.Duration `yaml:"snapshot_interval"`
 	} `yaml:"node"`
 	Auth struct {
 		Tokens []struct {
@@ -45,16 +50,18 @@ type Config struct {
 		} `yaml:"tokens"`
 	} `yaml:"auth"`
 	QRKeys struct {
-		Active string `yaml:"active"`
-		Keys   []struct {
-			ID       string `yaml:"id"`
-			Seed     string `yaml:"seed"`
-			SeedFile string `yaml:"seed_file"`
-			Public   string `yaml:"public"`
-		} `yaml:"keys"`
+		Active string  `yaml:"active"`
+		Keys   []qrKey `yaml:"keys"`
 	} `yaml:"qr_keys"`
 	Region     *queue.Region `yaml:"region"`
 	RegionFile string        `yaml:"region_file"`
+}
+
+type qrKey struct {
+	ID       string `yaml:"id"`
+	Seed     string `yaml:"seed"`
+	SeedFile string `yaml:"seed_file"`
+	Public   string `yaml:"public"`
 }
 
 // loadConfig reads the file at path, or the embedded demo when path is "".

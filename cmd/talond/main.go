@@ -43,6 +43,7 @@ func run() error {
 	advertise := flag.String("advertise", "", "Raft address other nodes dial (overrides node.advertise)")
 	expect := flag.Int("bootstrap-expect", 0, "form a new cluster of this many nodes (overrides node.bootstrap_expect)")
 	join := flag.String("join", "", "comma-separated Raft addresses of other nodes (overrides node.join)")
+	qrKeyFile := flag.String("qr-key", "", "file with the base64 Ed25519 seed that signs talons (overrides qr_keys; every node of a cluster needs the same)")
 	recoverAlone := flag.Bool("recover", false, "disaster recovery: make this node the only voter, keeping its data, then start")
 	flag.Parse()
 
@@ -69,6 +70,10 @@ func run() error {
 		cfg.Node.Join = strings.Split(*join, ",")
 	}
 
+	if *qrKeyFile != "" {
+		cfg.QRKeys.Active = "local"
+		cfg.QRKeys.Keys = []qrKey{{ID: "local", SeedFile: *qrKeyFile}}
+	}
 	keys, err := cfg.keyring()
 	if err != nil {
 		return err
@@ -77,7 +82,8 @@ func run() error {
 	ccfg := cluster.Config{
 		ID: cfg.Node.ID, Dir: cfg.Node.DataDir, RaftAddr: cfg.Node.RaftAddr, Advertise: cfg.Node.Advertise,
 		Bootstrap: cfg.Node.Bootstrap, BootstrapExpect: cfg.Node.BootstrapExpect, Join: cfg.Node.Join,
-		Policy: policy, Logger: log,
+		SnapshotThreshold: cfg.Node.SnapshotThreshold, TrailingLogs: cfg.Node.TrailingLogs,
+		SnapshotInterval: cfg.Node.SnapshotInterval, Policy: policy, Logger: log,
 	}
 	if *recoverAlone {
 		if err := cluster.Recover(ccfg); err != nil {

@@ -1,0 +1,256 @@
+// Command talonctl administers a talon region cluster through any of its
+// nodes' HTTP API.
+//
+//	talonctl status                      nodes, leader, terms, indexes, lag; exit 1 unless healthy
+//	talonctl join <id> <raft-addr>       add a node (promoted to voter once caught up)
+//	talonctl remove <id>                 remove a node
+//	talonctl transfer-leadership [id]    hand leadership over (planned maintenance)
+//	talonctl backup <file>               write a consistent backup of the region
+//	talonctl restore <file>              replace the region's state with a backup
+//	talonctl region load <file.yaml>     load a region configuration (offices, services, windows)
+//
+// The node is -addr or $TALON_ADDR (default http://127.0.0.1:8080); the admin
+// token is -token or $TALON_TOKEN.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/talon-mfc/talon/cluster"
+	"github.com/talon-mfc/talon/queue"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "talonctl:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: talonctl [-addr URL] [-token T] <command>
+  status                      nodes, leader, terms, indexes and lag (exit 1 unless healthy)
+  join <id> <raft-addr>       add a node; it is promoted to voter once caught up
+  remove <id>                 remove a node (a dead one, or one being retired)
+  transfer-leadership [id]    hand leadership to another voter
+  backup <file>               write a consistent backup of the region's state
+  restore <file>              replace the region's state with a backup, on every node
+  region load <file>          load a region configuration (YAML or JSON)`
+
+type client struct {
+	addr, token string
+	http        *http.Client
+}
+
+func run(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("talonctl", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), usage) }
+	addr := fs.String("addr", env("TALON_ADDR", "http://127.0.0.1:8080"), "a node's HTTP address")
+	token := fs.String("token", os.Getenv("TALON_TOKEN"), "admin bearer token")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c := &client{addr: strings.TrimRight(*addr, "/"), token: *token, http: &http.Client{Timeout: 2 * time.Minute}}
+	if !strings.Contains(c.addr, "://") {
+		c.addr = "http://" + c.addr
+	}
+	a := fs.Args()
+	arg := func(i int) string {
+		if i < len(a) {
+			return a[i]
+		}
+		return ""
+	}
+	switch {
+	case arg(0) == "status" && len(a) == 1:
+		return c.status(out)
+	case arg(0) == "join" && len(a) == 3:
+		return c.show(out, "POST", "/api/v1/cluster/join", map[string]string{"id": a[1], "addr": a[2]})
+	case arg(0) == "remove" && len(a) == 2:
+		return c.show(out, "DELETE", "/api/v1/cluster/nodes/"+a[1], nil)
+	case arg(0) == "transfer-leadership" && len(a) <= 2:
+		return c.show(out, "POST", "/api/v1/cluster/transfer-leadership", map[string]string{"id": arg(1)})
+	case arg(0) == "backup" && len(a) == 2:
+		return c.backup(out, a[1])
+	case arg(0) == "restore" && len(a) == 2:
+		data, err := os.ReadFile(a[1])
+		if err != nil {
+			return err
+		}
+		var res map[string]any
+		if err := c.do("POST", "/api/v1/cluster/restore", data, &res); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "restored %s (%d bytes) on every node\n", a[1], len(data))
+		return nil
+	case arg(0) == "region" && arg(1) == "load" && len(a) == 3:
+		return c.loadRegion(out, a[2])
+	}
+	fs.Usage()
+	return errors.New("unknown command")
+}
+
+func env(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// do sends a request; body is JSON-encoded unless it is []byte. A non-2xx
+// answer becomes an error with the API's code and message.
+func (c *client) do(method, path string, body any, out any) error {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(js)
+	}
+	req, err := http.NewRequest(method, c.addr+path, rd)
+	if err != nil {
+		return err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error struct{ Code, Message string }
+		}
+		if json.Unmarshal(raw, &e) == nil && e.Error.Code != "" {
+			return fmt.Errorf("%s %s: %d %s: %s", method, path, resp.StatusCode, e.Error.Code, e.Error.Message)
+		}
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	if b, ok := out.(*[]byte); ok {
+		*b = raw
+		return nil
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+// show runs a cluster change and prints the nodes after it.
+func (c *client) show(out io.Writer, method, path string, body any) error {
+	var res struct{ Nodes []cluster.Node }
+	if err := c.do(method, path, body, &res); err != nil {
+		return err
+	}
+	_, err := printNodes(out, res.Nodes)
+	return err
+}
+
+func (c *client) status(out io.Writer) error {
+	var res struct{ Nodes []cluster.Node }
+	if err := c.do("GET", "/api/v1/cluster/nodes", nil, &res); err != nil {
+		return err
+	}
+	problems, err := printNodes(out, res.Nodes)
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return errors.New("unhealthy: " + strings.Join(problems, "; "))
+	}
+	fmt.Fprintf(out, "healthy: %d nodes, all ready\n", len(res.Nodes))
+	return nil
+}
+
+// printNodes prints a table of the nodes and returns what is wrong.
+func printNodes(out io.Writer, nodes []cluster.Node) ([]string, error) {
+	w := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tRAFT ADDRESS\tSUFFRAGE\tSTATE\tTERM\tCOMMIT\tAPPLIED\tLAG\tREADY")
+	var problems []string
+	leaders := 0
+	for _, n := range nodes {
+		st := n.Status
+		if st == nil {
+			fmt.Fprintf(w, "%s\t%s\t%s\tunreachable\t-\t-\t-\t-\tno\n", n.ID, n.Addr, n.Suffrage)
+			problems = append(problems, n.ID+" unreachable: "+n.Error)
+			continue
+		}
+		if st.State == "Leader" {
+			leaders++
+		}
+		ready := "yes"
+		if !st.Ready {
+			ready = "no"
+			problems = append(problems, n.ID+" not ready")
+		}
+		if st.Halted != "" {
+			ready = "HALTED"
+			problems = append(problems, n.ID+" halted: "+st.Halted)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", n.ID, n.Addr, n.Suffrage, st.State, st.Term, st.CommitIndex, st.AppliedIndex, n.Lag, ready)
+	}
+	if leaders != 1 {
+		problems = append(problems, fmt.Sprintf("%d leaders", leaders))
+	}
+	return problems, w.Flush()
+}
+
+func (c *client) backup(out io.Writer, file string) error {
+	var data []byte
+	if err := c.do("GET", "/api/v1/cluster/backup", nil, &data); err != nil {
+		return err
+	}
+	tmp := file + ".partial"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %s (%d bytes)\n", file, len(data))
+	return nil
+}
+
+func (c *client) loadRegion(out io.Writer, file string) error {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var r queue.Region
+	dec := yaml.NewDecoder(bytes.NewReader(raw)) // YAML is a superset of JSON
+	dec.KnownFields(true)
+	if err := dec.Decode(&r); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	var res struct{ Offices []struct{ ID string } }
+	if err := c.do("PUT", "/api/v1/region", &r, &res); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "region %q loaded: %d offices\n", r.Name, len(res.Offices))
+	return nil
+}
