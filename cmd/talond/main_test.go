@@ -19,11 +19,13 @@ import (
 
 // daemon is a real talond process.
 type daemon struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	base string
-	args []string
-	bin  string
+	t        *testing.T
+	cmd      *exec.Cmd
+	base     string
+	args     []string
+	bin      string
+	id, raft string
+	logs     *bytes.Buffer
 }
 
 func freePort(t *testing.T) string {
@@ -52,14 +54,35 @@ func startDaemon(t *testing.T, bin, dir string) *daemon {
 }
 
 func (d *daemon) start() {
+	d.launch()
+	d.waitReady()
+}
+
+// launch starts the process.
+func (d *daemon) launch() {
 	d.cmd = exec.Command(d.bin, d.args...)
-	var logs bytes.Buffer
-	d.cmd.Stdout, d.cmd.Stderr = &logs, &logs
+	d.logs = new(bytes.Buffer)
+	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}
-	d.t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
+	cmd := d.cmd
+	d.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+}
+
+// kill sends SIGKILL and waits for the process to end.
+func (d *daemon) kill() {
+	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		d.t.Fatal(err)
+	}
+	d.cmd.Wait()
+}
+
+// waitReady waits until the node serves the demo region and is ready.
+func (d *daemon) waitReady() {
+	d.t.Helper()
+	logs := d.logs
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if code, body := d.get("/api/v1/offices"); code == 200 && strings.Contains(body, "demo-24h") {
 			if code, _ := d.get("/readyz"); code == 200 {
