@@ -8,6 +8,7 @@
 //	talonctl backup <file>               write a consistent backup of the region
 //	talonctl restore <file>              replace the region's state with a backup
 //	talonctl region load <file.yaml>     load a region configuration (offices, services, windows)
+//	talonctl keygen <file>               make a talon signing key (Ed25519 seed) if file does not exist
 //
 // The node is -addr or $TALON_ADDR (default http://127.0.0.1:8080); the admin
 // token is -token or $TALON_TOKEN.
@@ -15,6 +16,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -46,7 +50,8 @@ const usage = `usage: talonctl [-addr URL] [-token T] <command>
   transfer-leadership [id]    hand leadership to another voter
   backup <file>               write a consistent backup of the region's state
   restore <file>              replace the region's state with a backup, on every node
-  region load <file>          load a region configuration (YAML or JSON)`
+  region load <file>          load a region configuration (YAML or JSON)
+  keygen <file>               make a talon signing key (base64 Ed25519 seed) unless the file exists`
 
 type client struct {
 	addr, token string
@@ -96,6 +101,8 @@ func run(args []string, out io.Writer) error {
 		return nil
 	case arg(0) == "region" && arg(1) == "load" && len(a) == 3:
 		return c.loadRegion(out, a[2])
+	case arg(0) == "keygen" && len(a) == 2:
+		return keygen(out, a[1])
 	}
 	fs.Usage()
 	return errors.New("unknown command")
@@ -253,4 +260,28 @@ func (c *client) loadRegion(out io.Writer, file string) error {
 	}
 	fmt.Fprintf(out, "region %q loaded: %d offices\n", r.Name, len(res.Offices))
 	return nil
+}
+
+// keygen writes a new talon signing key to file, unless it exists. Every
+// node of a cluster signs with the same key (talond -qr-key or qr_keys).
+func keygen(out io.Writer, file string) error {
+	seed := make([]byte, ed25519.SeedSize)
+	if _, err := rand.Read(seed); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		fmt.Fprintf(out, "%s exists; kept\n", file)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(f, base64.StdEncoding.EncodeToString(seed)); err != nil {
+		f.Close()
+		return err
+	}
+	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+	fmt.Fprintf(out, "wrote %s; public key %s\n", file, base64.StdEncoding.EncodeToString(pub))
+	return f.Close()
 }

@@ -1,0 +1,308 @@
+// Package deploy_test validates the deployment files offline: the
+// Kubernetes manifests against the Kubernetes API types, the compose file
+// with the compose-spec loader, the systemd unit with systemd-analyze, and
+// runs the local 3-node cluster script for real.
+package deploy_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	yaml3 "go.yaml.in/yaml/v3"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/talon-mfc/talon/queue"
+)
+
+// manifests decodes every document of the files strictly (an unknown or
+// misspelt field fails) into its Kubernetes API type, keyed by kind/name.
+func manifests(t *testing.T, files ...string) map[string]any {
+	out := map[string]any{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range regexp.MustCompile(`(?m)^---$`).Split(string(raw), -1) {
+			var meta struct {
+				Kind     string
+				Metadata struct{ Name string }
+			}
+			if err := yaml.Unmarshal([]byte(doc), &meta); err != nil || meta.Kind == "" {
+				t.Fatalf("%s: a document without a kind: %v", f, err)
+			}
+			var obj any
+			switch meta.Kind {
+			case "ConfigMap":
+				obj = &corev1.ConfigMap{}
+			case "Secret":
+				obj = &corev1.Secret{}
+			case "Service":
+				obj = &corev1.Service{}
+			case "StatefulSet":
+				obj = &appsv1.StatefulSet{}
+			case "PodDisruptionBudget":
+				obj = &policyv1.PodDisruptionBudget{}
+			default:
+				t.Fatalf("%s: unexpected kind %s", f, meta.Kind)
+			}
+			if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+				t.Fatalf("%s: %s %s: %v", f, meta.Kind, meta.Metadata.Name, err)
+			}
+			out[meta.Kind+"/"+meta.Metadata.Name] = obj
+		}
+	}
+	return out
+}
+
+func TestKubernetesManifests(t *testing.T) {
+	m := manifests(t, "k8s/talon.yaml", "k8s/secret.example.yaml")
+	sts := m["StatefulSet/talon"].(*appsv1.StatefulSet)
+	peers := m["Service/talon-peers"].(*corev1.Service)
+	client := m["Service/talon"].(*corev1.Service)
+	pdb := m["PodDisruptionBudget/talon"].(*policyv1.PodDisruptionBudget)
+	labels := sts.Spec.Template.Labels
+
+	if sts.Spec.ServiceName != peers.Name || peers.Spec.ClusterIP != "None" || !peers.Spec.PublishNotReadyAddresses {
+		t.Error("the StatefulSet needs a headless peer service that publishes not-ready addresses")
+	}
+	if sts.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
+		t.Error("pods must start in parallel: none is ready before the cluster forms")
+	}
+	for name, sel := range map[string]map[string]string{"talon-peers": peers.Spec.Selector, "talon": client.Spec.Selector,
+		"pdb": pdb.Spec.Selector.MatchLabels, "statefulset": sts.Spec.Selector.MatchLabels} {
+		for k, v := range sel {
+			if labels[k] != v {
+				t.Errorf("%s selects %s=%s, which the pods do not carry", name, k, v)
+			}
+		}
+	}
+	if replicas := int(*sts.Spec.Replicas); pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() != replicas/2+1 {
+		t.Errorf("the disruption budget must keep a majority of %d available", replicas)
+	}
+	if len(sts.Spec.VolumeClaimTemplates) != 1 {
+		t.Error("each node needs its own volume")
+	}
+
+	c := sts.Spec.Template.Spec.Containers[0]
+	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" || p.HTTPGet.Port.String() != "http" {
+		t.Error("readiness must be /readyz on the http port")
+	}
+	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" {
+		t.Error("liveness must be /healthz")
+	}
+	ports := map[string]int32{}
+	for _, p := range c.Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	args := strings.Join(c.Args, " ")
+	replicas := int(*sts.Spec.Replicas)
+	if !strings.Contains(args, fmt.Sprintf("-bootstrap-expect=%d", replicas)) {
+		t.Errorf("bootstrap-expect must equal the %d replicas: %s", replicas, args)
+	}
+	for i := range replicas {
+		peer := fmt.Sprintf("talon-%d.%s.$(POD_NAMESPACE).svc.cluster.local:%d", i, peers.Name, ports["raft"])
+		if !strings.Contains(args, peer) {
+			t.Errorf("join must list %s", peer)
+		}
+	}
+	if !strings.Contains(args, fmt.Sprintf("-http=0.0.0.0:%d", ports["http"])) || !strings.Contains(args, fmt.Sprintf("-raft=0.0.0.0:%d", ports["raft"])) {
+		t.Errorf("listen addresses do not match the container ports: %s", args)
+	}
+	vols := map[string]bool{"data": true}
+	for _, v := range sts.Spec.Template.Spec.Volumes {
+		vols[v.Name] = true
+	}
+	for _, vm := range c.VolumeMounts {
+		if !vols[vm.Name] {
+			t.Errorf("mount %s has no volume", vm.Name)
+		}
+	}
+
+	// The region in the ConfigMap is a valid region; the example config
+	// points at where it is mounted.
+	var region queue.Region
+	dec := yaml3.NewDecoder(strings.NewReader(m["ConfigMap/talon-region"].(*corev1.ConfigMap).Data["region.yaml"]))
+	dec.KnownFields(true)
+	if err := dec.Decode(&region); err != nil {
+		t.Fatal(err)
+	}
+	if err := region.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	conf := m["Secret/talon"].(*corev1.Secret).StringData["talond.yaml"]
+	if !strings.Contains(conf, "region_file: /etc/talon-region/region.yaml") || !slices.ContainsFunc(c.VolumeMounts, func(vm corev1.VolumeMount) bool {
+		return vm.MountPath == "/etc/talon-region"
+	}) {
+		t.Error("the config's region_file must be where the region ConfigMap is mounted")
+	}
+}
+
+func TestComposeFile(t *testing.T) {
+	opts, err := cli.NewProjectOptions([]string{"compose.yaml"}, cli.WithName("talon"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := cli.ProjectFromOptions(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := 0
+	published := map[string]bool{}
+	for name, s := range p.Services {
+		if name == "keygen" {
+			continue
+		}
+		nodes++
+		cmd := strings.Join(s.Command, " ")
+		if !strings.Contains(cmd, "-advertise "+name+":7000") || !strings.Contains(cmd, "-join talon-1:7000,talon-2:7000,talon-3:7000") {
+			t.Errorf("%s: %s", name, cmd)
+		}
+		if _, ok := s.DependsOn["keygen"]; !ok {
+			t.Errorf("%s must wait for the shared signing key", name)
+		}
+		for _, port := range s.Ports {
+			if published[port.Published] {
+				t.Errorf("port %s published twice", port.Published)
+			}
+			published[port.Published] = true
+		}
+	}
+	if nodes != 3 {
+		t.Errorf("%d talond services, want 3", nodes)
+	}
+}
+
+func TestDockerfile(t *testing.T) {
+	raw, _ := os.ReadFile("Dockerfile")
+	mod, _ := os.ReadFile("../go.mod")
+	goVersion := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(mod)
+	if goVersion == nil || !bytes.Contains(raw, []byte("FROM golang:"+string(goVersion[1])+" ")) {
+		t.Error("the build stage's Go must match go.mod")
+	}
+	for _, want := range []string{"./cmd/talond ./cmd/talonctl", "USER 65532:65532", `ENTRYPOINT ["/usr/local/bin/talond"]`} {
+		if !bytes.Contains(raw, []byte(want)) {
+			t.Errorf("Dockerfile lacks %s", want)
+		}
+	}
+}
+
+// TestSystemdUnit runs systemd-analyze verify on the unit (with ExecStart
+// pointing at a binary that exists here): any warning fails.
+func TestSystemdUnit(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed")
+	}
+	raw, err := os.ReadFile("systemd/talond.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Type=notify", "User=talon", "Restart=on-failure", "LimitNOFILE=", "StateDirectory=talon"} {
+		if !bytes.Contains(raw, []byte(want)) {
+			t.Errorf("the unit lacks %s", want)
+		}
+	}
+	self, _ := os.Executable()
+	unit := filepath.Join(t.TempDir(), "talond.service")
+	os.WriteFile(unit, bytes.ReplaceAll(raw, []byte("/usr/local/bin/talond"), []byte(self)), 0o644)
+	out, err := exec.Command(analyze, "verify", unit).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	sysusers, _ := os.ReadFile("systemd/talon.sysusers")
+	if !regexp.MustCompile(`(?m)^u talon `).Match(sysusers) {
+		t.Error("sysusers must create the talon user")
+	}
+}
+
+// TestLocalClusterScript runs deploy/local-cluster.sh as the README says,
+// waits for talonctl to call the cluster healthy, and stops it.
+func TestLocalClusterScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts a cluster")
+	}
+	port := freeBase(t)
+	cmd := exec.Command("./local-cluster.sh")
+	cmd.Env = append(os.Environ(), "TALON_LOCAL_DIR="+t.TempDir(), fmt.Sprintf("TALON_LOCAL_PORT=%d", port))
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var seen []string
+	timeout := time.After(3 * time.Minute)
+wait:
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("the script ended:\n%s", strings.Join(seen, "\n"))
+			}
+			seen = append(seen, l)
+			if strings.HasPrefix(l, "healthy: 3 nodes") {
+				break wait
+			}
+		case <-timeout:
+			t.Fatalf("no healthy cluster:\n%s", strings.Join(seen, "\n"))
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	go func() {
+		for range lines {
+		}
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Logf("script exit: %v", err)
+	}
+	if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+		c.Close()
+		t.Fatal("a node still listens after the script stopped")
+	}
+}
+
+// freeBase finds an HTTP port p with p..p+2 and the Raft ports p-1080..p-1078
+// free.
+func freeBase(t *testing.T) int {
+	for p := 21081 + os.Getpid()%5000; p < 40000; p += 7 {
+		ok := true
+		for _, q := range []int{p, p + 1, p + 2, p - 1080, p - 1079, p - 1078} {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", q))
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+		}
+		if ok {
+			return p
+		}
+	}
+	t.Fatal("no free ports")
+	return 0
+}
