@@ -56,6 +56,7 @@ type node struct {
 	base string
 	keys *queue.Keyring
 	auth string
+	mu   sync.Mutex
 	last http.Header // of the last answer
 }
 
@@ -113,7 +114,9 @@ func (n *node) call(method, path string, body any) (int, map[string]any) {
 		n.t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	n.mu.Lock()
 	n.last = resp.Header
+	n.mu.Unlock()
 	raw, _ := io.ReadAll(resp.Body)
 	out := map[string]any{}
 	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
