@@ -195,3 +195,66 @@ func BenchmarkApply(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*perEntry)/b.Elapsed().Seconds(), "bookings/s")
 }
+
+// BenchmarkRestart measures how long a node with a large state takes from
+// Open to Ready: it loads the latest snapshot and replays the log after it.
+// The state: 100k tickets in one snapshot, then 5k more in the log.
+func BenchmarkRestart(b *testing.B) {
+	dir := b.TempDir()
+	cfg := Config{ID: "n1", Dir: dir, RaftAddr: "127.0.0.1:0", Bootstrap: true, Policy: scheduler.Default{}}
+	s, err := Open(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for !s.Ready() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx := context.Background()
+	s.Apply(ctx, queue.Command{Kind: queue.KindSetRegion, Region: region(4)})
+	issue := func(n int) {
+		var wg sync.WaitGroup
+		for w := range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range n / 64 {
+					if r, err := s.Apply(ctx, queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"}); err != nil || r.Err != nil {
+						b.Error(w, err, r.Err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	issue(100_000)
+	if err := s.raft.Snapshot().Error(); err != nil {
+		b.Fatal(err)
+	}
+	issue(5_000)
+	s.Close()
+	var opening time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		s, err := Open(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		opening += time.Since(start)
+		for !s.Ready() {
+			time.Sleep(time.Millisecond)
+		}
+		b.StopTimer()
+		s.Read(func(st *queue.State) {
+			if len(st.Tickets) < 104_000 {
+				b.Fatalf("%d tickets after restart", len(st.Tickets))
+			}
+		})
+		s.Close()
+		b.StartTimer()
+	}
+	// Open restores the snapshot; the rest of ns/op is the election (a lone
+	// voter waits out one heartbeat timeout), replaying the log and the barrier.
+	b.ReportMetric(float64(opening.Milliseconds())/float64(b.N), "ms-open")
+}
