@@ -45,6 +45,16 @@ func newNodes(t *testing.T, bin string, n int, extra ...string) []*daemon {
 	return nodes
 }
 
+// newCluster starts n nodes of a new cluster and waits until all are ready.
+func newCluster(t *testing.T, n int, extra ...string) []*daemon {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	nodes := newNodes(t, buildTalond(t), n, extra...)
+	startAll(t, nodes)
+	return nodes
+}
+
 func startAll(t *testing.T, nodes []*daemon) {
 	for _, d := range nodes {
 		d.launch()
@@ -186,11 +196,7 @@ func checkTickets(t *testing.T, nodes []*daemon, office string, acked map[string
 // sold twice, writes resume within seconds, and the killed node rejoins and
 // catches up.
 func TestClusterFailover(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts real processes")
-	}
-	nodes := newNodes(t, buildTalond(t), 3)
-	startAll(t, nodes)
+	nodes := newCluster(t, 3)
 	lead, followers := leader(t, nodes)
 
 	loc, _ := time.LoadLocation("Asia/Barnaul")
@@ -324,9 +330,6 @@ func freeSeats(t *testing.T, d *daemon, start string) int {
 // TestRejoinBySnapshot: a node that was down while the others wrote and
 // compacted their logs comes back and catches up from a snapshot.
 func TestRejoinBySnapshot(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts real processes")
-	}
 	var cfg Config
 	if err := yaml.Unmarshal(demoYAML, &cfg); err != nil {
 		t.Fatal(err)
@@ -338,8 +341,7 @@ func TestRejoinBySnapshot(t *testing.T) {
 	}
 	file := filepath.Join(t.TempDir(), "talond.yaml")
 	os.WriteFile(file, raw, 0o600)
-	nodes := newNodes(t, buildTalond(t), 3, "-config", file)
-	startAll(t, nodes)
+	nodes := newCluster(t, 3, "-config", file)
 	_, followers := leader(t, nodes)
 	down := followers[0]
 	down.kill()
@@ -390,11 +392,7 @@ func TestRejoinBySnapshot(t *testing.T) {
 // leader among them), the other three elect a leader and serve writes and
 // linearizable reads.
 func TestFiveNodesTolerateTwoFailures(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts real processes")
-	}
-	nodes := newNodes(t, buildTalond(t), 5)
-	startAll(t, nodes)
+	nodes := newCluster(t, 5)
 	lead, followers := leader(t, nodes)
 	acked := map[string]bool{}
 	issue := func(via []*daemon) {
@@ -423,10 +421,8 @@ func TestDisasterRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
-	bin := buildTalond(t)
-	ctl := buildTalonctl(t)
-	nodes := newNodes(t, bin, 3)
-	startAll(t, nodes)
+	nodes := newCluster(t, 3)
+	bin, ctl := nodes[0].bin, buildTalonctl(t)
 	acked := map[string]bool{}
 	for i := range 30 {
 		code, out := retrying(nodes, i, "/api/v1/offices/demo-24h/tickets", map[string]string{"service": "passport"}, nil)
@@ -480,12 +476,8 @@ func flagValue(args []string, name string) string {
 // TestTalonctl drives a 3-node cluster with talonctl: status, leadership
 // transfer, backup and restore, and loading a region.
 func TestTalonctl(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts real processes")
-	}
+	nodes := newCluster(t, 3)
 	ctl := buildTalonctl(t)
-	nodes := newNodes(t, buildTalond(t), 3)
-	startAll(t, nodes)
 	lead, followers := leader(t, nodes)
 	run := func(d *daemon, args ...string) string {
 		t.Helper()
