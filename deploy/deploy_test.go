@@ -24,6 +24,7 @@ import (
 	yaml3 "go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 
@@ -59,6 +60,8 @@ func manifests(t *testing.T, files ...string) map[string]any {
 				obj = &appsv1.StatefulSet{}
 			case "PodDisruptionBudget":
 				obj = &policyv1.PodDisruptionBudget{}
+			case "NetworkPolicy":
+				obj = &networkingv1.NetworkPolicy{}
 			default:
 				t.Fatalf("%s: unexpected kind %s", f, meta.Kind)
 			}
@@ -95,6 +98,15 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	if replicas := int(*sts.Spec.Replicas); pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() != replicas/2+1 {
 		t.Errorf("the disruption budget must keep a majority of %d available", replicas)
+	}
+	np := m["NetworkPolicy/talon"].(*networkingv1.NetworkPolicy)
+	for _, rule := range np.Spec.Ingress {
+		for _, p := range rule.Ports {
+			if p.Port.IntValue() == 7000 && (len(rule.From) != 1 || rule.From[0].PodSelector == nil ||
+				rule.From[0].PodSelector.MatchLabels["app.kubernetes.io/name"] != labels["app.kubernetes.io/name"]) {
+				t.Error("only talon pods may reach the Raft port")
+			}
+		}
 	}
 	if len(sts.Spec.VolumeClaimTemplates) != 1 {
 		t.Error("each node needs its own volume")
