@@ -63,7 +63,9 @@ func (s *Store) join() {
 			switch {
 			case err != nil || h.ID == s.cfg.ID:
 			case len(h.Servers) == 0:
-				fresh = append(fresh, raft.Server{ID: raft.ServerID(h.ID), Address: raft.ServerAddress(h.Addr)})
+				if !slices.ContainsFunc(fresh, func(sv raft.Server) bool { return string(sv.ID) == h.ID }) {
+					fresh = append(fresh, raft.Server{ID: raft.ServerID(h.ID), Address: raft.ServerAddress(h.Addr)})
+				}
 			case slices.Contains(h.Servers, s.cfg.ID):
 				member = true // already listed; the leader will reach us
 			default:

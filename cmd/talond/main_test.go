@@ -28,13 +28,27 @@ type daemon struct {
 	logs     *bytes.Buffer
 }
 
+var (
+	portsMu sync.Mutex
+	ports   = map[string]bool{}
+)
+
+// freePort is a free loopback address, never the same one twice in a run.
 func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if !ports[addr] {
+			ports[addr] = true
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func buildTalond(t *testing.T) string {
