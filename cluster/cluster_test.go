@@ -14,14 +14,28 @@ import (
 	"github.com/talon-mfc/talon/scheduler"
 )
 
+var (
+	addrsMu sync.Mutex
+	addrs   = map[string]bool{}
+)
+
+// freeAddr is a free loopback address, never the same one twice in a run.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	addrsMu.Lock()
+	defer addrsMu.Unlock()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := l.Addr().String()
+		l.Close()
+		if !addrs[a] {
+			addrs[a] = true
+			return a
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -39,14 +53,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // bootstrap-expect, and waits until every one is ready.
 func startCluster(t *testing.T, n int) []*Store {
 	t.Helper()
-	addrs := make([]string, n)
-	for i := range addrs {
-		addrs[i] = freeAddr(t)
+	join := make([]string, n)
+	for i := range join {
+		join[i] = freeAddr(t)
 	}
 	nodes := make([]*Store, n)
 	for i := range nodes {
-		s, err := Open(Config{ID: fmt.Sprintf("n%d", i+1), Dir: t.TempDir(), RaftAddr: addrs[i], BootstrapExpect: n,
-			Join: addrs, Policy: scheduler.Default{}})
+		s, err := Open(Config{ID: fmt.Sprintf("n%d", i+1), Dir: t.TempDir(), RaftAddr: join[i], BootstrapExpect: n,
+			Join: join, Policy: scheduler.Default{}})
 		if err != nil {
 			t.Fatal(err)
 		}
