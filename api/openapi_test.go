@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/valyala/fasthttp"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/talon-mfc/talon/api"
@@ -33,7 +34,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 			}
 		}
 	}
-	routes := api.New(api.Config{}).Routes()
+	routes := api.New(api.Config{Metrics: func(*fasthttp.RequestCtx) {}}).Routes()
 	slices.Sort(routes)
 	for _, r := range routes {
 		if !documented[r] {

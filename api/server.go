@@ -65,6 +65,8 @@ type Config struct {
 	BookingRate  rate.Limit
 	BookingBurst int
 	WriteTimeout time.Duration // how long a write may wait for its commit (default 10 s)
+	// Metrics, when set, serves GET /metrics (the Prometheus exposition).
+	Metrics fasthttp.RequestHandler
 }
 
 // Server serves the API.
@@ -92,7 +94,11 @@ func New(cfg Config) *Server {
 		s.tokens[sha256.Sum256([]byte(tok))] = g
 	}
 	r := s.router
+	r.SaveMatchedRoutePath = true // metrics label requests by route
 	r.GET("/", s.index)
+	if cfg.Metrics != nil {
+		r.GET("/metrics", cfg.Metrics)
+	}
 	r.GET("/healthz", func(c *fasthttp.RequestCtx) { c.SetBodyString("ok\n") })
 	r.GET("/readyz", s.readyz)
 	r.GET("/api/v1/cluster", s.cluster)

@@ -59,6 +59,9 @@ type Config struct {
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
 	SnapshotInterval  time.Duration
+	// ObserveCommit, when set, hears how long each log entry this node
+	// proposed took from proposal to applied, and how many commands it held.
+	ObserveCommit func(d time.Duration, commands int)
 	// LeaderWait bounds how long a write or linearizable read waits while
 	// there is no leader (default 5 s).
 	LeaderWait time.Duration
@@ -83,6 +86,7 @@ type Store struct {
 	proposals chan *proposal
 	ready     atomic.Bool
 	closeOnce sync.Once
+	started   time.Time
 	stop      chan struct{}
 	done      chan struct{}
 }
@@ -118,7 +122,7 @@ func Open(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, hub: NewHub(8192), proposals: make(chan *proposal, 4096), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{cfg: cfg, started: time.Now(), hub: NewHub(8192), proposals: make(chan *proposal, 4096), stop: make(chan struct{}), done: make(chan struct{})}
 	s.fsm = newFSM(cfg.Policy, s.hub)
 	s.peers.clients = map[string]*rpc.Client{}
 	s.rpc = rpc.NewServer()
@@ -440,15 +444,16 @@ func (s *Store) propose() {
 		for i, p := range batch {
 			cmds[i] = p.cmd
 		}
+		sent := time.Now()
 		f := s.raft.Apply(encodeBatch(last, cmds), 10*time.Second)
 		go func() {
 			defer func() { <-inflight }()
-			s.answer(f, batch)
+			s.answer(f, batch, sent)
 		}()
 	}
 }
 
-func (s *Store) answer(f raft.ApplyFuture, batch []*proposal) {
+func (s *Store) answer(f raft.ApplyFuture, batch []*proposal, sent time.Time) {
 	if err := f.Error(); err != nil {
 		switch {
 		case errors.Is(err, raft.ErrNotLeader):
@@ -460,6 +465,9 @@ func (s *Store) answer(f raft.ApplyFuture, batch []*proposal) {
 			p.reply <- reply{err: err}
 		}
 		return
+	}
+	if s.cfg.ObserveCommit != nil {
+		s.cfg.ObserveCommit(time.Since(sent), len(batch))
 	}
 	res, ok := f.Response().([]queue.Result)
 	idx := f.Index()
@@ -540,6 +548,19 @@ func (s *Store) Ready() bool {
 		return false
 	}
 	return s.raft.AppliedIndex()+readyLag >= s.raft.CommitIndex()
+}
+
+// LastContact is how long ago this follower heard from the leader (0 on
+// the leader; since the node started when it never has).
+func (s *Store) LastContact() time.Duration {
+	if s.raft.State() == raft.Leader {
+		return 0
+	}
+	t := s.raft.LastContact()
+	if t.IsZero() {
+		t = s.started
+	}
+	return time.Since(t)
 }
 
 // readyLag is how many log entries a follower may be behind and be ready.

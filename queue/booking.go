@@ -61,6 +61,12 @@ func NormalizePhone(p string) (string, bool) {
 // slotTaken is the rejection of a full slot. The nearest alternatives are
 // not computed here, inside the replicated apply path, but by the caller with
 // Alternatives, which only reads.
+// slotTaken records the conflict (an event, for the metrics) and answers it.
+func (s *State) slotTaken(o *Office, service string, start int64) *Error {
+	s.emit(Event{Kind: EvSlotTaken, Office: o.Config.ID, Booking: &Booking{Office: o.Config.ID, Service: service, Start: start}})
+	return slotTaken(o, start)
+}
+
 func slotTaken(o *Office, start int64) *Error {
 	return errf(CodeSlotTaken, "no free seat at %s", time.Unix(start, 0).In(o.loc).Format(time.RFC3339))
 }
@@ -97,7 +103,7 @@ func (s *State) book(c *Command) Result {
 		return Result{Err: errf(CodeLimitExceeded, "the applicant already holds %d active booking(s) for this service", n)}
 	}
 	if s.free(o, c.Service, c.Start) <= 0 {
-		return Result{Err: slotTaken(o, c.Start)}
+		return Result{Err: s.slotTaken(o, c.Service, c.Start)}
 	}
 	b := &Booking{
 		ID: s.nextID(&s.NextBookingID), Office: o.Config.ID, Service: c.Service, Start: c.Start, OriginalStart: c.Start,
@@ -234,7 +240,7 @@ func (s *State) reschedule(c *Command) Result {
 		return Result{Err: errf(CodeOutsideHorizon, "the new date must be within %d days of the original date", rules.RescheduleWindowDays)}
 	}
 	if s.free(o, b.Service, c.Start) <= 0 {
-		return Result{Err: slotTaken(o, c.Start)}
+		return Result{Err: s.slotTaken(o, b.Service, c.Start)}
 	}
 	oldDay := o.localDay(b.Start)
 	s.unindex(b)

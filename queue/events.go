@@ -20,6 +20,7 @@ const (
 	EvBookingCancelled EventKind = "booking_cancelled"
 	EvBookingExpired   EventKind = "booking_expired" // hold not confirmed in time
 	EvBookingMissed    EventKind = "booking_missed"  // the day ended without a check-in
+	EvSlotTaken        EventKind = "slot_taken"      // a booking or reschedule found no free seat (Booking holds office, service, start)
 	EvWindowChanged    EventKind = "window_changed"
 )
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/talon-mfc/talon/api"
 	"github.com/talon-mfc/talon/cluster"
+	"github.com/talon-mfc/talon/metrics"
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler"
 )
@@ -79,11 +80,12 @@ func run() error {
 		return err
 	}
 	policy := scheduler.Default{}
+	m := metrics.New(log)
 	ccfg := cluster.Config{
 		ID: cfg.Node.ID, Dir: cfg.Node.DataDir, RaftAddr: cfg.Node.RaftAddr, Advertise: cfg.Node.Advertise,
 		Bootstrap: cfg.Node.Bootstrap, BootstrapExpect: cfg.Node.BootstrapExpect, Join: cfg.Node.Join,
 		SnapshotThreshold: cfg.Node.SnapshotThreshold, TrailingLogs: cfg.Node.TrailingLogs,
-		SnapshotInterval: cfg.Node.SnapshotInterval, Policy: policy, Logger: log,
+		SnapshotInterval: cfg.Node.SnapshotInterval, Policy: policy, Logger: log, ObserveCommit: m.ObserveCommit,
 	}
 	if *recoverAlone {
 		if err := cluster.Recover(ccfg); err != nil {
@@ -95,9 +97,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	srv := api.New(api.Config{Store: store, Keys: keys, Policy: policy, Tokens: cfg.tokens(), Logger: log})
+	m.Attach(store, cfg.Node.DataDir)
+	srv := api.New(api.Config{Store: store, Keys: keys, Policy: policy, Tokens: cfg.tokens(), Logger: log, Metrics: m.Handler()})
 	httpSrv := &fasthttp.Server{
-		Handler: srv.Handler(), Name: "talond", ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+		Handler: m.WrapHTTP(srv.Handler()), Name: "talond", ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute, MaxRequestBodySize: maxBody,
 	}
 	ln, err := net.Listen("tcp", cfg.Node.HTTPAddr)
