@@ -98,3 +98,23 @@ func (s *Server) restore(c *fasthttp.RequestCtx) {
 	}
 	writeJSON(c, 200, map[string]any{"restored": true, "applied_index": s.cfg.Store.AppliedIndex()})
 }
+
+// advanceClock moves a dev clock forward: {"advance": "20m"}.
+func (s *Server) advanceClock(c *fasthttp.RequestCtx) {
+	var req struct {
+		Advance string `json:"advance"`
+	}
+	if !decode(c, &req) {
+		return
+	}
+	d, err := time.ParseDuration(req.Advance)
+	if err != nil || d < 0 {
+		fail(c, 400, "invalid_request", "advance must be a positive duration such as 20m")
+		return
+	}
+	if err := s.cfg.Store.AdvanceClock(d); err != nil {
+		fail(c, 409, "no_dev_clock", err.Error())
+		return
+	}
+	writeJSON(c, 200, map[string]any{"now": s.cfg.Store.Now().Format(time.RFC3339)})
+}

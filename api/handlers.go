@@ -13,7 +13,7 @@ import (
 	"github.com/talon-mfc/talon/scheduler"
 )
 
-func now() int64 { return time.Now().Unix() }
+func (s *Server) now() int64 { return s.cfg.Store.Now().Unix() }
 
 func (s *Server) keys(c *fasthttp.RequestCtx) {
 	out := map[string]string{}
@@ -36,7 +36,7 @@ func (s *Server) services(c *fasthttp.RequestCtx) {
 
 func (s *Server) offices(c *fasthttp.RequestCtx) {
 	out := []officeView{}
-	t := now()
+	t := s.now()
 	s.cfg.Store.Read(func(st *queue.State) {
 		if st.Region == nil {
 			return
@@ -52,7 +52,7 @@ func (s *Server) officeOne(c *fasthttp.RequestCtx) {
 	var v *officeView
 	s.cfg.Store.Read(func(st *queue.State) {
 		if o := st.Offices[param(c, "office")]; o != nil {
-			ov := officeViewOf(st, o, now())
+			ov := officeViewOf(st, o, s.now())
 			v = &ov
 		}
 	})
@@ -75,7 +75,7 @@ func (s *Server) slots(c *fasthttp.RequestCtx) {
 	}
 	var out []slotView
 	var derr *queue.Error
-	t := now()
+	t := s.now()
 	s.cfg.Store.Read(func(st *queue.State) {
 		date := string(args.Peek("date"))
 		if o := st.Offices[param(c, "office")]; o != nil && date == "" {
@@ -108,7 +108,7 @@ func (s *Server) recommend(c *fasthttp.RequestCtx) {
 			return
 		}
 		known = true
-		for _, r := range scheduler.Recommend(st, s.cfg.Policy, service, now()) {
+		for _, r := range scheduler.Recommend(st, s.cfg.Policy, service, s.now()) {
 			o := st.Offices[r.Office]
 			it := item{Recommendation: r, Name: o.Config.Name, Address: o.Config.Address}
 			if r.Earliest != nil {
@@ -189,7 +189,7 @@ func (s *Server) getBooking(c *fasthttp.RequestCtx) {
 	}
 	var v *bookingView
 	s.cfg.Store.Read(func(st *queue.State) {
-		if b := st.Booking(id, now()); b != nil {
+		if b := st.Booking(id, s.now()); b != nil {
 			bv := s.bookingView(st, b)
 			v = &bv
 		}
@@ -283,7 +283,7 @@ func (s *Server) queueView(c *fasthttp.RequestCtx) {
 		if o == nil {
 			return
 		}
-		v = &view{Office: o.Config.ID, Day: o.Day, Waiting: []ticketView{}, Windows: []windowView{}, Load: scheduler.OfficeLoad(o, now())}
+		v = &view{Office: o.Config.ID, Day: o.Day, Waiting: []ticketView{}, Windows: []windowView{}, Load: scheduler.OfficeLoad(o, s.now())}
 		for _, t := range o.Waiting {
 			v.Waiting = append(v.Waiting, ticketViewOf(st, t))
 		}

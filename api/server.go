@@ -67,6 +67,9 @@ type Config struct {
 	WriteTimeout time.Duration // how long a write may wait for its commit (default 10 s)
 	// Metrics, when set, serves GET /metrics (the Prometheus exposition).
 	Metrics fasthttp.RequestHandler
+	// DevClock serves POST /api/v1/dev/clock (admin), which moves a dev
+	// clock forward (cluster.Config.DevClock): demos and tests only.
+	DevClock bool
 }
 
 // Server serves the API.
@@ -98,6 +101,9 @@ func New(cfg Config) *Server {
 	r.GET("/", s.index)
 	if cfg.Metrics != nil {
 		r.GET("/metrics", cfg.Metrics)
+	}
+	if cfg.DevClock {
+		r.POST("/api/v1/dev/clock", s.need(RoleAdmin, s.advanceClock))
 	}
 	r.GET("/healthz", func(c *fasthttp.RequestCtx) { c.SetBodyString("ok\n") })
 	r.GET("/readyz", s.readyz)
@@ -321,7 +327,7 @@ func (s *Server) alternatives(cmd queue.Command) (v *alternativesView) {
 		if b := st.Bookings[cmd.Booking]; cmd.Kind == queue.KindReschedule && b != nil {
 			cmd.Office, cmd.Service = b.Office, b.Service
 		}
-		v = altView(st, st.Alternatives(cmd.Office, cmd.Service, cmd.Start, now()))
+		v = altView(st, st.Alternatives(cmd.Office, cmd.Service, cmd.Start, s.now()))
 	})
 	return v
 }

@@ -62,6 +62,9 @@ type Config struct {
 	// ObserveCommit, when set, hears how long each log entry this node
 	// proposed took from proposal to applied, and how many commands it held.
 	ObserveCommit func(d time.Duration, commands int)
+	// DevClock lets AdvanceClock move this node's clock forward: for demos
+	// and tests of a single node only, never for a real region.
+	DevClock bool
 	// LeaderWait bounds how long a write or linearizable read waits while
 	// there is no leader (default 5 s).
 	LeaderWait time.Duration
@@ -87,6 +90,7 @@ type Store struct {
 	ready     atomic.Bool
 	closeOnce sync.Once
 	started   time.Time
+	offset    atomic.Int64 // dev clock: nanoseconds added to the wall clock
 	stop      chan struct{}
 	done      chan struct{}
 }
@@ -439,7 +443,7 @@ func (s *Store) propose() {
 				break drain
 			}
 		}
-		last = max(last+1, time.Now().UnixMilli())
+		last = max(last+1, s.Now().UnixMilli())
 		cmds := make([][]byte, len(batch))
 		for i, p := range batch {
 			cmds[i] = p.cmd
@@ -510,7 +514,7 @@ func (s *Store) lead() {
 			}
 		case <-t.C:
 			due := false
-			s.fsm.read(func(st *queue.State) { due = st.Due(time.Now().Unix()) })
+			s.fsm.read(func(st *queue.State) { due = st.Due(s.Now().Unix()) })
 			if !s.Ready() || s.raft.State() != raft.Leader {
 				continue
 			}
@@ -548,6 +552,25 @@ func (s *Store) Ready() bool {
 		return false
 	}
 	return s.raft.AppliedIndex()+readyLag >= s.raft.CommitIndex()
+}
+
+// ErrNoDevClock: AdvanceClock on a node not started with DevClock.
+var ErrNoDevClock = errors.New("cluster: this node's clock cannot be moved (not a dev clock)")
+
+// Now is the node's clock: the wall clock, plus what AdvanceClock added.
+// The leader stamps every log entry with it.
+func (s *Store) Now() time.Time { return time.Now().Add(time.Duration(s.offset.Load())) }
+
+// AdvanceClock moves a dev clock forward by d.
+func (s *Store) AdvanceClock(d time.Duration) error {
+	if !s.cfg.DevClock {
+		return ErrNoDevClock
+	}
+	if d < 0 {
+		return errors.New("cluster: the clock only moves forward")
+	}
+	s.offset.Add(int64(d))
+	return nil
 }
 
 // LastContact is how long ago this follower heard from the leader (0 on

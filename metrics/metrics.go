@@ -224,7 +224,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	now := time.Now().Unix()
+	now := c.s.Now().Unix()
 	c.s.Read(func(st *queue.State) {
 		if st.Region == nil {
 			return

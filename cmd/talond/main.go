@@ -45,6 +45,7 @@ func run() error {
 	expect := flag.Int("bootstrap-expect", 0, "form a new cluster of this many nodes (overrides node.bootstrap_expect)")
 	join := flag.String("join", "", "comma-separated Raft addresses of other nodes (overrides node.join)")
 	qrKeyFile := flag.String("qr-key", "", "file with the base64 Ed25519 seed that signs talons (overrides qr_keys; every node of a cluster needs the same)")
+	devClock := flag.Bool("dev-clock", false, "demos and tests of one node only: POST /api/v1/dev/clock moves the clock forward")
 	recoverAlone := flag.Bool("recover", false, "disaster recovery: make this node the only voter, keeping its data, then start")
 	flag.Parse()
 
@@ -86,6 +87,7 @@ func run() error {
 		Bootstrap: cfg.Node.Bootstrap, BootstrapExpect: cfg.Node.BootstrapExpect, Join: cfg.Node.Join,
 		SnapshotThreshold: cfg.Node.SnapshotThreshold, TrailingLogs: cfg.Node.TrailingLogs,
 		SnapshotInterval: cfg.Node.SnapshotInterval, Policy: policy, Logger: log, ObserveCommit: m.ObserveCommit,
+		DevClock: *devClock,
 	}
 	if *recoverAlone {
 		if err := cluster.Recover(ccfg); err != nil {
@@ -98,7 +100,7 @@ func run() error {
 		return err
 	}
 	m.Attach(store, cfg.Node.DataDir)
-	srv := api.New(api.Config{Store: store, Keys: keys, Policy: policy, Tokens: cfg.tokens(), Logger: log, Metrics: m.Handler()})
+	srv := api.New(api.Config{Store: store, Keys: keys, Policy: policy, Tokens: cfg.tokens(), Logger: log, Metrics: m.Handler(), DevClock: *devClock})
 	httpSrv := &fasthttp.Server{
 		Handler: m.WrapHTTP(srv.Handler()), Name: "talond", ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute, MaxRequestBodySize: maxBody,
@@ -117,6 +119,9 @@ func run() error {
 	fmt.Printf("  API     http://%s/api/v1/offices  (OpenAPI: /api/v1/openapi.yaml)\n", cfg.Node.HTTPAddr)
 	fmt.Printf("  health  http://%s/healthz  http://%s/readyz\n", cfg.Node.HTTPAddr, cfg.Node.HTTPAddr)
 	fmt.Printf("  raft    %s\n", cfg.Node.RaftAddr)
+	if *devClock {
+		fmt.Println("  WARNING: dev clock on: POST /api/v1/dev/clock moves this node's time forward. Never in a real region.")
+	}
 	if !srv.AuthEnabled() {
 		fmt.Println("  WARNING: authentication is OFF (no tokens configured): anyone who can reach this port")
 		fmt.Println("           can book, issue tickets and operate windows. Configure auth.tokens for real use.")
