@@ -318,3 +318,21 @@ func freeBase(t *testing.T) int {
 	t.Fatal("no free ports")
 	return 0
 }
+
+// TestPrometheusRules checks the scrape config and the rules with promtool
+// and runs the alerts' unit tests (rules_test.yml).
+func TestPrometheusRules(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool is not installed (.ci/run installs it from Debian)")
+	}
+	for _, args := range [][]string{
+		{"check", "config", "prometheus/prometheus.yml"},
+		{"check", "rules", "prometheus/rules.yml"},
+		{"test", "rules", "prometheus/rules_test.yml"},
+	} {
+		if out, err := exec.Command(promtool, args...).CombinedOutput(); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}

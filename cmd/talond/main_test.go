@@ -59,10 +59,10 @@ func buildTalond(t *testing.T) string {
 	return bin
 }
 
-func startDaemon(t *testing.T, bin, dir string) *daemon {
+func startDaemon(t *testing.T, bin, dir string, extra ...string) *daemon {
 	httpAddr := freePort(t)
 	d := &daemon{t: t, bin: bin, base: "http://" + httpAddr,
-		args: []string{"-data", dir, "-http", httpAddr, "-raft", freePort(t)}}
+		args: append([]string{"-data", dir, "-http", httpAddr, "-raft", freePort(t)}, extra...)}
 	d.start()
 	return d
 }
