@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/valyala/fasthttp"
 	yaml3 "go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -28,7 +30,10 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/talon-mfc/talon/cluster"
+	"github.com/talon-mfc/talon/metrics"
 	"github.com/talon-mfc/talon/queue"
+	"github.com/talon-mfc/talon/scheduler"
 )
 
 // manifests decodes every document of the files strictly (an unknown or
@@ -335,4 +340,150 @@ func TestPrometheusRules(t *testing.T) {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
+}
+
+// TestGrafanaDashboard loads the dashboard as Grafana dashboard JSON
+// (required fields, unique panel ids, a 24-column grid without overlaps,
+// variables that are defined) and checks that every query names a metric
+// that a live node exports or a recording rule of rules.yml.
+func TestGrafanaDashboard(t *testing.T) {
+	raw, err := os.ReadFile("grafana/talon.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		UID           string `json:"uid"`
+		Title         string `json:"title"`
+		SchemaVersion int    `json:"schemaVersion"`
+		Templating    struct {
+			List []struct{ Name, Type string } `json:"list"`
+		} `json:"templating"`
+		Panels []struct {
+			ID         int    `json:"id"`
+			Type       string `json:"type"`
+			Title      string `json:"title"`
+			Datasource struct{ Type, UID string }
+			GridPos    struct{ X, Y, W, H int } `json:"gridPos"`
+			Targets    []struct {
+				RefID string `json:"refId"`
+				Expr  string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	if d.UID == "" || d.Title == "" || d.SchemaVersion < 36 || len(d.Panels) == 0 {
+		t.Fatalf("not a dashboard: uid %q title %q schemaVersion %d, %d panels", d.UID, d.Title, d.SchemaVersion, len(d.Panels))
+	}
+	vars := map[string]bool{}
+	for _, v := range d.Templating.List {
+		vars[v.Name] = true
+	}
+	exported := exportedMetrics(t)
+	recorded := recordingRules(t)
+	used := map[string]bool{}
+	ids := map[int]bool{}
+	cells := map[[2]int]string{}
+	for _, p := range d.Panels {
+		if ids[p.ID] || p.ID == 0 {
+			t.Errorf("panel %q: id %d missing or repeated", p.Title, p.ID)
+		}
+		ids[p.ID] = true
+		if !slices.Contains([]string{"stat", "timeseries", "gauge", "table", "bargauge"}, p.Type) || p.Title == "" || p.Datasource.Type != "prometheus" {
+			t.Errorf("panel %q: type %q, datasource %+v", p.Title, p.Type, p.Datasource)
+		}
+		g := p.GridPos
+		if g.W <= 0 || g.H <= 0 || g.X < 0 || g.X+g.W > 24 {
+			t.Errorf("panel %q: gridPos %+v", p.Title, g)
+		}
+		for x := g.X; x < g.X+g.W; x++ {
+			for y := g.Y; y < g.Y+g.H; y++ {
+				if other, ok := cells[[2]int{x, y}]; ok {
+					t.Fatalf("panels %q and %q overlap", p.Title, other)
+				}
+				cells[[2]int{x, y}] = p.Title
+			}
+		}
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			for _, v := range regexp.MustCompile(`\$\{?(\w+)`).FindAllStringSubmatch(tg.Expr+p.Datasource.UID, -1) {
+				if !strings.HasPrefix(v[1], "__") && !vars[v[1]] {
+					t.Errorf("panel %q uses undefined variable $%s", p.Title, v[1])
+				}
+			}
+			names := regexp.MustCompile(`[a-z_:]*talon_[a-z0-9_:]+`).FindAllString(tg.Expr, -1)
+			if tg.RefID == "" || len(names) == 0 {
+				t.Errorf("panel %q: query %q names no talon metric", p.Title, tg.Expr)
+			}
+			for _, n := range names {
+				used[n] = true
+				if !exported[n] && !recorded[n] {
+					t.Errorf("panel %q: %s is neither exported by talond nor recorded in rules.yml", p.Title, n)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"talon_wait_seconds_bucket", "talon_windows", "office_service:talon_queue_length:max", "talon_raft_leader"} {
+		if !used[want] {
+			t.Errorf("the dashboard does not show %s", want)
+		}
+	}
+}
+
+// exportedMetrics are the sample names a live node exposes.
+func exportedMetrics(t *testing.T) map[string]bool {
+	m := metrics.New(nil)
+	dir := t.TempDir()
+	s, err := cluster.Open(cluster.Config{ID: "n1", Dir: dir, RaftAddr: "127.0.0.1:0", Bootstrap: true, Policy: scheduler.Default{}, ObserveCommit: m.ObserveCommit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m.Attach(s, dir)
+	for deadline := time.Now().Add(10 * time.Second); !s.Ready(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not ready")
+		}
+	}
+	// Every labelled family has a child once its event has happened; declare
+	// them all by observing one event of each kind.
+	tk := &queue.Ticket{Office: "o", Service: "s", Booking: 1}
+	for _, k := range []queue.EventKind{queue.EvTicketIssued, queue.EvTicketCheckedIn, queue.EvTicketCalled, queue.EvTicketRecalled,
+		queue.EvTicketServed, queue.EvTicketNoShow, queue.EvBookingMade, queue.EvSlotTaken} {
+		m.Observe(queue.Event{Kind: k, Office: "o", Ticket: tk, Booking: &queue.Booking{Service: "s"}})
+	}
+	m.WrapHTTP(func(*fasthttp.RequestCtx) {})(new(fasthttp.RequestCtx))
+	s.Apply(context.Background(), queue.Command{Kind: queue.KindSetRegion, Region: &queue.Region{Name: "t",
+		Services: []queue.Service{{ID: "s", Name: "S", Letter: "С", AvgMinutes: 10}},
+		Offices: []queue.OfficeConfig{{ID: "o", Name: "O", Timezone: "Asia/Barnaul", Services: []string{"s"},
+			Windows: []queue.WindowConfig{{Number: 1, Services: []string{"s"}}}}}}})
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, mf := range mfs {
+		n := mf.GetName()
+		out[n] = true
+		if mf.GetType().String() == "HISTOGRAM" {
+			out[n+"_bucket"], out[n+"_sum"], out[n+"_count"] = true, true, true
+		}
+	}
+	return out
+}
+
+func recordingRules(t *testing.T) map[string]bool {
+	raw, err := os.ReadFile("prometheus/rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*- record: (\S+)`).FindAllStringSubmatch(string(raw), -1) {
+		out[m[1]] = true
+	}
+	return out
 }
