@@ -70,6 +70,7 @@ type Office struct {
 	Waiting  []*Ticket // waiting tickets in arrival order; change through enqueue, unqueue, setWaiting
 	Day      string    // the local day the live queue belongs to
 	Recent   []Call    // the latest calls, for the load figures
+	Spans    []Span    // past periods in which a window was open, for occupancy
 	loc      *time.Location
 	week     [7]span
 	holidays map[string]span
@@ -77,6 +78,12 @@ type Office struct {
 	prio     map[string]int // category → priority, shared by the region's offices
 	minutes  map[string]int // service → average minutes, shared by the region's offices
 	counts   map[string]int // service → tickets waiting for it
+}
+
+// Span is a period [From, To) in which window Window was open.
+type Span struct {
+	Window   int
+	From, To int64
 }
 
 // WaitingFor is the number of tickets waiting for service.

@@ -141,7 +141,7 @@ func (s *State) rollover(o *Office) {
 			}
 		}
 		for _, t := range o.Waiting {
-			t.Status = TicketExpired
+			t.Status, t.FinishedAt = TicketExpired, s.Now
 			s.emit(Event{Kind: EvTicketExpired, Office: o.Config.ID, Ticket: copyOf(t)})
 		}
 		o.setWaiting(nil)

@@ -42,6 +42,9 @@ func (s *State) setWindow(o *Office, w *Window, st WindowState) {
 	if w.State == st {
 		return
 	}
+	if w.State == WindowOpen {
+		o.Spans = append(o.Spans, Span{Window: w.Number, From: w.Since, To: s.Now})
+	}
 	w.State, w.Since = st, s.Now
 	s.emit(Event{Kind: EvWindowChanged, Office: o.Config.ID, Window: copyOf(w)})
 }

@@ -1,0 +1,293 @@
+package metrics
+
+import (
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/talon-mfc/talon/queue"
+)
+
+// The statistics below are computed from the tickets in the replicated
+// state, so every node gives the same figures for a period. A ticket is one
+// place in a queue: an applicant redirected to another service counts once
+// in each service they queued for, and their wait runs from their arrival.
+
+// ServiceStats are one office's figures for one service over a period:
+// the tickets whose applicant arrived in it.
+type ServiceStats struct {
+	Office        string  `json:"office"`
+	Service       string  `json:"service"`
+	Tickets       int     `json:"tickets"`
+	Called        int     `json:"called"`
+	Within15      float64 `json:"called_within_15min_share"` // of the called, waited at most 900 s
+	Booked        int     `json:"booked_called"`
+	BookedOnTime  float64 `json:"booked_called_within_5min_share"` // called at most 300 s after their slot's start
+	MeanWait      float64 `json:"mean_wait_s"`
+	P90Wait       float64 `json:"p90_wait_s"` // nearest rank
+	NoShows       int     `json:"no_shows"`
+	NoShowRate    float64 `json:"no_show_rate"` // of the called
+	Served        int     `json:"served"`
+	MeanService   float64 `json:"mean_service_s"`
+	Expired       int     `json:"expired"`
+	StillWaiting  int     `json:"waiting"`
+	wait, service []float64
+}
+
+// WindowStats are one window's figures over a period: the tickets it first
+// called in the period, and how much of its open time it spent serving.
+type WindowStats struct {
+	Office      string  `json:"office"`
+	Window      int     `json:"window"`
+	Called      int     `json:"called"`
+	Served      int     `json:"served"`
+	MeanService float64 `json:"mean_service_s"`
+	OpenSeconds int64   `json:"open_s"`
+	BusySeconds int64   `json:"busy_s"`
+	Occupancy   float64 `json:"occupancy"` // busy / open
+	service     []float64
+}
+
+// Stats computes an office's figures for the period [from, to) at time now.
+func Stats(st *queue.State, office string, from, to, now int64) ([]ServiceStats, []WindowStats) {
+	o := st.Offices[office]
+	if o == nil {
+		return nil, nil
+	}
+	services := map[string]*ServiceStats{}
+	for _, sv := range o.Config.Services {
+		services[sv] = &ServiceStats{Office: office, Service: sv}
+	}
+	windows := map[int]*WindowStats{}
+	for _, w := range o.Windows {
+		windows[w.Number] = &WindowStats{Office: office, Window: w.Number}
+	}
+	for _, t := range st.Tickets {
+		if t.Office != office {
+			continue
+		}
+		if w := windows[t.Window]; w != nil && t.CalledAt >= from && t.CalledAt < to {
+			w.Called++
+			if t.Status == queue.TicketDone && t.StartedAt > 0 {
+				w.Served++
+				w.service = append(w.service, float64(t.FinishedAt-t.StartedAt))
+			}
+		}
+		if w := windows[t.Window]; w != nil && t.StartedAt > 0 {
+			end := t.FinishedAt
+			if end == 0 {
+				end = now
+			}
+			w.BusySeconds += overlap(t.StartedAt, end, from, to)
+		}
+		s := services[t.Service]
+		if s == nil || t.ArrivedAt < from || t.ArrivedAt >= to {
+			continue
+		}
+		s.Tickets++
+		switch t.Status {
+		case queue.TicketWaiting:
+			s.StillWaiting++
+		case queue.TicketExpired:
+			if t.CalledAt == 0 {
+				s.Expired++
+			}
+		}
+		if t.CalledAt == 0 {
+			continue
+		}
+		s.Called++
+		s.wait = append(s.wait, float64(t.CalledAt-t.ArrivedAt))
+		if t.Booking != 0 && t.RedirectedFrom == 0 {
+			s.Booked++
+			if t.CalledAt-t.SlotStart <= 300 {
+				s.BookedOnTime++
+			}
+		}
+		switch t.Status {
+		case queue.TicketNoShow:
+			s.NoShows++
+		case queue.TicketDone:
+			if t.StartedAt > 0 {
+				s.Served++
+				s.service = append(s.service, float64(t.FinishedAt-t.StartedAt))
+			}
+		}
+	}
+	for _, sp := range o.Spans {
+		if w := windows[sp.Window]; w != nil {
+			w.OpenSeconds += overlap(sp.From, sp.To, from, to)
+		}
+	}
+	for _, w := range o.Windows {
+		if w.State == queue.WindowOpen {
+			windows[w.Number].OpenSeconds += overlap(w.Since, now, from, to)
+		}
+	}
+
+	var ss []ServiceStats
+	for _, s := range services {
+		within := 0
+		for _, v := range s.wait {
+			if v <= 900 {
+				within++
+			}
+		}
+		s.Within15 = ratio(float64(within), s.Called)
+		s.BookedOnTime = ratio(s.BookedOnTime, s.Booked)
+		s.NoShowRate = ratio(float64(s.NoShows), s.Called)
+		s.MeanWait, s.P90Wait = mean(s.wait), nearestRank(s.wait, 0.9)
+		s.MeanService = mean(s.service)
+		ss = append(ss, *s)
+	}
+	sort.Slice(ss, func(i, j int) bool { return ss[i].Service < ss[j].Service })
+	var ws []WindowStats
+	for _, w := range windows {
+		w.MeanService = mean(w.service)
+		w.Occupancy = ratio(float64(w.BusySeconds), int(w.OpenSeconds))
+		ws = append(ws, *w)
+	}
+	sort.Slice(ws, func(i, j int) bool { return ws[i].Window < ws[j].Window })
+	return ss, ws
+}
+
+func overlap(a, b, from, to int64) int64 {
+	return max(0, min(b, to)-max(a, from))
+}
+
+func ratio(n float64, d int) float64 {
+	if d == 0 {
+		return 0
+	}
+	return round(n / float64(d))
+}
+
+func mean(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	sum := 0.0
+	for _, x := range v {
+		sum += x
+	}
+	return round(sum / float64(len(v)))
+}
+
+// nearestRank is the p-quantile by the nearest-rank method.
+func nearestRank(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[int(math.Ceil(p*float64(len(s))))-1]
+}
+
+func round(x float64) float64 { return math.Round(x*10000) / 10000 }
+
+// Point is one 5-minute point of an office's load history.
+type Point struct {
+	At      int64 `json:"at"`      // the point's time (unix seconds)
+	Waiting int   `json:"waiting"` // applicants in the queue at that moment
+	Issued  int   `json:"issued"`  // joined the queue in the 5 minutes before
+	Called  int   `json:"called"`  // called in the 5 minutes before
+}
+
+// History is an office's load over the 24 hours before now, in 288 points
+// 5 minutes apart (the last at now rounded down to 5 minutes).
+func History(st *queue.State, office string, now int64) []Point {
+	const step, n = 300, 288
+	last := now - now%step
+	first := last - (n-1)*step
+	pts := make([]Point, n)
+	for i := range pts {
+		pts[i].At = first + int64(i)*step
+	}
+	slot := func(t int64) int { // the point whose 5 minutes before hold t
+		if t <= first-step || t > last {
+			return -1
+		}
+		return int((t - first + step - 1) / step)
+	}
+	for _, t := range st.Tickets {
+		end := t.CalledAt
+		if end == 0 {
+			end = t.FinishedAt
+		}
+		if t.Office != office || t.IssuedAt > last || (end != 0 && end <= first-step) {
+			continue
+		}
+		if i := slot(t.IssuedAt); i >= 0 {
+			pts[i].Issued++
+		}
+		if i := slot(t.CalledAt); t.CalledAt > 0 && i >= 0 {
+			pts[i].Called++
+		}
+		for i := range pts {
+			if t.IssuedAt <= pts[i].At && (end == 0 || pts[i].At < end) {
+				pts[i].Waiting++
+			}
+		}
+	}
+	return pts
+}
+
+// Record is one visit for the АИС МФЦ: what happened and when, with no
+// personal data (no name, no phone; the booking is referred to by number).
+type Record struct {
+	Office     string `json:"office"`
+	Day        string `json:"day"`
+	Number     string `json:"number"`
+	Service    string `json:"service"`
+	Category   string `json:"category,omitempty"`
+	Source     string `json:"source"` // walk_in, booking or redirect
+	Booking    string `json:"booking,omitempty"`
+	SlotStart  int64  `json:"slot_start,omitempty"`
+	IssuedAt   int64  `json:"issued_at"`
+	ArrivedAt  int64  `json:"arrived_at"`
+	CalledAt   int64  `json:"called_at,omitempty"`
+	StartedAt  int64  `json:"started_at,omitempty"`
+	FinishedAt int64  `json:"finished_at,omitempty"`
+	Window     int    `json:"window,omitempty"`
+	Recalls    int    `json:"recalls"`
+	Outcome    string `json:"outcome"` // the ticket status
+	WaitS      int64  `json:"wait_s,omitempty"`
+	ServiceS   int64  `json:"service_s,omitempty"`
+}
+
+// Records are the visits to an office that joined a queue in [from, to),
+// in order of issue.
+func Records(st *queue.State, office string, from, to int64) []Record {
+	var out []Record
+	for _, t := range st.Tickets {
+		if t.Office != office || t.IssuedAt < from || t.IssuedAt >= to {
+			continue
+		}
+		r := Record{Office: t.Office, Day: t.Day, Number: t.Number, Service: t.Service, Category: t.Category, Source: "walk_in",
+			SlotStart: t.SlotStart, IssuedAt: t.IssuedAt, ArrivedAt: t.ArrivedAt, CalledAt: t.CalledAt, StartedAt: t.StartedAt,
+			FinishedAt: t.FinishedAt, Window: t.Window, Recalls: t.Recalls, Outcome: string(t.Status)}
+		switch {
+		case t.RedirectedFrom != 0:
+			r.Source = "redirect"
+		case t.Booking != 0:
+			r.Source = "booking"
+		}
+		if b := st.Bookings[t.Booking]; b != nil {
+			r.Booking = b.Number
+		}
+		if t.CalledAt > 0 {
+			r.WaitS = t.CalledAt - t.ArrivedAt
+		}
+		if t.StartedAt > 0 && t.FinishedAt > 0 {
+			r.ServiceS = t.FinishedAt - t.StartedAt
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].IssuedAt != out[j].IssuedAt {
+			return out[i].IssuedAt < out[j].IssuedAt
+		}
+		return out[i].Number < out[j].Number
+	})
+	return out
+}
