@@ -447,3 +447,45 @@ func (n *node) raw(method, path string) (int, []byte) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
 }
+
+func TestStatsRecordsAndHistory(t *testing.T) {
+	n := start(t, nil)
+	for range 3 {
+		n.want("POST", "/api/v1/offices/brn/tickets", map[string]any{"service": "passport"}, 201, "")
+	}
+	n.want("POST", "/api/v1/offices/brn/windows/1/open", nil, 200, "")
+	n.want("POST", "/api/v1/offices/brn/windows/1/call-next", nil, 200, "")
+	n.want("POST", "/api/v1/offices/brn/windows/1/start", nil, 200, "")
+	n.want("POST", "/api/v1/offices/brn/windows/1/finish", nil, 200, "")
+
+	out := n.want("GET", "/api/v1/offices/brn/stats", nil, 200, "")
+	rows := out["services"].([]any)
+	var passport map[string]any
+	for _, r := range rows {
+		if r.(map[string]any)["service"] == "passport" {
+			passport = r.(map[string]any)
+		}
+	}
+	if passport["tickets"] != 3.0 || passport["called"] != 1.0 || passport["served"] != 1.0 || passport["called_within_15min_share"] != 1.0 {
+		t.Fatalf("stats: %v", passport)
+	}
+	code, csvBody := n.raw("GET", "/api/v1/offices/brn/stats?format=csv")
+	if code != 200 || !strings.HasPrefix(string(csvBody), "office,service,window,tickets") || !strings.Contains(string(csvBody), "brn,passport,,3,1,1,") {
+		t.Fatalf("stats csv: %d %s", code, csvBody)
+	}
+	recs := n.want("GET", "/api/v1/offices/brn/records", nil, 200, "")["records"].([]any)
+	if len(recs) != 3 || recs[0].(map[string]any)["outcome"] != "done" || recs[0].(map[string]any)["name"] != nil {
+		t.Fatalf("records: %v", recs)
+	}
+	if code, body := n.raw("GET", "/api/v1/offices/brn/records?format=csv"); code != 200 || strings.Count(string(body), "\n") != 4 {
+		t.Fatalf("records csv: %d %s", code, body)
+	}
+	pts := n.want("GET", "/api/v1/offices/brn/load-history", nil, 200, "")["points"].([]any)
+	if last := pts[len(pts)-1].(map[string]any); len(pts) != 288 || last["waiting"] != 2.0 {
+		t.Fatalf("history: %d points, last %v", len(pts), pts[len(pts)-1])
+	}
+	n.want("GET", "/api/v1/offices/brn/stats?from=yesterday", nil, 400, "invalid_request")
+	n.want("GET", "/api/v1/offices/brn/stats?from=2026-11-23&to=2026-11-01", nil, 400, "invalid_request")
+	n.want("GET", "/api/v1/offices/nope/stats", nil, 404, "unknown_office")
+	n.want("GET", "/api/v1/offices/nope/load-history", nil, 404, "unknown_office")
+}

@@ -134,6 +134,9 @@ func New(cfg Config) *Server {
 	r.GET("/api/v1/offices/{office}/queue", s.need(RoleOperator, s.reads(local, s.queueView)))
 	r.POST("/api/v1/offices/{office}/windows/{window}/{action}", s.need(RoleOperator, s.windowAction))
 	r.PUT("/api/v1/region", s.need(RoleAdmin, s.setRegion))
+	r.GET("/api/v1/offices/{office}/load-history", s.reads(local, s.loadHistory))
+	r.GET("/api/v1/offices/{office}/stats", s.need(RoleOperator, s.reads(local, s.stats)))
+	r.GET("/api/v1/offices/{office}/records", s.need(RoleOperator, s.reads(local, s.records)))
 	r.NotFound = func(c *fasthttp.RequestCtx) { fail(c, 404, "not_found", "no such endpoint") }
 	r.MethodNotAllowed = func(c *fasthttp.RequestCtx) { fail(c, 405, "method_not_allowed", "method not allowed here") }
 	r.PanicHandler = func(c *fasthttp.RequestCtx, v any) {

@@ -194,10 +194,10 @@ type Point struct {
 }
 
 // History is an office's load over the 24 hours before now, in 288 points
-// 5 minutes apart (the last at now rounded down to 5 minutes).
+// 5 minutes apart, the last at now.
 func History(st *queue.State, office string, now int64) []Point {
 	const step, n = 300, 288
-	last := now - now%step
+	last := now
 	first := last - (n-1)*step
 	pts := make([]Point, n)
 	for i := range pts {

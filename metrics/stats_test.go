@@ -116,7 +116,7 @@ func TestStatsOfAScriptedDay(t *testing.T) {
 
 func TestHistoryAndRecords(t *testing.T) {
 	st, t0 := scriptedDay(t)
-	pts := History(st, "brn", t0+4000)
+	pts := History(st, "brn", t0+3900)
 	if len(pts) != 288 || pts[287].At != t0+3900 {
 		t.Fatalf("%d points, last at %d", len(pts), pts[len(pts)-1].At-t0)
 	}

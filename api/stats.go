@@ -1,0 +1,148 @@
+package api
+
+import (
+	"encoding/csv"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/talon-mfc/talon/metrics"
+	"github.com/talon-mfc/talon/queue"
+)
+
+// period reads ?from= and ?to= for an office: dates in the office's time
+// zone (to inclusive) or RFC 3339 times; both default to today. It answers
+// 400 itself on failure.
+func period(c *fasthttp.RequestCtx, o *queue.Office, now int64) (from, to int64, ok bool) {
+	loc := o.Location()
+	today := time.Unix(now, 0).In(loc).Format(time.DateOnly)
+	parse := func(name string, end bool) (int64, bool) {
+		v := string(c.QueryArgs().Peek(name))
+		if v == "" {
+			v = today
+		}
+		if d, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
+			if end {
+				d = d.AddDate(0, 0, 1)
+			}
+			return d.Unix(), true
+		}
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t.Unix(), true
+		}
+		fail(c, 400, "invalid_request", name+" must be a date (2026-11-23) or an RFC 3339 time")
+		return 0, false
+	}
+	if from, ok = parse("from", false); !ok {
+		return 0, 0, false
+	}
+	if to, ok = parse("to", true); !ok {
+		return 0, 0, false
+	}
+	if to <= from || to-from > 366*24*3600 {
+		fail(c, 400, "invalid_request", "the period must end after it starts and span at most a year")
+		return 0, 0, false
+	}
+	return from, to, true
+}
+
+// officeRead runs fn on the office in the path under one read, answering
+// 404 itself for an unknown office.
+func (s *Server) officeRead(c *fasthttp.RequestCtx, fn func(st *queue.State, o *queue.Office)) bool {
+	found := false
+	s.cfg.Store.Read(func(st *queue.State) {
+		if o := st.Offices[param(c, "office")]; o != nil {
+			found = true
+			fn(st, o)
+		}
+	})
+	if !found {
+		fail(c, 404, string(queue.CodeUnknownOffice), "no office "+strconv.Quote(param(c, "office")))
+	}
+	return found
+}
+
+func (s *Server) stats(c *fasthttp.RequestCtx) {
+	var services []metrics.ServiceStats
+	var windows []metrics.WindowStats
+	var from, to int64
+	ok := true
+	now := s.now()
+	if !s.officeRead(c, func(st *queue.State, o *queue.Office) {
+		if from, to, ok = period(c, o, now); ok {
+			services, windows = metrics.Stats(st, o.Config.ID, from, to, now)
+		}
+	}) || !ok {
+		return
+	}
+	if string(c.QueryArgs().Peek("format")) == "csv" {
+		rows := [][]string{{"office", "service", "window", "tickets", "called", "called_within_15min_share", "booked_called",
+			"booked_called_within_5min_share", "mean_wait_s", "p90_wait_s", "no_shows", "no_show_rate", "served", "mean_service_s",
+			"open_s", "busy_s", "occupancy"}}
+		f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+		for _, r := range services {
+			rows = append(rows, []string{r.Office, r.Service, "", strconv.Itoa(r.Tickets), strconv.Itoa(r.Called), f(r.Within15),
+				strconv.Itoa(r.Booked), f(r.BookedOnTime), f(r.MeanWait), f(r.P90Wait), strconv.Itoa(r.NoShows), f(r.NoShowRate),
+				strconv.Itoa(r.Served), f(r.MeanService), "", "", ""})
+		}
+		for _, w := range windows {
+			rows = append(rows, []string{w.Office, "", strconv.Itoa(w.Window), "", strconv.Itoa(w.Called), "", "", "", "", "", "", "",
+				strconv.Itoa(w.Served), f(w.MeanService), strconv.FormatInt(w.OpenSeconds, 10), strconv.FormatInt(w.BusySeconds, 10), f(w.Occupancy)})
+		}
+		writeCSV(c, fmt.Sprintf("stats-%s.csv", param(c, "office")), rows)
+		return
+	}
+	writeJSON(c, 200, map[string]any{"office": param(c, "office"), "from": rfc(from), "to": rfc(to), "services": services, "windows": windows})
+}
+
+func (s *Server) records(c *fasthttp.RequestCtx) {
+	var recs []metrics.Record
+	ok := true
+	if !s.officeRead(c, func(st *queue.State, o *queue.Office) {
+		var from, to int64
+		if from, to, ok = period(c, o, s.now()); ok {
+			recs = metrics.Records(st, o.Config.ID, from, to)
+		}
+	}) || !ok {
+		return
+	}
+	if string(c.QueryArgs().Peek("format")) == "csv" {
+		rows := [][]string{{"office", "day", "number", "service", "category", "source", "booking", "slot_start", "issued_at", "arrived_at",
+			"called_at", "started_at", "finished_at", "window", "recalls", "outcome", "wait_s", "service_s"}}
+		t := func(v int64) string {
+			if v == 0 {
+				return ""
+			}
+			return rfc(v)
+		}
+		for _, r := range recs {
+			rows = append(rows, []string{r.Office, r.Day, r.Number, r.Service, r.Category, r.Source, r.Booking, t(r.SlotStart), t(r.IssuedAt),
+				t(r.ArrivedAt), t(r.CalledAt), t(r.StartedAt), t(r.FinishedAt), strconv.Itoa(r.Window), strconv.Itoa(r.Recalls), r.Outcome,
+				strconv.FormatInt(r.WaitS, 10), strconv.FormatInt(r.ServiceS, 10)})
+		}
+		writeCSV(c, fmt.Sprintf("records-%s.csv", param(c, "office")), rows)
+		return
+	}
+	if recs == nil {
+		recs = []metrics.Record{}
+	}
+	writeJSON(c, 200, map[string]any{"office": param(c, "office"), "records": recs})
+}
+
+func (s *Server) loadHistory(c *fasthttp.RequestCtx) {
+	var pts []metrics.Point
+	if s.officeRead(c, func(st *queue.State, o *queue.Office) { pts = metrics.History(st, o.Config.ID, s.now()) }) {
+		writeJSON(c, 200, map[string]any{"office": param(c, "office"), "step_s": 300, "points": pts})
+	}
+}
+
+func rfc(t int64) string { return time.Unix(t, 0).UTC().Format(time.RFC3339) }
+
+func writeCSV(c *fasthttp.RequestCtx, name string, rows [][]string) {
+	c.SetContentType("text/csv; charset=utf-8")
+	c.Response.Header.Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w := csv.NewWriter(c)
+	w.WriteAll(rows)
+}
