@@ -353,7 +353,11 @@ func (s *Store) Linearize(ctx context.Context) error {
 		ri, err = s.readIndex()
 		return err
 	}, func(addr string) error {
-		return s.peers.call(ctx, addr, "ReadIndex", struct{}{}, &ri)
+		err := s.peers.call(ctx, addr, "ReadIndex", struct{}{}, &ri)
+		if err != nil && ctx.Err() == nil && !isRetryable(err) && !isCluster(err) {
+			err = fmt.Errorf("%w: %v", errUnreachable, err) // a read is safe to ask again
+		}
+		return err
 	})
 	if err != nil {
 		return err
