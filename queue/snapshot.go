@@ -28,6 +28,7 @@ type officeSnapshot struct {
 	Windows []Window
 	Waiting []uint64
 	Recent  []Call
+	Spans   []Span
 }
 
 // Save writes the whole state to w.
@@ -44,7 +45,7 @@ func (s *State) Save(w io.Writer) error {
 		snap.Tickets = append(snap.Tickets, t)
 	}
 	for id, o := range s.Offices {
-		os := officeSnapshot{ID: id, Day: o.Day, Recent: o.Recent}
+		os := officeSnapshot{ID: id, Day: o.Day, Recent: o.Recent, Spans: o.Spans}
 		for _, w := range o.Windows {
 			os.Windows = append(os.Windows, *w)
 		}
@@ -101,7 +102,7 @@ func Load(r io.Reader, p Policy) (*State, error) {
 		if o == nil {
 			continue
 		}
-		o.Day, o.Recent = os.Day, os.Recent
+		o.Day, o.Recent, o.Spans = os.Day, os.Recent, os.Spans
 		for _, w := range os.Windows {
 			if ow := o.Window(w.Number); ow != nil {
 				ow.State, ow.Current, ow.Since = w.State, w.Current, w.Since
