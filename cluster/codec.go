@@ -38,7 +38,8 @@ const (
 	fPhone
 	fRegion
 	fKey
-	fAll = fKey<<1 - 1
+	fSub
+	fAll = fSub<<1 - 1
 )
 
 // ErrUnknownCommand means a log entry holds a command this version cannot
@@ -65,6 +66,7 @@ func encodeCommand(b []byte, c *queue.Command) ([]byte, error) {
 	set(fPhone, c.Phone != "")
 	set(fRegion, c.Region != nil)
 	set(fKey, c.Key != "")
+	set(fSub, c.Sub != nil)
 	b = append(b, byte(c.Kind))
 	b = binary.AppendUvarint(b, mask)
 	str := func(bit uint64, s string) {
@@ -98,6 +100,13 @@ func encodeCommand(b []byte, c *queue.Command) ([]byte, error) {
 		str(fRegion, string(js))
 	}
 	str(fKey, c.Key)
+	if mask&fSub != 0 {
+		js, err := json.Marshal(c.Sub)
+		if err != nil {
+			return nil, err
+		}
+		str(fSub, string(js))
+	}
 	return b, nil
 }
 
@@ -202,6 +211,12 @@ func decodeCommand(b []byte) (c queue.Command, skip bool, err error) {
 		}
 	}
 	c.Key = r.str(mask, fKey)
+	if mask&fSub != 0 {
+		c.Sub = new(queue.Subscription)
+		if err := json.Unmarshal(r.bytes(), c.Sub); err != nil {
+			r.fail("subscription: " + err.Error())
+		}
+	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("trailing bytes")
 	}

@@ -16,6 +16,8 @@ func TestCommandRoundTrip(t *testing.T) {
 		{Kind: queue.KindIssue, Office: "brn", Service: "passport", Category: "disabled", Key: "kiosk-7:0042"},
 		{Kind: queue.KindTick},
 		{Kind: queue.KindSetRegion, Region: &queue.Region{Name: "r", Services: []queue.Service{{ID: "a", Letter: "А"}}}},
+		{Kind: queue.KindSubscribe, Sub: &queue.Subscription{ID: "sms", URL: "https://sms.example/hook", Kinds: []string{queue.NCalled}, Secret: "0123456789abcdef"}},
+		{Kind: queue.KindDelivered, Name: "sms", Booking: 77, Hold: true},
 	}
 	var raw [][]byte
 	for _, c := range cmds {

@@ -30,6 +30,10 @@ type Rules struct {
 	CheckinEarlyMinutes  int `json:"checkin_early_minutes" yaml:"checkin_early_minutes"`   // 30
 	CheckinLateMinutes   int `json:"checkin_late_minutes" yaml:"checkin_late_minutes"`     // 15
 	MaxRecalls           int `json:"max_recalls" yaml:"max_recalls"`                       // 2
+	TurnNearAhead        int `json:"turn_near_ahead" yaml:"turn_near_ahead"`               // 3: tell an applicant when at most this many are ahead
+	// ReminderAt is the local time ("18:00") at which the day-before
+	// reminders of an office's bookings are sent.
+	ReminderAt string `json:"reminder_at" yaml:"reminder_at"`
 }
 
 func (r *Rules) defaults() {
@@ -46,6 +50,10 @@ func (r *Rules) defaults() {
 	def(&r.ActivePerService, 1)
 	def(&r.CheckinEarlyMinutes, 30)
 	def(&r.CheckinLateMinutes, 15)
+	def(&r.TurnNearAhead, 3)
+	if r.ReminderAt == "" {
+		r.ReminderAt = "18:00"
+	}
 	def(&r.MaxRecalls, 2)
 }
 

@@ -18,9 +18,12 @@ const (
 	EvBookingConfirmed EventKind = "booking_confirmed"
 	EvBookingMoved     EventKind = "booking_moved"
 	EvBookingCancelled EventKind = "booking_cancelled"
-	EvBookingExpired   EventKind = "booking_expired" // hold not confirmed in time
-	EvBookingMissed    EventKind = "booking_missed"  // the day ended without a check-in
-	EvSlotTaken        EventKind = "slot_taken"      // a booking or reschedule found no free seat (Booking holds office, service, start)
+	EvBookingExpired   EventKind = "booking_expired"  // hold not confirmed in time
+	EvBookingMissed    EventKind = "booking_missed"   // the day ended without a check-in
+	EvSlotTaken        EventKind = "slot_taken"       // a booking or reschedule found no free seat (Booking holds office, service, start)
+	EvBookingReminder  EventKind = "booking_reminder" // the day before the visit, at the region's reminder time
+	EvTurnNear         EventKind = "turn_near"        // Ahead applicants are ahead of Ticket for its service
+	EvLoadDropped      EventKind = "load_dropped"     // the office's load level went down to Level
 	EvWindowChanged    EventKind = "window_changed"
 )
 
@@ -37,4 +40,6 @@ type Event struct {
 	Window  *Window   `json:"window,omitempty"`
 	Ticket  *Ticket   `json:"ticket,omitempty"`
 	Booking *Booking  `json:"booking,omitempty"`
+	Ahead   int       `json:"ahead,omitempty"`
+	Level   string    `json:"level,omitempty"`
 }

@@ -21,14 +21,17 @@ type snapshot struct {
 	Counters                    map[string]int
 	Retries                     map[string]Retry
 	Offices                     []officeSnapshot
+	Subs                        map[string]*Subscription
+	Outbox, Dead                map[string][]Notification
 }
 
 type officeSnapshot struct {
-	ID, Day string
-	Windows []Window
-	Waiting []uint64
-	Recent  []Call
-	Spans   []Span
+	ID, Day            string
+	Windows            []Window
+	Waiting            []uint64
+	Recent             []Call
+	Spans              []Span
+	RemindedFor, Level string
 }
 
 // Save writes the whole state to w.
@@ -36,6 +39,7 @@ func (s *State) Save(w io.Writer) error {
 	snap := snapshot{
 		Version: snapshotVersion, Region: s.Region, Now: s.Now, Index: s.Index, EventSeq: s.EventSeq,
 		NextBookingID: s.NextBookingID, NextTicketID: s.NextTicketID, Counters: s.Counters, Retries: s.Retries,
+		Subs: s.Subs, Outbox: s.Outbox, Dead: s.Dead,
 		Bookings: make([]*Booking, 0, len(s.Bookings)), Tickets: make([]*Ticket, 0, len(s.Tickets)),
 	}
 	for _, b := range s.Bookings {
@@ -45,7 +49,7 @@ func (s *State) Save(w io.Writer) error {
 		snap.Tickets = append(snap.Tickets, t)
 	}
 	for id, o := range s.Offices {
-		os := officeSnapshot{ID: id, Day: o.Day, Recent: o.Recent, Spans: o.Spans}
+		os := officeSnapshot{ID: id, Day: o.Day, Recent: o.Recent, Spans: o.Spans, RemindedFor: o.RemindedFor, Level: o.Level}
 		for _, w := range o.Windows {
 			os.Windows = append(os.Windows, *w)
 		}
@@ -75,6 +79,12 @@ func Load(r io.Reader, p Policy) (*State, error) {
 	if snap.Retries != nil {
 		s.Retries = snap.Retries
 	}
+	if snap.Subs != nil {
+		s.Subs, s.Outbox, s.Dead = snap.Subs, snap.Outbox, snap.Dead
+	}
+	if s.Outbox == nil || s.Dead == nil {
+		s.Outbox, s.Dead = map[string][]Notification{}, map[string][]Notification{}
+	}
 	for _, t := range snap.Tickets {
 		s.Tickets[t.ID] = t
 	}
@@ -102,7 +112,7 @@ func Load(r io.Reader, p Policy) (*State, error) {
 		if o == nil {
 			continue
 		}
-		o.Day, o.Recent, o.Spans = os.Day, os.Recent, os.Spans
+		o.Day, o.Recent, o.Spans, o.RemindedFor, o.Level = os.Day, os.Recent, os.Spans, os.RemindedFor, os.Level
 		for _, w := range os.Windows {
 			if ow := o.Window(w.Number); ow != nil {
 				ow.State, ow.Current, ow.Since = w.State, w.Current, w.Since

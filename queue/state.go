@@ -15,6 +15,8 @@ type Policy interface {
 	// EstimateWait is the expected wait in seconds of a new ticket for service
 	// at office o.
 	EstimateWait(o *Office, service string, now int64) int64
+	// Level is office o's load level: low, medium or high.
+	Level(o *Office, now int64) string
 }
 
 // State is the whole replicated state of a region.
@@ -32,6 +34,9 @@ type State struct {
 	Tickets       map[uint64]*Ticket
 	Counters      map[string]int   // "office|day|prefix" → last number issued
 	Retries       map[string]Retry // "kind|key" → what the first command with that idempotency key made
+	Subs          map[string]*Subscription
+	Outbox        map[string][]Notification // per subscription, in event order, not yet delivered
+	Dead          map[string][]Notification // per subscription, given up after retries
 
 	seats  map[seatKey][]uint64 // bookings holding seats of a slot
 	active map[string][]uint64  // "phone|service" → the applicant's active bookings
@@ -59,25 +64,29 @@ func New(p Policy) *State {
 	return &State{
 		policy: p, Offices: map[string]*Office{},
 		Bookings: map[uint64]*Booking{}, Tickets: map[uint64]*Ticket{}, Counters: map[string]int{}, Retries: map[string]Retry{},
+		Subs: map[string]*Subscription{}, Outbox: map[string][]Notification{}, Dead: map[string][]Notification{},
 		seats: map[seatKey][]uint64{}, active: map[string][]uint64{}, holds: map[uint64]int64{},
 	}
 }
 
 // Office is an office's configuration and its live state.
 type Office struct {
-	Config   *OfficeConfig
-	Windows  []*Window // sorted by number
-	Waiting  []*Ticket // waiting tickets in arrival order; change through enqueue, unqueue, setWaiting
-	Day      string    // the local day the live queue belongs to
-	Recent   []Call    // the latest calls, for the load figures
-	Spans    []Span    // past periods in which a window was open, for occupancy
-	loc      *time.Location
-	week     [7]span
-	holidays map[string]span
-	offers   map[string]bool
-	prio     map[string]int // category → priority, shared by the region's offices
-	minutes  map[string]int // service → average minutes, shared by the region's offices
-	counts   map[string]int // service → tickets waiting for it
+	Config  *OfficeConfig
+	Windows []*Window // sorted by number
+	Waiting []*Ticket // waiting tickets in arrival order; change through enqueue, unqueue, setWaiting
+	Day     string    // the local day the live queue belongs to
+	Recent  []Call    // the latest calls, for the load figures
+	Spans   []Span    // past periods in which a window was open, for occupancy
+	// RemindedFor is the date whose bookings were reminded; Level the last
+	// load level, to tell when it drops.
+	RemindedFor, Level string
+	loc                *time.Location
+	week               [7]span
+	holidays           map[string]span
+	offers             map[string]bool
+	prio               map[string]int // category → priority, shared by the region's offices
+	minutes            map[string]int // service → average minutes, shared by the region's offices
+	counts             map[string]int // service → tickets waiting for it
 }
 
 // Span is a period [From, To) in which window Window was open.
@@ -176,6 +185,7 @@ type Command struct {
 	Phone    string
 	Region   *Region
 	Key      string // idempotency key of a Book or Issue: a retry returns the first result
+	Sub      *Subscription
 }
 
 // Kind is a command type. Its value is the type byte of the log entry, so
@@ -192,6 +202,13 @@ const (
 	KindCheckIn    Kind = 7
 	KindWindow     Kind = 8
 	KindTick       Kind = 9
+	// Notifications: Subscribe (Sub), Unsubscribe (Name), Delivered (Name,
+	// Booking = the last Seq taken; Hold: the head goes to the dead letters),
+	// Replay (Name).
+	KindSubscribe   Kind = 10
+	KindUnsubscribe Kind = 11
+	KindDelivered   Kind = 12
+	KindReplay      Kind = 13
 )
 
 // Action is what an operator does at a window.
@@ -256,6 +273,7 @@ var handlers = map[Kind]func(*State, *Command) Result{
 	KindSetRegion: (*State).setRegion, KindBook: (*State).book, KindConfirm: (*State).confirm,
 	KindReschedule: (*State).reschedule, KindCancel: (*State).cancel, KindIssue: (*State).issue,
 	KindCheckIn: (*State).checkIn, KindWindow: (*State).window, KindTick: (*State).tick,
+	KindSubscribe: (*State).subscribe, KindUnsubscribe: (*State).unsubscribe, KindDelivered: (*State).delivered, KindReplay: (*State).replay,
 }
 
 // Known reports whether k is a command type this version understands.
@@ -277,10 +295,23 @@ func (s *State) Apply(c *Command, now int64, index uint64) Result {
 	if c.Kind != KindSetRegion && s.Region == nil {
 		return Result{Err: errf(CodeInvalidConfig, "no region is configured yet")}
 	}
+	var r Result
 	if c.Key == "" || c.Kind != KindBook && c.Kind != KindIssue {
-		return h(s, c)
+		r = h(s, c)
+	} else {
+		r = s.once(h, c)
 	}
-	return s.once(h, c)
+	switch o := s.Offices[c.Office]; {
+	case c.Kind == KindTick:
+		for _, oc := range s.Region.Offices {
+			s.remind(s.Offices[oc.ID])
+			s.loadChanged(s.Offices[oc.ID])
+		}
+	case o != nil && (c.Kind == KindIssue || c.Kind == KindCheckIn || c.Kind == KindWindow):
+		s.nearTurn(o)
+		s.loadChanged(o)
+	}
+	return r
 }
 
 // once applies a command that carries an idempotency key: the first success
@@ -318,6 +349,7 @@ func (s *State) emit(e Event) {
 	s.EventSeq++
 	e.Seq, e.Index, e.At = s.EventSeq, s.Index, s.Now
 	s.events = append(s.events, e)
+	s.notify(e)
 }
 
 func (s *State) office(id string) (*Office, *Error) {

@@ -40,6 +40,7 @@ type Ticket struct {
 	Position       int          `json:"position"`   // place in the queue of its service at issue
 	EstWait        int64        `json:"est_wait_s"` // wait estimate given at issue, seconds
 	RedirectedFrom uint64       `json:"redirected_from,omitempty"`
+	Near           bool         `json:"-"` // told that its turn is near
 }
 
 func (s *State) issue(c *Command) Result {
@@ -210,6 +211,11 @@ func (s *State) Due(now int64) bool {
 	}
 	for _, until := range s.holds {
 		if until <= now {
+			return true
+		}
+	}
+	for _, o := range s.Offices {
+		if _, due := s.reminderDue(o, now); due {
 			return true
 		}
 	}

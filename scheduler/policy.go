@@ -51,6 +51,9 @@ func (Default) EstimateWait(o *queue.Office, service string, now int64) int64 {
 	return int64(o.WaitingFor(service)) * int64(o.ServiceMinutes(service)) * 60 / int64(servers(o, service))
 }
 
+// Level implements queue.Policy: the office's load level (see OfficeLoad).
+func (Default) Level(o *queue.Office, now int64) string { return OfficeLoad(o, now).Level }
+
 // servers counts the windows open for service, or, when none is open, all
 // windows that could serve it (they are expected to open); at least one.
 func servers(o *queue.Office, service string) int {

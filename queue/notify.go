@@ -1,0 +1,284 @@
+package queue
+
+import (
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// Notifications for SMS/push gateways and the portal. The state machine
+// turns events into notifications, one outbox per subscription, in event
+// order; the leader delivers the head of each outbox and commits a Delivered
+// command when the gateway took it. The outbox and the delivery position are
+// replicated, so a new leader goes on where the old one stopped: delivery is
+// at least once, in order, per subscription.
+
+// Subscription is a webhook that wants some kinds of notification.
+type Subscription struct {
+	ID      string   `json:"id"`
+	URL     string   `json:"url"`
+	Kinds   []string `json:"kinds,omitempty"`   // none: every kind
+	Offices []string `json:"offices,omitempty"` // none: every office
+	Secret  string   `json:"secret"`            // signs each request (HMAC-SHA256 of the body)
+}
+
+// Notification kinds.
+const (
+	NBookingConfirmed   = "booking_confirmed"
+	NBookingRescheduled = "booking_rescheduled"
+	NBookingCancelled   = "booking_cancelled"
+	NReminder           = "reminder"  // the day before the visit, at the region's reminder time
+	NTurnNear           = "turn_near" // at most turn_near_ahead applicants ahead
+	NCalled             = "called"    // called (or called again) to a window
+	NNoShow             = "no_show"
+	NLoadDropped        = "load_dropped" // an office's load level went down
+)
+
+// NotificationKinds are all the kinds, for validation and documentation.
+var NotificationKinds = []string{NBookingConfirmed, NBookingRescheduled, NBookingCancelled, NReminder, NTurnNear, NCalled, NNoShow, NLoadDropped}
+
+// Notification is one message for a gateway. Personal data is limited to
+// the applicant's phone, for bookings only (the SMS needs it); walk-ins are
+// known by ticket number alone.
+type Notification struct {
+	Seq           uint64 `json:"seq"` // the event's number: unique and increasing
+	Kind          string `json:"kind"`
+	At            int64  `json:"at"`
+	Office        string `json:"office"`
+	Service       string `json:"service,omitempty"`
+	Booking       uint64 `json:"booking,omitempty"`
+	BookingNumber string `json:"booking_number,omitempty"`
+	Start         int64  `json:"start,omitempty"` // the booked slot
+	Phone         string `json:"phone,omitempty"`
+	Ticket        string `json:"ticket,omitempty"` // ticket number
+	Window        int    `json:"window,omitempty"`
+	Ahead         int    `json:"ahead,omitempty"`
+	Level         string `json:"level,omitempty"`
+}
+
+// outboxLimit bounds a subscription's undelivered notifications; beyond it
+// the oldest go to the dead letters (also bounded).
+const outboxLimit = 100_000
+
+var subscriptionID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+func (s *State) subscribe(c *Command) Result {
+	sub := c.Sub
+	if sub == nil || !subscriptionID.MatchString(sub.ID) {
+		return Result{Err: errf(CodeInvalidRequest, "a subscription needs an id of lowercase letters, digits, - and _ (up to 64)")}
+	}
+	if u, err := url.Parse(sub.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Result{Err: errf(CodeInvalidRequest, "url must be an absolute http(s) URL")}
+	}
+	if len(sub.Secret) < 16 {
+		return Result{Err: errf(CodeInvalidRequest, "secret must be at least 16 characters")}
+	}
+	for _, k := range sub.Kinds {
+		if !slices.Contains(NotificationKinds, k) {
+			return Result{Err: errf(CodeInvalidRequest, "unknown notification kind %q", k)}
+		}
+	}
+	for _, o := range sub.Offices {
+		if s.Offices[o] == nil {
+			return Result{Err: errf(CodeUnknownOffice, "no office %q", o)}
+		}
+	}
+	cp := *sub
+	s.Subs[sub.ID] = &cp
+	return Result{}
+}
+
+func (s *State) unsubscribe(c *Command) Result {
+	if s.Subs[c.Name] == nil {
+		return Result{Err: errf(CodeNotFound, "no subscription %q", c.Name)}
+	}
+	delete(s.Subs, c.Name)
+	delete(s.Outbox, c.Name)
+	delete(s.Dead, c.Name)
+	return Result{}
+}
+
+// delivered records that the gateway took every notification up to Seq
+// (c.Booking) of subscription c.Name; with c.Hold the head notification Seq
+// gave up after its retries and goes to the dead letters instead.
+func (s *State) delivered(c *Command) Result {
+	box := s.Outbox[c.Name]
+	if s.Subs[c.Name] == nil {
+		return Result{Err: errf(CodeNotFound, "no subscription %q", c.Name)}
+	}
+	if c.Hold {
+		if len(box) > 0 && box[0].Seq == c.Booking {
+			s.bury(c.Name, box[0])
+			s.Outbox[c.Name] = box[1:]
+		}
+		return Result{}
+	}
+	n := sort.Search(len(box), func(i int) bool { return box[i].Seq > c.Booking })
+	s.Outbox[c.Name] = box[n:]
+	return Result{}
+}
+
+// replay puts a subscription's dead letters back in front of its outbox.
+func (s *State) replay(c *Command) Result {
+	if s.Subs[c.Name] == nil {
+		return Result{Err: errf(CodeNotFound, "no subscription %q", c.Name)}
+	}
+	s.Outbox[c.Name] = append(s.Dead[c.Name], s.Outbox[c.Name]...)
+	delete(s.Dead, c.Name)
+	return Result{}
+}
+
+func (s *State) bury(sub string, n Notification) {
+	d := append(s.Dead[sub], n)
+	if len(d) > outboxLimit {
+		d = d[len(d)-outboxLimit:]
+	}
+	s.Dead[sub] = d
+}
+
+// notify turns an event into the notifications the subscriptions want.
+func (s *State) notify(e Event) {
+	if len(s.Subs) == 0 {
+		return
+	}
+	n := Notification{Seq: e.Seq, At: e.At, Office: e.Office}
+	b, t := e.Booking, e.Ticket
+	switch e.Kind {
+	case EvBookingMade:
+		if b.Status != BookingConfirmed {
+			return
+		}
+		n.Kind = NBookingConfirmed
+	case EvBookingConfirmed:
+		n.Kind = NBookingConfirmed
+	case EvBookingMoved:
+		n.Kind = NBookingRescheduled
+	case EvBookingCancelled:
+		n.Kind = NBookingCancelled
+	case EvBookingReminder:
+		n.Kind = NReminder
+	case EvTurnNear:
+		n.Kind, n.Ahead = NTurnNear, e.Ahead
+	case EvTicketCalled, EvTicketRecalled:
+		n.Kind = NCalled
+	case EvTicketNoShow:
+		n.Kind = NNoShow
+	case EvLoadDropped:
+		n.Kind, n.Level = NLoadDropped, e.Level
+	default:
+		return
+	}
+	if t != nil {
+		n.Service, n.Ticket, n.Window = t.Service, t.Number, t.Window
+		if b == nil && t.Booking != 0 {
+			b = s.Bookings[t.Booking]
+		}
+	}
+	if e.Window != nil {
+		n.Window = e.Window.Number
+	}
+	if b != nil {
+		n.Service, n.Booking, n.BookingNumber, n.Start, n.Phone = b.Service, b.ID, b.Number, b.Start, b.Phone
+	}
+	ids := make([]string, 0, len(s.Subs))
+	for id := range s.Subs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		sub := s.Subs[id]
+		if (len(sub.Kinds) > 0 && !slices.Contains(sub.Kinds, n.Kind)) || (len(sub.Offices) > 0 && !slices.Contains(sub.Offices, n.Office)) {
+			continue
+		}
+		box := append(s.Outbox[id], n)
+		if len(box) > outboxLimit {
+			s.bury(id, box[0])
+			box = box[1:]
+		}
+		s.Outbox[id] = box
+	}
+}
+
+// reminderDue reports whether office o's reminders for tomorrow are due at
+// now: its local reminder time today has come and they were not sent.
+func (s *State) reminderDue(o *Office, now int64) (tomorrow string, due bool) {
+	t := time.Unix(now, 0).In(o.loc)
+	tomorrow = t.AddDate(0, 0, 1).Format(time.DateOnly)
+	hh, mm := s.Region.Rules.reminderClock()
+	return tomorrow, o.RemindedFor != tomorrow && t.Hour()*60+t.Minute() >= hh*60+mm
+}
+
+// remind sends the reminders of office o for tomorrow's bookings, once.
+func (s *State) remind(o *Office) {
+	tomorrow, due := s.reminderDue(o, s.Now)
+	if !due {
+		return
+	}
+	var ids []uint64
+	for _, list := range s.active {
+		for _, id := range list {
+			if b := s.Bookings[id]; b.Office == o.Config.ID && b.Status == BookingConfirmed && o.localDay(b.Start) == tomorrow {
+				ids = append(ids, id)
+			}
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		s.emit(Event{Kind: EvBookingReminder, Office: o.Config.ID, Booking: copyOf(s.Bookings[id])})
+	}
+	o.RemindedFor = tomorrow
+}
+
+// nearTurn tells the waiting applicants of office o who now have at most
+// turn_near_ahead others ahead of them for their service, once per ticket.
+// The scan stops once every waiting service has shown that many.
+func (s *State) nearTurn(o *Office) {
+	n := s.Region.Rules.TurnNearAhead
+	ahead := map[string]int{}
+	left := 0
+	for _, sv := range o.Config.Services {
+		left += min(o.counts[sv], n+1)
+	}
+	for _, t := range o.Waiting {
+		if left == 0 {
+			break
+		}
+		k := ahead[t.Service]
+		if k > n {
+			continue
+		}
+		ahead[t.Service]++
+		left--
+		if !t.Near {
+			t.Near = true
+			s.emit(Event{Kind: EvTurnNear, Office: o.Config.ID, Ticket: copyOf(t), Ahead: k})
+		}
+	}
+}
+
+// loadChanged follows office o's load level and tells when it went down.
+func (s *State) loadChanged(o *Office) {
+	level := s.policy.Level(o, s.Now)
+	if rank(level) < rank(o.Level) {
+		s.emit(Event{Kind: EvLoadDropped, Office: o.Config.ID, Level: level})
+	}
+	o.Level = level
+}
+
+func rank(level string) int {
+	return map[string]int{"low": 1, "medium": 2, "high": 3}[level]
+}
+
+func (r *Rules) reminderClock() (hh, mm int) {
+	t, err := time.Parse("15:04", r.ReminderAt)
+	if err != nil {
+		return 18, 0
+	}
+	return t.Hour(), t.Minute()
+}
+
+// String names a notification for logs and idempotency keys.
+func (n Notification) String() string { return n.Kind + "#" + strconv.FormatUint(n.Seq, 10) }
