@@ -42,6 +42,7 @@ type Metrics struct {
 	commitCommands                             prometheus.Histogram
 	http                                       *prometheus.HistogramVec
 	missed                                     prometheus.Counter
+	notify                                     *prometheus.CounterVec
 }
 
 // New makes the collectors; Attach feeds them from a node.
@@ -84,11 +85,14 @@ func New(log *slog.Logger) *Metrics {
 		http: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "talon_http_request_duration_seconds", Help: "HTTP request latency by route, method and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"route", "method", "code"}),
+		notify: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "talon_notify_attempts_total", Help: "Webhook delivery attempts by this node, by result: ok, failed, dead (given up)."},
+			[]string{"subscription", "result"}),
 		missed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "talon_metrics_missed_events_total", Help: "Domain events the metrics could not count (the subscriber fell too far behind)."}),
 	}
 	m.reg.MustRegister(m.wait, m.service, m.lateness, m.issued, m.finished, m.recalls, m.bookings, m.taken,
-		m.commit, m.commitCommands, m.http, m.missed,
+		m.commit, m.commitCommands, m.http, m.missed, m.notify,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -100,6 +104,11 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 func (m *Metrics) ObserveCommit(d time.Duration, commands int) {
 	m.commit.Observe(d.Seconds())
 	m.commitCommands.Observe(float64(commands))
+}
+
+// ObserveNotify is a notify.Config.Observe hook.
+func (m *Metrics) ObserveNotify(subscription, result string) {
+	m.notify.WithLabelValues(subscription, result).Inc()
 }
 
 // Attach feeds the metrics from a node: its event stream (from now on) and,
@@ -215,10 +224,13 @@ var (
 	descApplied = prometheus.NewDesc("talon_raft_applied_index", "Raft index applied by this node.", nil, nil)
 	descContact = prometheus.NewDesc("talon_raft_last_contact_seconds", "Seconds since this follower last heard from the leader (0 on the leader).", nil, nil)
 	descFree    = prometheus.NewDesc("talon_data_free_bytes", "Free bytes on the file system of the data folder.", nil, nil)
+	descPending = prometheus.NewDesc("talon_notify_pending", "Notifications not yet delivered, per subscription.", []string{"subscription"}, nil)
+	descDead    = prometheus.NewDesc("talon_notify_dead", "Notifications given up after their retries, per subscription.", []string{"subscription"}, nil)
+	descLag     = prometheus.NewDesc("talon_notify_lag_seconds", "Age of the oldest undelivered notification, per subscription (0 when none).", []string{"subscription"}, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueue, descOldest, descWindows, descLeader, descReady, descHalted, descTerm, descCommit, descApplied, descContact, descFree} {
+	for _, d := range []*prometheus.Desc{descQueue, descOldest, descWindows, descLeader, descReady, descHalted, descTerm, descCommit, descApplied, descContact, descFree, descPending, descDead, descLag} {
 		ch <- d
 	}
 }
@@ -226,6 +238,15 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	now := c.s.Now().Unix()
 	c.s.Read(func(st *queue.State) {
+		for id := range st.Subs {
+			box, lag := st.Outbox[id], 0.0
+			if len(box) > 0 {
+				lag = float64(now - box[0].At)
+			}
+			ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(len(box)), id)
+			ch <- prometheus.MustNewConstMetric(descDead, prometheus.GaugeValue, float64(len(st.Dead[id])), id)
+			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, lag, id)
+		}
 		if st.Region == nil {
 			return
 		}

@@ -53,6 +53,16 @@ type Config struct {
 		Active string  `yaml:"active"`
 		Keys   []qrKey `yaml:"keys"`
 	} `yaml:"qr_keys"`
+	// Notifications: webhooks created at the first start (later changes:
+	// talonctl subscribe).
+	Notifications []struct {
+		ID         string   `yaml:"id"`
+		URL        string   `yaml:"url"`
+		Kinds      []string `yaml:"kinds"`
+		Offices    []string `yaml:"offices"`
+		Secret     string   `yaml:"secret"`
+		SecretFile string   `yaml:"secret_file"`
+	} `yaml:"notifications"`
 	Region     *queue.Region `yaml:"region"`
 	RegionFile string        `yaml:"region_file"`
 }
@@ -126,6 +136,23 @@ func (c *Config) tokens() map[string]api.Grant {
 		m[t.Token] = api.Grant{Role: t.Role, Offices: t.Offices}
 	}
 	return m
+}
+
+// subscriptions are the configured webhooks, secrets read.
+func (c *Config) subscriptions() ([]queue.Subscription, error) {
+	var out []queue.Subscription
+	for _, n := range c.Notifications {
+		secret := n.Secret
+		if n.SecretFile != "" {
+			b, err := os.ReadFile(n.SecretFile)
+			if err != nil {
+				return nil, err
+			}
+			secret = strings.TrimSpace(string(b))
+		}
+		out = append(out, queue.Subscription{ID: n.ID, URL: n.URL, Kinds: n.Kinds, Offices: n.Offices, Secret: secret})
+	}
+	return out, nil
 }
 
 // keyring builds the QR keyring; with no keys configured it uses (and on

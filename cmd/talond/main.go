@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/talon-mfc/talon/api"
 	"github.com/talon-mfc/talon/cluster"
 	"github.com/talon-mfc/talon/metrics"
+	"github.com/talon-mfc/talon/notify"
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler"
 )
@@ -76,6 +78,10 @@ func run() error {
 		cfg.QRKeys.Active = "local"
 		cfg.QRKeys.Keys = []qrKey{{ID: "local", SeedFile: *qrKeyFile}}
 	}
+	subs, err := cfg.subscriptions()
+	if err != nil {
+		return err
+	}
 	keys, err := cfg.keyring()
 	if err != nil {
 		return err
@@ -112,7 +118,10 @@ func run() error {
 	}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- httpSrv.Serve(ln) }()
-	go seedRegion(store, cfg.Region, log)
+	go seed(store, cfg.Region, subs, log)
+	deliver := notify.New(notify.Config{Store: store, Logger: log, Observe: m.ObserveNotify})
+	stopDelivery := make(chan struct{})
+	go deliver.Run(stopDelivery)
 	systemd.SdNotify(false, systemd.SdNotifyReady) // systemd Type=notify: serving HTTP; /readyz says when it can serve
 
 	fmt.Printf("talond %s: region %q, data in %s\n", cfg.Node.ID, cfg.Region.Name, cfg.Node.DataDir)
@@ -138,6 +147,7 @@ func run() error {
 		err = fmt.Errorf("node halted: %s", store.Status().Halted)
 	}
 	systemd.SdNotify(false, systemd.SdNotifyStopping)
+	close(stopDelivery)
 	handOver(store, log)
 	httpSrv.ShutdownWithContext(context.Background())
 	return joinErr(err, store.Close())
@@ -169,31 +179,47 @@ func joinErr(a, b error) error {
 	return b
 }
 
-// seedRegion loads the configured region into the replicated state once
-// this node leads, if the state holds none yet (a new cluster). Later
-// changes go through the API (talonctl region load), so a node restarted
-// with an older file never undoes them.
-func seedRegion(store *cluster.Store, r *queue.Region, log *slog.Logger) {
+// seed loads the configured region and webhook subscriptions into the
+// replicated state once this node leads, if the state lacks them (a new
+// cluster). Later changes go through the API (talonctl region load,
+// talonctl subscribe), so a node restarted with an older file never undoes
+// them.
+func seed(store *cluster.Store, r *queue.Region, subs []queue.Subscription, log *slog.Logger) {
 	for {
 		time.Sleep(100 * time.Millisecond)
-		has := false
-		store.Read(func(st *queue.State) { has = st.Region != nil })
-		if has {
+		var missing []queue.Command
+		store.Read(func(st *queue.State) {
+			if st.Region == nil {
+				missing = append(missing, queue.Command{Kind: queue.KindSetRegion, Region: r})
+			}
+			for _, sub := range subs {
+				if st.Subs[sub.ID] == nil {
+					missing = append(missing, queue.Command{Kind: queue.KindSubscribe, Sub: &sub})
+				}
+			}
+		})
+		if len(missing) == 0 {
 			return
 		}
 		if !store.Ready() || store.Status().State != "Leader" {
 			continue
 		}
-		res, err := store.Apply(context.Background(), queue.Command{Kind: queue.KindSetRegion, Region: r})
-		switch {
-		case err != nil:
-			log.Warn("loading the region", "err", err)
-		case res.Err != nil:
-			log.Error("the configured region was rejected", "err", res.Err)
-			return
-		default:
-			log.Info("region loaded", "name", r.Name, "offices", len(r.Offices))
-			return
+		for _, c := range missing {
+			res, err := store.Apply(context.Background(), c)
+			switch {
+			case err != nil:
+				log.Warn("seeding the configuration", "err", err)
+			case res.Err != nil && c.Kind == queue.KindSetRegion:
+				log.Error("the configured region was rejected", "err", res.Err)
+				return
+			case res.Err != nil:
+				log.Error("a configured subscription was rejected", "id", c.Sub.ID, "err", res.Err)
+				subs = slices.DeleteFunc(subs, func(s queue.Subscription) bool { return s.ID == c.Sub.ID })
+			case c.Kind == queue.KindSetRegion:
+				log.Info("region loaded", "name", r.Name, "offices", len(r.Offices))
+			default:
+				log.Info("subscription created", "id", c.Sub.ID)
+			}
 		}
 	}
 }
