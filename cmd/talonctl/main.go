@@ -9,6 +9,11 @@
 //	talonctl restore <file>              replace the region's state with a backup
 //	talonctl region load <file.yaml>     load a region configuration (offices, services, windows)
 //	talonctl keygen <file>               make a talon signing key (Ed25519 seed) if file does not exist
+//	talonctl subscriptions               webhooks with pending and dead-letter counts
+//	talonctl subscribe <id> <url> [kinds] [offices]   create or change a webhook (secret: $TALON_WEBHOOK_SECRET)
+//	talonctl unsubscribe <id>            remove a webhook
+//	talonctl dead <id>                   the notifications a webhook gave up on
+//	talonctl replay <id>                 deliver them again, in order
 //
 // The node is -addr or $TALON_ADDR (default http://127.0.0.1:8080); the admin
 // token is -token or $TALON_TOKEN.
@@ -51,7 +56,14 @@ const usage = `usage: talonctl [-addr URL] [-token T] <command>
   backup <file>               write a consistent backup of the region's state
   restore <file>              replace the region's state with a backup, on every node
   region load <file>          load a region configuration (YAML or JSON)
-  keygen <file>               make a talon signing key (base64 Ed25519 seed) unless the file exists`
+  keygen <file>               make a talon signing key (base64 Ed25519 seed) unless the file exists
+  subscriptions               notification webhooks with pending and dead-letter counts
+  subscribe <id> <url> [kinds] [offices]
+                              create or change a webhook; kinds and offices comma-separated;
+                              the signing secret comes from $TALON_WEBHOOK_SECRET
+  unsubscribe <id>            remove a webhook and its undelivered notifications
+  dead <id>                   the notifications a webhook gave up on
+  replay <id>                 deliver the dead letters again, in order`
 
 type client struct {
 	addr, token string
@@ -103,6 +115,30 @@ func run(args []string, out io.Writer) error {
 		return c.loadRegion(out, a[2])
 	case arg(0) == "keygen" && len(a) == 2:
 		return keygen(out, a[1])
+	case arg(0) == "subscriptions" && len(a) == 1:
+		return c.showSubs(out, "GET", "/api/v1/subscriptions", nil)
+	case arg(0) == "subscribe" && len(a) >= 3 && len(a) <= 5:
+		secret := os.Getenv("TALON_WEBHOOK_SECRET")
+		if secret == "" {
+			return errors.New("set TALON_WEBHOOK_SECRET to the webhook's signing secret (at least 16 characters)")
+		}
+		return c.showSubs(out, "PUT", "/api/v1/subscriptions/"+a[1], map[string]any{"url": a[2], "secret": secret,
+			"kinds": list(arg(3)), "offices": list(arg(4))})
+	case arg(0) == "unsubscribe" && len(a) == 2:
+		return c.showSubs(out, "DELETE", "/api/v1/subscriptions/"+a[1], nil)
+	case arg(0) == "replay" && len(a) == 2:
+		return c.showSubs(out, "POST", "/api/v1/subscriptions/"+a[1]+"/replay", nil)
+	case arg(0) == "dead" && len(a) == 2:
+		var res struct{ Dead []map[string]any }
+		if err := c.do("GET", "/api/v1/subscriptions/"+a[1]+"/dead", nil, &res); err != nil {
+			return err
+		}
+		enc := json.NewEncoder(out)
+		for _, n := range res.Dead {
+			enc.Encode(n)
+		}
+		fmt.Fprintf(out, "%d dead letters; talonctl replay %s delivers them again\n", len(res.Dead), a[1])
+		return nil
 	}
 	fs.Usage()
 	return errors.New("unknown command")
@@ -284,4 +320,38 @@ func keygen(out io.Writer, file string) error {
 	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
 	fmt.Fprintf(out, "wrote %s; public key %s\n", file, base64.StdEncoding.EncodeToString(pub))
 	return f.Close()
+}
+
+func list(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// showSubs runs a subscriptions request and prints the subscriptions.
+func (c *client) showSubs(out io.Writer, method, path string, body any) error {
+	var res struct {
+		Subscriptions []struct {
+			ID, URL        string
+			Kinds, Offices []string
+			Pending, Dead  int
+		}
+	}
+	if err := c.do(method, path, body, &res); err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tURL\tKINDS\tOFFICES\tPENDING\tDEAD")
+	for _, s := range res.Subscriptions {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\n", s.ID, s.URL, orAll(s.Kinds), orAll(s.Offices), s.Pending, s.Dead)
+	}
+	return w.Flush()
+}
+
+func orAll(v []string) string {
+	if len(v) == 0 {
+		return "all"
+	}
+	return strings.Join(v, ",")
 }
