@@ -491,8 +491,10 @@ func TestTalonctl(t *testing.T) {
 		t.Fatalf("status:\n%s", out)
 	}
 	run(followers[0], "transfer-leadership", followers[1].id)
-	if l, _ := leader(t, nodes); l != followers[1] {
-		t.Fatalf("leader is %s after transferring to %s", l.id, followers[1].id)
+	for deadline := time.Now().Add(10 * time.Second); followers[1].status().State != "Leader"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not become the leader after the transfer", followers[1].id)
+		}
 	}
 
 	backup := filepath.Join(t.TempDir(), "region.backup")
@@ -517,6 +519,24 @@ offices:
 	if out, err := talonctl(ctl, lead, "region", "load", region); err == nil {
 		t.Fatalf("loading a region that drops offices with live records should fail:\n%s", out)
 	}
+	// Webhooks: subscribe, list, dead letters, unsubscribe.
+	sub := exec.Command(ctl, "-addr", lead.base, "subscribe", "sms", "https://sms.example/hook", "called,reminder", "demo-24h")
+	sub.Env = append(os.Environ(), "TALON_WEBHOOK_SECRET=webhook-secret-0123456789")
+	if out, err := sub.CombinedOutput(); err != nil || !strings.Contains(string(out), "called,reminder") {
+		t.Fatalf("talonctl subscribe: %v\n%s", err, out)
+	}
+	if out := run(followers[1], "subscriptions"); !strings.Contains(out, "https://sms.example/hook") || strings.Contains(out, "webhook-secret") {
+		t.Fatalf("subscriptions:\n%s", out)
+	}
+	if out := run(followers[0], "dead", "sms"); !strings.Contains(out, "0 dead letters") {
+		t.Fatalf("dead:\n%s", out)
+	}
+	run(followers[0], "replay", "sms")
+	run(lead, "unsubscribe", "sms")
+	if out, err := talonctl(ctl, lead, "dead", "sms"); err == nil {
+		t.Fatalf("dead letters of a removed subscription: %s", out)
+	}
+
 	if out, err := talonctl(ctl, lead, "region", "load", "/nonexistent.yaml"); err == nil {
 		t.Fatalf("loading a missing file: %s", out)
 	}

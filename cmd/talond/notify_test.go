@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -170,4 +171,68 @@ func pendingAt(t *testing.T, d *daemon) int {
 		n += s.Pending
 	}
 	return n
+}
+
+// TestReminderAcrossRestart: a talond whose clock the test moves to 18:00
+// (Asia/Barnaul) the evening before two bookings sends one reminder for
+// each; restarted and moved there again, it sends none twice.
+func TestReminderAcrossRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	d := startDaemon(t, buildTalond(t), t.TempDir(), "-dev-clock")
+	req, _ := http.NewRequest("PUT", d.base+"/api/v1/subscriptions/sms", strings.NewReader(
+		fmt.Sprintf(`{"url": %q, "secret": %q, "kinds": ["reminder"]}`, srv.URL, webhookSecret)))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("subscribe: %v %v", err, resp)
+	}
+	loc, _ := time.LoadLocation("Asia/Barnaul")
+	now := time.Now().In(loc)
+	visit := time.Date(now.Year(), now.Month(), now.Day()+2, 10, 0, 0, 0, loc)
+	for i, phone := range []string{"79230000001", "79230000002"} {
+		if code, out := d.post(http.DefaultClient, "/api/v1/bookings", map[string]any{"office": "demo-24h", "service": "egrn",
+			"start": visit.Add(time.Duration(i) * 15 * time.Minute).Format(time.RFC3339), "applicant": map[string]string{"name": "Тест", "phone": phone}}); code != 201 {
+			t.Fatalf("booking: %d %v", code, out)
+		}
+	}
+	eve := time.Date(visit.Year(), visit.Month(), visit.Day()-1, 18, 0, 30, 0, loc)
+	toEve := func() {
+		if code, out := d.post(http.DefaultClient, "/api/v1/dev/clock", map[string]string{"advance": time.Until(eve).Round(time.Second).String()}); code != 200 {
+			t.Fatalf("clock: %d %v", code, out)
+		}
+	}
+	reminders := func() int {
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		seen := map[uint64]bool{}
+		for _, g := range rcv.got {
+			if g.kind != "reminder" || !g.signed {
+				t.Fatalf("unexpected delivery %+v", g)
+			}
+			seen[g.seq] = true
+		}
+		return len(seen)
+	}
+	if reminders() != 0 {
+		t.Fatal("a reminder before the evening")
+	}
+	toEve()
+	deadline := time.Now().Add(15 * time.Second)
+	for reminders() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d reminders at 18:00, want 2", reminders())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	d.cmd.Wait()
+	d.start()
+	toEve()
+	time.Sleep(3 * time.Second) // several ticks
+	if n := reminders(); n != 2 {
+		t.Fatalf("%d distinct reminders after a restart, want 2", n)
+	}
 }
