@@ -25,6 +25,22 @@ func (Default) Pick(o *queue.Office, w *queue.Window, now int64) *queue.Ticket {
 	return best
 }
 
+// FCFS is the baseline most queue systems use: a window calls the
+// longest-waiting applicant among the services it serves, with no regard
+// for bookings or categories. Its estimate is Default's.
+type FCFS struct{ Default }
+
+// Pick implements queue.Policy.
+func (FCFS) Pick(o *queue.Office, w *queue.Window, now int64) *queue.Ticket {
+	var best *queue.Ticket
+	for _, t := range o.Waiting {
+		if w.Serves(t.Service) && (best == nil || t.ArrivedAt < best.ArrivedAt || t.ArrivedAt == best.ArrivedAt && t.ID < best.ID) {
+			best = t
+		}
+	}
+	return best
+}
+
 // ahead reports whether a is called before b.
 func ahead(o *queue.Office, a, b *queue.Ticket, now int64) bool {
 	ad, bd := due(a, now), due(b, now)
