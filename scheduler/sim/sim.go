@@ -193,7 +193,7 @@ type runner struct {
 	spec     map[string]ServiceSpec
 	idle     map[int]bool // windows open with nobody to call
 	lastWait map[string]int64
-	closed   bool         // the day's arrivals are over
+	closed   bool // the day's arrivals are over
 }
 
 func (r *runner) region() *queue.Region {
