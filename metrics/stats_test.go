@@ -14,7 +14,7 @@ import (
 // come in time order (the state's clock never goes back).
 func scriptedDay(t *testing.T) (*queue.State, int64) {
 	t0 := time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC).Unix()
-	d := &day{t: t, st: queue.New(scheduler.Default{}), m: New(nil)}
+	d := &day{t: t, st: queue.New(scheduler.FCFS{}), m: New(nil)} // first come, first served: a call order easy to follow by hand
 	r := region()
 	r.Services = append(r.Services, queue.Service{ID: "consult", Name: "Консультация", Letter: "К", AvgMinutes: 5})
 	r.Offices[0].Services = []string{"passport", "consult"}

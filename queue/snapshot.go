@@ -115,7 +115,7 @@ func Load(r io.Reader, p Policy) (*State, error) {
 		o.Day, o.Recent, o.Spans, o.RemindedFor, o.Level = os.Day, os.Recent, os.Spans, os.RemindedFor, os.Level
 		for _, w := range os.Windows {
 			if ow := o.Window(w.Number); ow != nil {
-				ow.State, ow.Current, ow.Since = w.State, w.Current, w.Since
+				ow.State, ow.Current, ow.Since, ow.Serving, ow.Busy = w.State, w.Current, w.Since, w.Serving, w.Busy
 			}
 		}
 		waiting := make([]*Ticket, 0, len(os.Waiting))

@@ -158,6 +158,8 @@ type Window struct {
 	State    WindowState `json:"state"`
 	Current  uint64      `json:"current,omitempty"` // ticket called or being served
 	Since    int64       `json:"since,omitempty"`
+	Serving  string      `json:"serving,omitempty"`    // the current ticket's service
+	Busy     int64       `json:"busy_since,omitempty"` // when the current ticket was called
 }
 
 // Serves reports whether the window has the skill for service.

@@ -68,7 +68,7 @@ func (s *State) callNext(o *Office, w *Window, cur *Ticket) Result {
 	}
 	o.unqueue(t)
 	t.Status, t.CalledAt, t.Window = TicketCalled, s.Now, w.Number
-	w.Current = t.ID
+	w.Current, w.Serving, w.Busy = t.ID, t.Service, s.Now
 	o.Recent = append(o.Recent, Call{At: s.Now, Wait: s.Now - t.ArrivedAt})
 	if len(o.Recent) > recentCalls {
 		o.Recent = o.Recent[len(o.Recent)-recentCalls:]
@@ -114,7 +114,7 @@ func (s *State) end(o *Office, w *Window, t *Ticket, st TicketStatus, kind Event
 		t.StartedAt = s.Now
 	}
 	t.Status, t.FinishedAt = st, s.Now
-	w.Current = 0
+	w.Current, w.Serving, w.Busy = 0, "", 0
 	s.emit(Event{Kind: kind, Office: o.Config.ID, Ticket: copyOf(t), Window: copyOf(w)})
 }
 

@@ -1,15 +1,19 @@
 package scheduler
 
-import "github.com/talon-mfc/talon/queue"
+import (
+	"slices"
+
+	"github.com/talon-mfc/talon/queue"
+)
 
 // Default is talon's first calling policy and wait estimate.
 //
-// Pick: among waiting tickets for services the window serves, booked
-// applicants whose slot has begun come first (earliest slot first), then
-// higher priority categories, then the longest wait.
+// Pick: among waiting tickets for services the window serves, the first by
+// ahead: booked applicants whose slot has begun, then anyone waiting 40
+// minutes or more, then priority categories, then those who can still make
+// the 15-minute norm, then the rest; the longest wait first within each.
 //
-// EstimateWait: the work queued for the service ahead of a new ticket,
-// divided by the windows open for it.
+// EstimateWait: a forecast of the next calls (see EstimateWait).
 type Default struct{}
 
 var _ queue.Policy = Default{}
@@ -41,17 +45,36 @@ func (FCFS) Pick(o *queue.Office, w *queue.Window, now int64) *queue.Ticket {
 	return best
 }
 
-// ahead reports whether a is called before b.
+// ahead reports whether a is called before b. The classes, in order:
+//
+//  1. booked applicants whose slot has begun (earliest slot first), so they
+//     are called within minutes of their time;
+//  2. anyone who has waited agingCap or more (longest first): however the
+//     rest is ordered, no wait grows without bound;
+//  3. priority categories (higher first);
+//  4. those who can still be called within the 15-minute norm (longest
+//     wait first: nearest to breaking it);
+//  5. those past the norm but under agingCap (longest first).
+//
+// Class 4 before 5 raises the share called within the norm when the office
+// falls behind; class 2 keeps the longest wait at bay.
 func ahead(o *queue.Office, a, b *queue.Ticket, now int64) bool {
-	ad, bd := due(a, now), due(b, now)
-	switch {
-	case ad != bd:
-		return ad
-	case ad && a.SlotStart != b.SlotStart:
+	if ca, cb := class(o, a, now), class(o, b, now); ca != cb {
+		return ca < cb
+	}
+	if due(a, now) && a.SlotStart != b.SlotStart {
 		return a.SlotStart < b.SlotStart
 	}
 	if pa, pb := o.Priority(a.Category), o.Priority(b.Category); pa != pb {
 		return pa > pb
+	}
+	// Skill-aware: a ticket fewer open windows can serve goes first, so a
+	// window with several skills takes what only it can do and leaves the
+	// rest to the others (only below the aging cap: no one starves).
+	if c := class(o, a, now); c >= 4 && a.Service != b.Service {
+		if sa, sb := open(o, a.Service), open(o, b.Service); sa != sb {
+			return sa < sb
+		}
 	}
 	if a.ArrivedAt != b.ArrivedAt {
 		return a.ArrivedAt < b.ArrivedAt
@@ -59,12 +82,119 @@ func ahead(o *queue.Office, a, b *queue.Ticket, now int64) bool {
 	return a.ID < b.ID
 }
 
+// open counts the open windows that serve service.
+func open(o *queue.Office, service string) int {
+	n := 0
+	for _, w := range o.Windows {
+		if w.State == queue.WindowOpen && w.Serves(service) {
+			n++
+		}
+	}
+	return n
+}
+
+// Waits that order the classes of ahead.
+const (
+	waitNorm = 15 * 60
+	agingCap = 40 * 60
+)
+
+func class(o *queue.Office, t *queue.Ticket, now int64) int {
+	wait := now - t.ArrivedAt
+	switch {
+	case wait >= agingCap:
+		return 1
+	case due(t, now):
+		return 2
+	case o.Priority(t.Category) > 0:
+		return 3
+	case wait < waitNorm:
+		return 4
+	}
+	return 5
+}
+
 // due reports whether t is a booked applicant whose slot has begun.
 func due(t *queue.Ticket, now int64) bool { return t.Booking != 0 && t.SlotStart <= now }
 
-// EstimateWait implements queue.Policy.
+// EstimateWait implements queue.Policy: a forecast of the office's next
+// calls. Windows open now free up when their current applicant's mean
+// service time has run (counted from the call, so a long service frees its
+// window soon), then each free window takes the first applicant in call
+// order that it can serve, as the policy would; the new ticket joins last.
+// So it knows each window's skills, which windows are open, how long the
+// current services have run, and whom the policy puts first.
 func (Default) EstimateWait(o *queue.Office, service string, now int64) int64 {
-	return int64(o.WaitingFor(service)) * int64(o.ServiceMinutes(service)) * 60 / int64(servers(o, service))
+	type slot struct {
+		w    *queue.Window
+		free int64
+	}
+	var windows []slot
+	for _, w := range o.Windows {
+		if w.State != queue.WindowOpen {
+			continue
+		}
+		free := now
+		if w.Current != 0 {
+			mean := int64(o.ServiceMinutes(w.Serving) * 60)
+			free = now + max(mean-(now-w.Busy), mean/4)
+		}
+		windows = append(windows, slot{w, free})
+	}
+	if !slices.ContainsFunc(windows, func(s slot) bool { return s.w.Serves(service) }) {
+		// No open window serves it yet: the work ahead over the windows that could.
+		return int64(o.WaitingFor(service)) * int64(o.ServiceMinutes(service)) * 60 / int64(servers(o, service))
+	}
+	pending := slices.Clone(o.Waiting)
+	slices.SortStableFunc(pending, func(a, b *queue.Ticket) int {
+		if ahead(o, a, b, now) {
+			return -1
+		}
+		return 1
+	})
+	// Forecast the first forecastDepth calls one by one; the work queued
+	// behind them is shared by the windows that serve the service.
+	var rest int64
+	if len(pending) > forecastDepth {
+		for _, t := range pending[forecastDepth:] {
+			rest += int64(o.ServiceMinutes(t.Service) * 60)
+		}
+		pending = pending[:forecastDepth]
+		rest /= int64(servers(o, service))
+	}
+	pending = append(pending, nil) // the new ticket
+	for {
+		// The window that frees first and can serve someone pending.
+		best, idx := -1, -1
+		for i, s := range windows {
+			if best >= 0 && s.free >= windows[best].free {
+				continue
+			}
+			if j := slices.IndexFunc(pending, func(t *queue.Ticket) bool { return s.w.Serves(svc(t, service)) }); j >= 0 {
+				best, idx = i, j
+			}
+		}
+		if best < 0 {
+			return 0
+		}
+		if pending[idx] == nil {
+			return windows[best].free - now + rest
+		}
+		windows[best].free += int64(o.ServiceMinutes(pending[idx].Service) * 60)
+		pending = slices.Delete(pending, idx, idx+1)
+	}
+}
+
+// forecastDepth bounds the calls EstimateWait plays out one by one, so an
+// estimate costs the same however long the queue (it runs on every issue).
+const forecastDepth = 200
+
+// svc is a ticket's service; nil stands for the new ticket.
+func svc(t *queue.Ticket, service string) string {
+	if t == nil {
+		return service
+	}
+	return t.Service
 }
 
 // Level implements queue.Policy: the office's load level (see OfficeLoad).

@@ -55,9 +55,9 @@ func (x *sim) ticket(office, service, category string) *queue.Ticket {
 
 func TestPickOrder(t *testing.T) {
 	x := newSim(t)
-	slot := x.now + 3600
+	slot := x.now + 1800
 	b := x.do(queue.Command{Kind: queue.KindBook, Office: "a", Service: "p", Start: slot, Name: "Б", Phone: "79000000000"}).Booking
-	x.ticket("a", "p", "")
+	first := x.ticket("a", "p", "")
 	x.ticket("a", "s", "")
 	vip := x.ticket("a", "p", "vip")
 	x.now = slot - 600
@@ -73,6 +73,10 @@ func TestPickOrder(t *testing.T) {
 	}
 	if got := p.Pick(o, w2, slot); got.Service != "s" {
 		t.Fatalf("window 2 serves only s, picked %s", got.Number)
+	}
+	// Past the aging cap (40 minutes) the longest wait goes before all.
+	if got := p.Pick(o, w1, first.ArrivedAt+40*60); got.ID != first.ID {
+		t.Fatalf("after 40 minutes of waiting: picked %s, want %s", got.Number, first.Number)
 	}
 
 }

@@ -8,6 +8,7 @@ package sim
 import (
 	"container/heap"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -121,7 +122,7 @@ func Run(sc Scenario, policy queue.Policy, name string, seed uint64, estimators 
 		return nil, fmt.Errorf("scenario %s: open and close must be HH:MM, open first", sc.Name)
 	}
 	r := &runner{sc: sc, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), st: queue.New(policy),
-		est: estimators, errs: map[string][]float64{}, promised: map[uint64]map[string]float64{}, noShow: map[uint64]bool{},
+		est: estimators, errs: map[string][]float64{}, promised: map[uint64]map[string]float64{}, noShow: map[uint64]bool{}, duration: map[uint64]int64{},
 		spec: map[string]ServiceSpec{}, lastWait: map[string]int64{}}
 	for _, s := range sc.Services {
 		r.spec[s.ID] = s
@@ -190,8 +191,10 @@ type runner struct {
 	errs     map[string][]float64
 	promised map[uint64]map[string]float64 // ticket → estimator → promised wait
 	noShow   map[uint64]bool               // tickets whose applicant is gone when called
+	duration map[uint64]int64              // tickets' service times
 	spec     map[string]ServiceSpec
-	idle     map[int]bool // windows open with nobody to call
+	idle     map[int]bool  // windows open with nobody to call
+	breakDue map[int]int64 // windows to take a break (of this length) once their applicant is done
 	lastWait map[string]int64
 	closed   bool // the day's arrivals are over
 }
@@ -253,6 +256,11 @@ type event struct {
 	service string
 	booking *queue.Booking
 	prio    bool
+	length  int64 // of a break, seconds
+	// Drawn when the applicant is generated, so every policy meets the same
+	// applicants with the same service times (common random numbers).
+	duration int64
+	gone     bool // not there when called
 }
 
 type eventHeap []event
@@ -281,7 +289,7 @@ func (r *runner) at(e event) {
 // the queue is empty after closing.
 func (r *runner) day(d time.Time, open, closeAt int) error {
 	base := d.Unix()
-	r.idle, r.closed = map[int]bool{}, false
+	r.idle, r.closed, r.breakDue = map[int]bool{}, false, map[int]int64{}
 	r.at(event{at: base + int64(open)*60, kind: evOpen})
 	if err := r.book(base, open, closeAt); err != nil {
 		return err
@@ -290,8 +298,7 @@ func (r *runner) day(d time.Time, open, closeAt int) error {
 		for _, b := range w.Breaks {
 			from, _ := clock(b.From)
 			to, _ := clock(b.To)
-			r.at(event{at: base + int64(from)*60, kind: evBreak, window: w.Number})
-			r.at(event{at: base + int64(to)*60, kind: evBackEnd, window: w.Number})
+			r.at(event{at: base + int64(from)*60, kind: evBreak, window: w.Number, length: int64(to-from) * 60})
 		}
 	}
 	r.walkIns(base, open, closeAt)
@@ -299,6 +306,11 @@ func (r *runner) day(d time.Time, open, closeAt int) error {
 	for r.events.Len() > 0 {
 		e := heap.Pop(&r.events).(event)
 		r.now = max(r.now, e.at)
+		if r.st.Due(r.now) { // what the leader's ticker does: rollover at midnight, expired holds
+			if err := r.apply(r.now, queue.Command{Kind: queue.KindTick}); err != nil {
+				return err
+			}
+		}
 		if err := r.handle(e); err != nil {
 			return err
 		}
@@ -328,12 +340,14 @@ func (r *runner) book(base int64, open, closeAt int) error {
 		if err != nil {
 			continue // the slot's seats are taken: that applicant books elsewhere
 		}
-		if r.rng.Float64() < r.sc.NoShowBooked {
-			continue
-		}
+		gone := r.rng.Float64() < r.sc.NoShowBooked
 		early := r.rng.NormFloat64()*r.sc.EarlySD + r.sc.EarlyMinutes
 		early = math.Max(-14, math.Min(29, early))
-		r.at(event{at: max(start-int64(early*60), base+int64(open)*60), kind: evCheckIn, booking: res.Booking})
+		duration := r.serviceTime(s.ID)
+		if gone {
+			continue
+		}
+		r.at(event{at: max(start-int64(early*60), base+int64(open)*60), kind: evCheckIn, booking: res.Booking, duration: duration})
 	}
 	return nil
 }
@@ -359,7 +373,8 @@ func (r *runner) walkIns(base int64, open, closeAt int) {
 				break
 			}
 			s := pick(r.rng, r.sc.Services, total)
-			r.at(event{at: base + int64(t), kind: evWalkIn, service: s.ID, prio: r.rng.Float64() < r.sc.PriorityShare})
+			r.at(event{at: base + int64(t), kind: evWalkIn, service: s.ID, prio: r.rng.Float64() < r.sc.PriorityShare,
+				gone: r.rng.Float64() < r.sc.NoShowWalkIn, duration: r.serviceTime(s.ID)})
 		}
 	}
 }
@@ -388,17 +403,15 @@ func (r *runner) handle(e event) error {
 				cat = "priority"
 			}
 			res, err = r.do(r.now, queue.Command{Kind: queue.KindIssue, Service: e.service, Category: cat})
-			if err == nil && r.rng.Float64() < r.sc.NoShowWalkIn {
-				r.noShow[res.Ticket.ID] = true
-			}
 		} else {
 			res, err = r.do(r.now, queue.Command{Kind: queue.KindCheckIn, Booking: e.booking.ID, Start: e.booking.Start})
 		}
 		if err != nil {
 			return nil // e.g. a check-in outside the allowed window: the applicant goes home
 		}
+		r.noShow[res.Ticket.ID], r.duration[res.Ticket.ID] = e.gone, e.duration
 		r.promise(res.Ticket)
-		for w := range r.idle {
+		for _, w := range slices.Sorted(maps.Keys(r.idle)) { // in order: the same seed gives the same day
 			delete(r.idle, w)
 			r.at(event{at: r.now, kind: evFree, window: w})
 		}
@@ -408,20 +421,20 @@ func (r *runner) handle(e event) error {
 		// After midnight the day's rollover has already ended the ticket
 		// (it expired): then there is nothing to finish.
 		act := map[int]queue.Action{evFinish: queue.ActFinish, evNoShow: queue.ActNoShow}[e.kind]
-		if r.window(e.window).Current != 0 {
-			if err := r.apply(r.now, queue.Command{Kind: queue.KindWindow, Window: e.window, Action: act}); err != nil {
-				return err
-			}
+		if res, err := r.do(r.now, queue.Command{Kind: queue.KindWindow, Window: e.window, Action: act}); err != nil && res.Err.Code != queue.CodeNoCurrentTicket {
+			return err
 		}
 		return r.callNext(e.window)
 	case evBreak:
 		w := r.window(e.window)
-		if w.Current != 0 { // after the current applicant
-			r.at(event{at: r.now + 60, kind: evBreak, window: e.window})
+		if w.State != queue.WindowOpen {
 			return nil
 		}
-		delete(r.idle, e.window)
-		return r.apply(r.now, queue.Command{Kind: queue.KindWindow, Window: e.window, Action: queue.ActPause})
+		if w.Current != 0 { // after the current applicant
+			r.breakDue[e.window] = e.length
+			return nil
+		}
+		return r.pause(e.window, e.length)
 	case evBackEnd:
 		if r.window(e.window).State == queue.WindowPaused {
 			if err := r.apply(r.now, queue.Command{Kind: queue.KindWindow, Window: e.window, Action: queue.ActOpen}); err != nil {
@@ -444,17 +457,32 @@ func (r *runner) handle(e event) error {
 
 func (r *runner) window(n int) *queue.Window { return r.st.Offices[office].Window(n) }
 
-// callNext has window n call the policy's pick, or wait for an arrival.
+// pause starts window n's break of length seconds.
+func (r *runner) pause(n int, length int64) error {
+	delete(r.idle, n)
+	delete(r.breakDue, n)
+	r.at(event{at: r.now + length, kind: evBackEnd, window: n})
+	return r.apply(r.now, queue.Command{Kind: queue.KindWindow, Window: n, Action: queue.ActPause})
+}
+
+// callNext has window n call the policy's pick, or wait for an arrival; a
+// window whose break is due takes it first.
 func (r *runner) callNext(n int) error {
 	w := r.window(n)
 	if w.State != queue.WindowOpen || w.Current != 0 {
 		return nil
+	}
+	if length := r.breakDue[n]; length > 0 {
+		return r.pause(n, length)
 	}
 	res, err := r.do(r.now, queue.Command{Kind: queue.KindWindow, Window: n, Action: queue.ActCallNext})
 	if err != nil {
 		return err
 	}
 	t := res.Ticket
+	if t == nil && r.closed {
+		return r.apply(r.now, queue.Command{Kind: queue.KindWindow, Window: n, Action: queue.ActClose}) // the day's work is done
+	}
 	if t == nil {
 		r.idle[n] = true
 		return nil
@@ -467,7 +495,7 @@ func (r *runner) callNext(n int) error {
 	if err := r.apply(r.now, queue.Command{Kind: queue.KindWindow, Window: n, Action: queue.ActStart}); err != nil {
 		return err
 	}
-	r.at(event{at: r.now + r.serviceTime(t.Service), kind: evFinish, window: n})
+	r.at(event{at: r.now + r.duration[t.ID], kind: evFinish, window: n})
 	return nil
 }
 

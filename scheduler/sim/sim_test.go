@@ -45,3 +45,38 @@ func TestMMcMatchesErlangC(t *testing.T) {
 	}
 	t.Logf("M/M/3 at load %.2f: simulated mean wait %.0f s, Erlang C %.0f s, over %d applicants", perHour/18, rep.MeanWait, want, rep.Tickets)
 }
+
+// TestShippedScenarios: on every shipped scenario talon's policy calls a
+// larger share within 15 minutes than first-come-first-served, on the same
+// applicants; and talon's estimate is closer to the real wait than every
+// baseline estimator's. (The longest wait is not always better: see
+// SIMULATION.md.)
+func TestShippedScenarios(t *testing.T) {
+	scenarios, err := Shipped()
+	if err != nil || len(scenarios) != 3 {
+		t.Fatalf("%d scenarios: %v", len(scenarios), err)
+	}
+	for _, sc := range scenarios {
+		sc.Days = 30
+		fcfs, err := Run(sc, scheduler.FCFS{}, "fcfs", 1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		talon, err := Run(sc, scheduler.Default{}, "talon", 1, Baselines)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if talon.Tickets != fcfs.Tickets {
+			t.Errorf("%s: the policies met different applicants (%d, %d)", sc.Name, talon.Tickets, fcfs.Tickets)
+		}
+		if talon.Within15 <= fcfs.Within15 {
+			t.Errorf("%s: within 15 min talon %.3f, fcfs %.3f", sc.Name, talon.Within15, fcfs.Within15)
+		}
+		own := talon.Estimators["policy"].MAE
+		for name, e := range talon.Estimators {
+			if name != "policy" && own >= e.MAE {
+				t.Errorf("%s: talon's estimate errs %.0f s on average, %s only %.0f s", sc.Name, own, name, e.MAE)
+			}
+		}
+	}
+}

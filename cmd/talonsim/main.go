@@ -1,0 +1,94 @@
+// Command talonsim simulates office days with talon's real queue and
+// scheduler code, and compares calling policies and wait estimators.
+//
+//	talonsim                         the shipped scenarios, seed 1
+//	talonsim -seed 7 -days 30 my-office.yaml
+//
+// Results are the same for the same seed.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/talon-mfc/talon/queue"
+	"github.com/talon-mfc/talon/scheduler"
+	"github.com/talon-mfc/talon/scheduler/sim"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "talonsim:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("talonsim", flag.ContinueOnError)
+	seed := fs.Uint64("seed", 1, "random seed (same seed, same results)")
+	days := fs.Int("days", 0, "days to simulate (default: the scenario's)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var scenarios []sim.Scenario
+	if fs.NArg() == 0 {
+		var err error
+		if scenarios, err = sim.Shipped(); err != nil {
+			return err
+		}
+	}
+	for _, path := range fs.Args() {
+		sc, err := sim.Load(path)
+		if err != nil {
+			return err
+		}
+		scenarios = append(scenarios, sc)
+	}
+	policies := []struct {
+		name string
+		p    queue.Policy
+	}{{"first-come-first-served", scheduler.FCFS{}}, {"talon", scheduler.Default{}}}
+	for _, sc := range scenarios {
+		if *days > 0 {
+			sc.Days = *days
+		}
+		fmt.Fprintf(out, "\n## %s (%d days, seed %d)\n\n", sc.Name, sc.Days, *seed)
+		w := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.Debug)
+		fmt.Fprintln(w, "policy\tapplicants\twithin 15 min\tbooked within 5 min\tmean wait\tp90 wait\tlongest wait\toccupancy")
+		var talon *sim.Report
+		for _, pol := range policies {
+			rep, err := sim.Run(sc, pol.p, pol.name, *seed, sim.Baselines)
+			if err != nil {
+				return err
+			}
+			talon = rep
+			fmt.Fprintf(w, "%s\t%d\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%.1f%%\n", pol.name, rep.Tickets, 100*rep.Within15, 100*rep.BookedOn,
+				minutes(rep.MeanWait), minutes(rep.P90Wait), minutes(rep.MaxWait), 100*rep.Occupancy)
+		}
+		w.Flush()
+		fmt.Fprintf(out, "\nWait estimates given at issue under the talon policy, against the real wait:\n\n")
+		w = tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.Debug)
+		fmt.Fprintln(w, "estimator\tmean abs error\tp90 abs error")
+		names := make([]string, 0, len(talon.Estimators))
+		for n := range talon.Estimators {
+			names = append(names, n)
+		}
+		sort.Slice(names, func(i, j int) bool { return talon.Estimators[names[i]].MAE < talon.Estimators[names[j]].MAE })
+		for _, n := range names {
+			e := talon.Estimators[n]
+			label := n
+			if n == "policy" {
+				label = "talon (forecast)"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\n", label, minutes(e.MAE), minutes(e.P90))
+		}
+		w.Flush()
+	}
+	return nil
+}
+
+func minutes(seconds float64) string { return fmt.Sprintf("%.1f min", seconds/60) }
