@@ -6,6 +6,7 @@
 package sim
 
 import (
+	"cmp"
 	"container/heap"
 	"fmt"
 	"maps"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/talon-mfc/talon/metrics"
 	"github.com/talon-mfc/talon/queue"
+	"github.com/talon-mfc/talon/scheduler"
 )
 
 // Scenario describes an office and the applicants of a day.
@@ -39,6 +41,17 @@ type Scenario struct {
 	// WarmupMinutes leaves out of the figures the applicants who arrive this
 	// soon after opening (for steady-state checks; 0 for real days).
 	WarmupMinutes int `yaml:"warmup_minutes"`
+}
+
+// RegionScenario is several offices whose applicants either go to their
+// nearest office (the office whose arrivals they are) or ask talon's
+// recommendation and go to another office when its expected wait, plus the
+// trip, is shorter.
+type RegionScenario struct {
+	Name          string     `yaml:"name"`
+	Days          int        `yaml:"days"`
+	TravelMinutes int        `yaml:"travel_minutes"` // to an office other than one's nearest
+	Offices       []Scenario `yaml:"offices"`        // each office's name is its id
 }
 
 // ServiceSpec is a service: its share of walk-ins and its service time,
@@ -106,40 +119,53 @@ type View struct {
 	LastWait map[string]int64 // per service, the wait of the last applicant called
 }
 
-const office = "sim"
 
 var day0 = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC) // a Monday
 
-// Run simulates the scenario under policy with the seed; estimators are
+// Run simulates one office under policy with the seed; estimators are
 // scored against the real waits (the policy's own estimate is "policy").
 func Run(sc Scenario, policy queue.Policy, name string, seed uint64, estimators map[string]Estimator) (*Report, error) {
-	if sc.Days <= 0 {
-		sc.Days = 20
+	sc.Name, sc.Days = cmpOr(sc.Name, "sim"), cmpOr(sc.Days, 20)
+	return RunRegion(RegionScenario{Name: sc.Name, Days: sc.Days, Offices: []Scenario{sc}}, policy, name, seed, estimators, false)
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
 	}
-	open, err1 := clock(sc.Open)
-	closeAt, err2 := clock(sc.Close)
-	if err1 != nil || err2 != nil || closeAt <= open {
-		return nil, fmt.Errorf("scenario %s: open and close must be HH:MM, open first", sc.Name)
-	}
-	r := &runner{sc: sc, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), st: queue.New(policy),
+	return v
+}
+
+// RunRegion simulates a region of offices; with recommend, walk-ins follow
+// talon's office recommendation (scheduler.Recommend).
+func RunRegion(rs RegionScenario, policy queue.Policy, name string, seed uint64, estimators map[string]Estimator, recommend bool) (*Report, error) {
+	rs.Days = cmpOr(rs.Days, 20)
+	r := &runner{rs: rs, policy: policy, recommend: recommend, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), st: queue.New(policy),
 		est: estimators, errs: map[string][]float64{}, promised: map[uint64]map[string]float64{}, noShow: map[uint64]bool{}, duration: map[uint64]int64{},
-		spec: map[string]ServiceSpec{}, lastWait: map[string]int64{}}
-	for _, s := range sc.Services {
-		r.spec[s.ID] = s
+		lastWait: map[string]map[string]int64{}}
+	for i, sc := range rs.Offices {
+		open, err1 := clock(sc.Open)
+		closeAt, err2 := clock(sc.Close)
+		if err1 != nil || err2 != nil || closeAt <= open || sc.Name == "" {
+			return nil, fmt.Errorf("scenario %s: office %d needs a name, and open and close as HH:MM, open first", rs.Name, i+1)
+		}
+		r.hours = append(r.hours, [2]int{open, closeAt})
 	}
 	if err := r.apply(day0.Unix()-86400, queue.Command{Kind: queue.KindSetRegion, Region: r.region()}); err != nil {
 		return nil, err
 	}
-	for d := range sc.Days {
-		if err := r.day(day0.AddDate(0, 0, d), open, closeAt); err != nil {
+	for d := range rs.Days {
+		if err := r.day(day0.AddDate(0, 0, d)); err != nil {
 			return nil, err
 		}
 	}
-	rep := &Report{Scenario: sc.Name, Policy: name, Days: sc.Days, Estimators: map[string]EstimateError{}}
+	rep := &Report{Scenario: rs.Name, Policy: name, Days: rs.Days, Estimators: map[string]EstimateError{}}
 	var waits []float64
 	var called, within, booked, onTime int
 	for _, t := range r.st.Tickets {
-		if t.RedirectedFrom != 0 || (t.ArrivedAt-day0.Unix())%86400 < int64(open+sc.WarmupMinutes)*60 {
+		i := r.officeIndex(t.Office)
+		if t.RedirectedFrom != 0 || (t.ArrivedAt-day0.Unix())%86400 < int64(r.hours[i][0]+rs.Offices[i].WarmupMinutes)*60 {
 			continue
 		}
 		rep.Tickets++
@@ -162,11 +188,13 @@ func Run(sc Scenario, policy queue.Policy, name string, seed uint64, estimators 
 	}
 	rep.MeanWait /= math.Max(1, float64(called))
 	rep.Within15, rep.BookedOn, rep.P90Wait = ratio(within, called), ratio(onTime, booked), quantile(waits, 0.9)
-	end := day0.AddDate(0, 0, sc.Days).Unix()
-	_, windows := metrics.Stats(r.st, office, day0.Unix(), end, end)
+	end := day0.AddDate(0, 0, rs.Days).Unix()
 	var busy, opened int64
-	for _, w := range windows {
-		busy, opened = busy+w.BusySeconds, opened+w.OpenSeconds
+	for _, sc := range rs.Offices {
+		_, windows := metrics.Stats(r.st, sc.Name, day0.Unix(), end, end)
+		for _, w := range windows {
+			busy, opened = busy+w.BusySeconds, opened+w.OpenSeconds
+		}
 	}
 	rep.Occupancy = ratio(int(busy), int(opened))
 	for name, errs := range r.errs {
@@ -180,8 +208,11 @@ func Run(sc Scenario, policy queue.Policy, name string, seed uint64, estimators 
 }
 
 type runner struct {
-	sc       Scenario
-	rng      *rand.Rand
+	rs        RegionScenario
+	hours     [][2]int // per office: open and close, minutes from midnight
+	policy    queue.Policy
+	recommend bool
+	rng       *rand.Rand
 	st       *queue.State
 	index    uint64
 	now      int64
@@ -192,29 +223,46 @@ type runner struct {
 	promised map[uint64]map[string]float64 // ticket → estimator → promised wait
 	noShow   map[uint64]bool               // tickets whose applicant is gone when called
 	duration map[uint64]int64              // tickets' service times
-	spec     map[string]ServiceSpec
-	idle     map[int]bool  // windows open with nobody to call
-	breakDue map[int]int64 // windows to take a break (of this length) once their applicant is done
-	lastWait map[string]int64
-	closed   bool // the day's arrivals are over
+	idle     map[wkey]bool  // windows open with nobody to call
+	breakDue map[wkey]int64 // windows to take a break (of this length) once their applicant is done
+	lastWait map[string]map[string]int64 // office → service → the wait of the last applicant called
+	closed   map[int]bool // offices whose day's arrivals are over
+}
+
+// wkey is a window of an office (by index).
+type wkey struct{ office, n int }
+
+func (r *runner) officeIndex(id string) int {
+	for i, sc := range r.rs.Offices {
+		if sc.Name == id {
+			return i
+		}
+	}
+	return -1
 }
 
 func (r *runner) region() *queue.Region {
-	hours := map[string]string{}
-	for _, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
-		hours[d] = r.sc.Open + "-" + r.sc.Close
-	}
-	reg := &queue.Region{Name: r.sc.Name, Rules: queue.Rules{HorizonDays: 30},
+	reg := &queue.Region{Name: r.rs.Name, Rules: queue.Rules{HorizonDays: 30},
 		Categories: []queue.Category{{ID: "priority", Name: "Льготная категория", Priority: 10}}}
-	oc := queue.OfficeConfig{ID: office, Name: r.sc.Name, Timezone: "UTC", Hours: hours}
-	for _, s := range r.sc.Services {
-		reg.Services = append(reg.Services, queue.Service{ID: s.ID, Name: s.ID, Letter: s.Letter, AvgMinutes: max(1, int(math.Round(s.MeanMinutes))), Bookable: s.Bookable})
-		oc.Services = append(oc.Services, s.ID)
+	known := map[string]bool{}
+	for _, sc := range r.rs.Offices {
+		hours := map[string]string{}
+		for _, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
+			hours[d] = sc.Open + "-" + sc.Close
+		}
+		oc := queue.OfficeConfig{ID: sc.Name, Name: sc.Name, Timezone: "UTC", Hours: hours}
+		for _, s := range sc.Services {
+			if !known[s.ID] {
+				known[s.ID] = true
+				reg.Services = append(reg.Services, queue.Service{ID: s.ID, Name: s.ID, Letter: s.Letter, AvgMinutes: max(1, int(math.Round(s.MeanMinutes))), Bookable: s.Bookable})
+			}
+			oc.Services = append(oc.Services, s.ID)
+		}
+		for _, w := range sc.Windows {
+			oc.Windows = append(oc.Windows, queue.WindowConfig{Number: w.Number, Services: w.Services, Bookings: w.Bookings})
+		}
+		reg.Offices = append(reg.Offices, oc)
 	}
-	for _, w := range r.sc.Windows {
-		oc.Windows = append(oc.Windows, queue.WindowConfig{Number: w.Number, Services: w.Services, Bookings: w.Bookings})
-	}
-	reg.Offices = []queue.OfficeConfig{oc}
 	return reg
 }
 
@@ -225,7 +273,6 @@ func (r *runner) apply(now int64, c queue.Command) error {
 
 func (r *runner) do(now int64, c queue.Command) (queue.Result, error) {
 	r.index++
-	c.Office = office
 	res := r.st.Apply(&c, now, r.index)
 	r.st.TakeEvents()
 	if res.Err != nil {
@@ -252,6 +299,7 @@ const (
 type event struct {
 	at, seq int64
 	kind    int
+	office  int // index in the scenario's offices
 	window  int
 	service string
 	booking *queue.Booking
@@ -261,6 +309,7 @@ type event struct {
 	// applicants with the same service times (common random numbers).
 	duration int64
 	gone     bool // not there when called
+	moved    bool // went to a recommended office already
 }
 
 type eventHeap []event
@@ -287,22 +336,25 @@ func (r *runner) at(e event) {
 // day runs one day: bookings made the evening before, walk-ins by the
 // arrival rates, windows opened at opening time, breaks, and service until
 // the queue is empty after closing.
-func (r *runner) day(d time.Time, open, closeAt int) error {
+func (r *runner) day(d time.Time) error {
 	base := d.Unix()
-	r.idle, r.closed, r.breakDue = map[int]bool{}, false, map[int]int64{}
-	r.at(event{at: base + int64(open)*60, kind: evOpen})
-	if err := r.book(base, open, closeAt); err != nil {
-		return err
-	}
-	for _, w := range r.sc.Windows {
-		for _, b := range w.Breaks {
-			from, _ := clock(b.From)
-			to, _ := clock(b.To)
-			r.at(event{at: base + int64(from)*60, kind: evBreak, window: w.Number, length: int64(to-from) * 60})
+	r.idle, r.closed, r.breakDue = map[wkey]bool{}, map[int]bool{}, map[wkey]int64{}
+	for i, sc := range r.rs.Offices {
+		open, closeAt := r.hours[i][0], r.hours[i][1]
+		r.at(event{at: base + int64(open)*60, kind: evOpen, office: i})
+		if err := r.book(i, base); err != nil {
+			return err
 		}
+		for _, w := range sc.Windows {
+			for _, b := range w.Breaks {
+				from, _ := clock(b.From)
+				to, _ := clock(b.To)
+				r.at(event{at: base + int64(from)*60, kind: evBreak, office: i, window: w.Number, length: int64(to-from) * 60})
+			}
+		}
+		r.walkIns(i, base)
+		r.at(event{at: base + int64(closeAt)*60 - 1, kind: evClose, office: i})
 	}
-	r.walkIns(base, open, closeAt)
-	r.at(event{at: base + int64(closeAt)*60 - 1, kind: evClose})
 	for r.events.Len() > 0 {
 		e := heap.Pop(&r.events).(event)
 		r.now = max(r.now, e.at)
@@ -320,46 +372,48 @@ func (r *runner) day(d time.Time, open, closeAt int) error {
 
 // book makes the day's booked visits the evening before, and schedules
 // their arrivals.
-func (r *runner) book(base int64, open, closeAt int) error {
+func (r *runner) book(i int, base int64) error {
+	sc, open, closeAt := r.rs.Offices[i], r.hours[i][0], r.hours[i][1]
 	var bookable []ServiceSpec
 	total := 0.0
-	for _, s := range r.sc.Services {
+	for _, s := range sc.Services {
 		if s.Bookable {
 			bookable, total = append(bookable, s), total+s.Share
 		}
 	}
-	if len(bookable) == 0 || r.sc.BookedPerDay == 0 {
+	if len(bookable) == 0 || sc.BookedPerDay == 0 {
 		return nil
 	}
 	slots := (closeAt - open) / 15
-	for i := range r.sc.BookedPerDay {
+	for k := range sc.BookedPerDay {
 		s := pick(r.rng, bookable, total)
-		start := base + int64(open)*60 + int64((i*slots/r.sc.BookedPerDay)%slots)*900
-		res, err := r.do(base-6*3600, queue.Command{Kind: queue.KindBook, Service: s.ID, Start: start, Name: "Заявитель",
+		start := base + int64(open)*60 + int64((k*slots/sc.BookedPerDay)%slots)*900
+		res, err := r.do(base-6*3600, queue.Command{Kind: queue.KindBook, Office: sc.Name, Service: s.ID, Start: start, Name: "Заявитель",
 			Phone: fmt.Sprintf("7900%07d", r.index%10_000_000)})
 		if err != nil {
 			continue // the slot's seats are taken: that applicant books elsewhere
 		}
-		gone := r.rng.Float64() < r.sc.NoShowBooked
-		early := r.rng.NormFloat64()*r.sc.EarlySD + r.sc.EarlyMinutes
+		gone := r.rng.Float64() < sc.NoShowBooked
+		early := r.rng.NormFloat64()*sc.EarlySD + sc.EarlyMinutes
 		early = math.Max(-14, math.Min(29, early))
-		duration := r.serviceTime(s.ID)
+		duration := serviceTime(r.rng, s)
 		if gone {
 			continue
 		}
-		r.at(event{at: max(start-int64(early*60), base+int64(open)*60), kind: evCheckIn, booking: res.Booking, duration: duration})
+		r.at(event{at: max(start-int64(early*60), base+int64(open)*60), kind: evCheckIn, office: i, booking: res.Booking, duration: duration})
 	}
 	return nil
 }
 
 // walkIns schedules the day's walk-ins: a Poisson process whose rate
 // changes with the time of day.
-func (r *runner) walkIns(base int64, open, closeAt int) {
+func (r *runner) walkIns(i int, base int64) {
+	sc, open, closeAt := r.rs.Offices[i], r.hours[i][0], r.hours[i][1]
 	total := 0.0
-	for _, s := range r.sc.Services {
+	for _, s := range sc.Services {
 		total += s.Share
 	}
-	for _, rate := range r.sc.Arrivals {
+	for _, rate := range sc.Arrivals {
 		from, _ := clock(rate.From)
 		to, _ := clock(rate.To)
 		from, to = max(from, open), min(to, closeAt)
@@ -372,9 +426,9 @@ func (r *runner) walkIns(base int64, open, closeAt int) {
 			if t >= float64(to)*60 {
 				break
 			}
-			s := pick(r.rng, r.sc.Services, total)
-			r.at(event{at: base + int64(t), kind: evWalkIn, service: s.ID, prio: r.rng.Float64() < r.sc.PriorityShare,
-				gone: r.rng.Float64() < r.sc.NoShowWalkIn, duration: r.serviceTime(s.ID)})
+			s := pick(r.rng, sc.Services, total)
+			r.at(event{at: base + int64(t), kind: evWalkIn, office: i, service: s.ID, prio: r.rng.Float64() < sc.PriorityShare,
+				gone: r.rng.Float64() < sc.NoShowWalkIn, duration: serviceTime(r.rng, s)})
 		}
 	}
 }
@@ -392,130 +446,175 @@ func pick(rng *rand.Rand, specs []ServiceSpec, total float64) ServiceSpec {
 func (r *runner) handle(e event) error {
 	switch e.kind {
 	case evWalkIn, evCheckIn:
-		if r.closed && e.kind == evWalkIn {
+		if r.closed[e.office] && e.kind == evWalkIn {
+			return nil
+		}
+		if e.kind == evWalkIn && r.recommend && !e.moved && r.elsewhere(&e) {
 			return nil
 		}
 		var res queue.Result
 		var err error
+		id := r.rs.Offices[e.office].Name
 		if e.kind == evWalkIn {
 			cat := ""
 			if e.prio {
 				cat = "priority"
 			}
-			res, err = r.do(r.now, queue.Command{Kind: queue.KindIssue, Service: e.service, Category: cat})
+			res, err = r.do(r.now, queue.Command{Kind: queue.KindIssue, Office: id, Service: e.service, Category: cat})
 		} else {
-			res, err = r.do(r.now, queue.Command{Kind: queue.KindCheckIn, Booking: e.booking.ID, Start: e.booking.Start})
+			res, err = r.do(r.now, queue.Command{Kind: queue.KindCheckIn, Office: id, Booking: e.booking.ID, Start: e.booking.Start})
 		}
 		if err != nil {
 			return nil // e.g. a check-in outside the allowed window: the applicant goes home
 		}
 		r.noShow[res.Ticket.ID], r.duration[res.Ticket.ID] = e.gone, e.duration
 		r.promise(res.Ticket)
-		for _, w := range slices.Sorted(maps.Keys(r.idle)) { // in order: the same seed gives the same day
-			delete(r.idle, w)
-			r.at(event{at: r.now, kind: evFree, window: w})
+		for _, w := range slices.SortedFunc(maps.Keys(r.idle), func(a, b wkey) int { return cmp.Or(a.office-b.office, a.n-b.n) }) {
+			if w.office == e.office { // in order: the same seed gives the same day
+				delete(r.idle, w)
+				r.at(event{at: r.now, kind: evFree, office: w.office, window: w.n})
+			}
 		}
 	case evFree:
-		return r.callNext(e.window)
+		return r.callNext(wkey{e.office, e.window})
 	case evFinish, evNoShow:
 		// After midnight the day's rollover has already ended the ticket
 		// (it expired): then there is nothing to finish.
 		act := map[int]queue.Action{evFinish: queue.ActFinish, evNoShow: queue.ActNoShow}[e.kind]
-		if res, err := r.do(r.now, queue.Command{Kind: queue.KindWindow, Window: e.window, Action: act}); err != nil && res.Err.Code != queue.CodeNoCurrentTicket {
+		if res, err := r.do(r.now, queue.Command{Kind: queue.KindWindow, Office: r.rs.Offices[e.office].Name, Window: e.window, Action: act}); err != nil && res.Err.Code != queue.CodeNoCurrentTicket {
 			return err
 		}
-		return r.callNext(e.window)
+		return r.callNext(wkey{e.office, e.window})
 	case evBreak:
-		w := r.window(e.window)
+		k := wkey{e.office, e.window}
+		w := r.window(k)
 		if w.State != queue.WindowOpen {
 			return nil
 		}
 		if w.Current != 0 { // after the current applicant
-			r.breakDue[e.window] = e.length
+			r.breakDue[k] = e.length
 			return nil
 		}
-		return r.pause(e.window, e.length)
+		return r.pause(k, e.length)
 	case evBackEnd:
-		if r.window(e.window).State == queue.WindowPaused {
-			if err := r.apply(r.now, queue.Command{Kind: queue.KindWindow, Window: e.window, Action: queue.ActOpen}); err != nil {
+		k := wkey{e.office, e.window}
+		if r.window(k).State == queue.WindowPaused {
+			if err := r.apply(r.now, queue.Command{Kind: queue.KindWindow, Office: r.rs.Offices[e.office].Name, Window: e.window, Action: queue.ActOpen}); err != nil {
 				return err
 			}
-			return r.callNext(e.window)
+			return r.callNext(k)
 		}
 	case evClose:
-		r.closed = true
+		r.closed[e.office] = true
 	case evOpen:
-		for _, w := range r.sc.Windows {
-			if err := r.apply(r.now, queue.Command{Kind: queue.KindWindow, Window: w.Number, Action: queue.ActOpen}); err != nil {
+		sc := r.rs.Offices[e.office]
+		for _, w := range sc.Windows {
+			if err := r.apply(r.now, queue.Command{Kind: queue.KindWindow, Office: sc.Name, Window: w.Number, Action: queue.ActOpen}); err != nil {
 				return err
 			}
-			r.at(event{at: r.now, kind: evFree, window: w.Number})
+			r.at(event{at: r.now, kind: evFree, office: e.office, window: w.Number})
 		}
 	}
 	return nil
 }
 
-func (r *runner) window(n int) *queue.Window { return r.st.Offices[office].Window(n) }
-
-// pause starts window n's break of length seconds.
-func (r *runner) pause(n int, length int64) error {
-	delete(r.idle, n)
-	delete(r.breakDue, n)
-	r.at(event{at: r.now + length, kind: evBackEnd, window: n})
-	return r.apply(r.now, queue.Command{Kind: queue.KindWindow, Window: n, Action: queue.ActPause})
+func (r *runner) window(k wkey) *queue.Window {
+	return r.st.Offices[r.rs.Offices[k.office].Name].Window(k.n)
 }
 
-// callNext has window n call the policy's pick, or wait for an arrival; a
+// windowDo runs a window action.
+func (r *runner) windowDo(k wkey, a queue.Action) (queue.Result, error) {
+	return r.do(r.now, queue.Command{Kind: queue.KindWindow, Office: r.rs.Offices[k.office].Name, Window: k.n, Action: a})
+}
+
+// pause starts window k's break of length seconds.
+func (r *runner) pause(k wkey, length int64) error {
+	delete(r.idle, k)
+	delete(r.breakDue, k)
+	r.at(event{at: r.now + length, kind: evBackEnd, office: k.office, window: k.n})
+	_, err := r.windowDo(k, queue.ActPause)
+	return err
+}
+
+// callNext has window k call the policy's pick, or wait for an arrival; a
 // window whose break is due takes it first.
-func (r *runner) callNext(n int) error {
-	w := r.window(n)
+func (r *runner) callNext(k wkey) error {
+	w := r.window(k)
 	if w.State != queue.WindowOpen || w.Current != 0 {
 		return nil
 	}
-	if length := r.breakDue[n]; length > 0 {
-		return r.pause(n, length)
+	if length := r.breakDue[k]; length > 0 {
+		return r.pause(k, length)
 	}
-	res, err := r.do(r.now, queue.Command{Kind: queue.KindWindow, Window: n, Action: queue.ActCallNext})
+	res, err := r.windowDo(k, queue.ActCallNext)
 	if err != nil {
 		return err
 	}
 	t := res.Ticket
-	if t == nil && r.closed {
-		return r.apply(r.now, queue.Command{Kind: queue.KindWindow, Window: n, Action: queue.ActClose}) // the day's work is done
+	if t == nil && r.closed[k.office] {
+		_, err := r.windowDo(k, queue.ActClose) // the day's work is done
+		return err
 	}
 	if t == nil {
-		r.idle[n] = true
+		r.idle[k] = true
 		return nil
 	}
 	r.score(t)
 	if r.noShow[t.ID] {
-		r.at(event{at: r.now + 120, kind: evNoShow, window: n})
+		r.at(event{at: r.now + 120, kind: evNoShow, office: k.office, window: k.n})
 		return nil
 	}
-	if err := r.apply(r.now, queue.Command{Kind: queue.KindWindow, Window: n, Action: queue.ActStart}); err != nil {
+	if _, err := r.windowDo(k, queue.ActStart); err != nil {
 		return err
 	}
-	r.at(event{at: r.now + r.duration[t.ID], kind: evFinish, window: n})
+	r.at(event{at: r.now + r.duration[t.ID], kind: evFinish, office: k.office, window: k.n})
 	return nil
+}
+
+// elsewhere sends a walk-in to another office when talon recommends one
+// whose expected wait plus the trip beats the nearest office's; it reports
+// whether the applicant left.
+func (r *runner) elsewhere(e *event) bool {
+	here := r.rs.Offices[e.office].Name
+	recs := scheduler.Recommend(r.st, r.policy, e.service, r.now)
+	var hereWait int64 = -1
+	for _, rec := range recs {
+		if rec.Office == here {
+			hereWait = rec.EstWait
+		}
+	}
+	travel := int64(r.rs.TravelMinutes) * 60
+	for _, rec := range recs {
+		if !rec.Open || rec.Office == here {
+			continue
+		}
+		if hereWait >= 0 && rec.EstWait+travel >= hereWait {
+			return false
+		}
+		moved := *e
+		moved.office, moved.moved, moved.at = r.officeIndex(rec.Office), true, r.now+travel
+		r.at(moved)
+		return true
+	}
+	return false
 }
 
 // serviceTime draws a service time in seconds: log-normal with the
 // service's mean, or exponential when its shape is 0.
-func (r *runner) serviceTime(service string) int64 {
-	s := r.spec[service]
+func serviceTime(rng *rand.Rand, s ServiceSpec) int64 {
 	mean := s.MeanMinutes * 60
 	if s.Sigma <= 0 {
-		return max(1, int64(r.rng.ExpFloat64()*mean))
+		return max(1, int64(rng.ExpFloat64()*mean))
 	}
 	mu := math.Log(mean) - s.Sigma*s.Sigma/2
-	return max(1, int64(math.Exp(mu+s.Sigma*r.rng.NormFloat64())))
+	return max(1, int64(math.Exp(mu+s.Sigma*rng.NormFloat64())))
 }
 
 // promise records what each estimator promises a ticket as it joins.
 func (r *runner) promise(t *queue.Ticket) {
-	o := r.st.Offices[office]
+	o := r.st.Offices[t.Office]
 	p := map[string]float64{"policy": float64(t.EstWait)}
-	v := View{Office: o, Ticket: r.st.Tickets[t.ID], Now: r.now, LastWait: r.lastWait}
+	v := View{Office: o, Ticket: r.st.Tickets[t.ID], Now: r.now, LastWait: r.lastWait[t.Office]}
 	for name, est := range r.est {
 		p[name] = est(v)
 	}
@@ -524,13 +623,15 @@ func (r *runner) promise(t *queue.Ticket) {
 
 // score compares the promises with the real wait, once a ticket is called.
 func (r *runner) score(t *queue.Ticket) {
+	if r.lastWait[t.Office] == nil {
+		r.lastWait[t.Office] = map[string]int64{}
+	}
+	r.lastWait[t.Office][t.Service] = t.CalledAt - t.ArrivedAt
 	p := r.promised[t.ID]
 	if p == nil {
-		r.lastWait[t.Service] = t.CalledAt - t.ArrivedAt
 		return
 	}
 	wait := float64(t.CalledAt - t.ArrivedAt)
-	r.lastWait[t.Service] = t.CalledAt - t.ArrivedAt
 	for name, v := range p {
 		r.errs[name] = append(r.errs[name], math.Abs(v-wait))
 	}
