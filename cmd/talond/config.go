@@ -18,6 +18,7 @@ import (
 
 	"github.com/talon-mfc/talon/api"
 	"github.com/talon-mfc/talon/queue"
+	"github.com/talon-mfc/talon/scheduler"
 )
 
 //go:embed demo.yaml
@@ -63,6 +64,9 @@ type Config struct {
 		Secret     string   `yaml:"secret"`
 		SecretFile string   `yaml:"secret_file"`
 	} `yaml:"notifications"`
+	// Policy is the calling policy: talon (default) or fcfs (first come,
+	// first served; see SIMULATION.md for how they compare).
+	Policy     string        `yaml:"policy"`
 	Region     *queue.Region `yaml:"region"`
 	RegionFile string        `yaml:"region_file"`
 }
@@ -101,6 +105,9 @@ func loadConfig(path string) (*Config, error) {
 	}
 	if c.Region == nil {
 		return nil, fmt.Errorf("config %s: no region", orDemo(path))
+	}
+	if c.Policy != "" && c.Policy != "talon" && c.Policy != "fcfs" {
+		return nil, fmt.Errorf("config %s: policy must be talon or fcfs, not %q", orDemo(path), c.Policy)
 	}
 	if err := c.Region.Validate(); err != nil {
 		return nil, fmt.Errorf("config %s: region: %w", orDemo(path), err)
@@ -210,4 +217,12 @@ func localSeed(path string) ([]byte, error) {
 		return nil, err
 	}
 	return base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+}
+
+// policy is the configured calling policy.
+func (c *Config) policy() queue.Policy {
+	if c.Policy == "fcfs" {
+		return scheduler.FCFS{}
+	}
+	return scheduler.Default{}
 }

@@ -27,7 +27,6 @@ import (
 	"github.com/talon-mfc/talon/metrics"
 	"github.com/talon-mfc/talon/notify"
 	"github.com/talon-mfc/talon/queue"
-	"github.com/talon-mfc/talon/scheduler"
 )
 
 func main() {
@@ -86,7 +85,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	policy := scheduler.Default{}
+	policy := cfg.policy()
 	m := metrics.New(log)
 	ccfg := cluster.Config{
 		ID: cfg.Node.ID, Dir: cfg.Node.DataDir, RaftAddr: cfg.Node.RaftAddr, Advertise: cfg.Node.Advertise,

@@ -52,6 +52,11 @@ func run(args []string, out io.Writer) error {
 		name string
 		p    queue.Policy
 	}{{"first-come-first-served", scheduler.FCFS{}}, {"talon", scheduler.Default{}}}
+	if fs.NArg() == 0 {
+		if err := regions(out, *seed, *days); err != nil {
+			return err
+		}
+	}
 	for _, sc := range scenarios {
 		if *days > 0 {
 			sc.Days = *days
@@ -92,3 +97,33 @@ func run(args []string, out io.Writer) error {
 }
 
 func minutes(seconds float64) string { return fmt.Sprintf("%.1f min", seconds/60) }
+
+// regions compares, on the shipped region scenarios, walk-ins who go to
+// their nearest office with walk-ins who follow talon's recommendation.
+func regions(out io.Writer, seed uint64, days int) error {
+	rss, err := sim.ShippedRegions()
+	if err != nil {
+		return err
+	}
+	for _, rs := range rss {
+		if days > 0 {
+			rs.Days = days
+		}
+		fmt.Fprintf(out, "\n## %s: %d offices, %d minutes apart (%d days, seed %d)\n\n", rs.Name, len(rs.Offices), rs.TravelMinutes, rs.Days, seed)
+		w := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.Debug)
+		fmt.Fprintln(w, "walk-ins go to\tapplicants\twithin 15 min\tmean wait\tp90 wait\tlongest wait")
+		for _, rec := range []bool{false, true} {
+			rep, err := sim.RunRegion(rs, scheduler.Default{}, "talon", seed, nil, rec)
+			if err != nil {
+				return err
+			}
+			label := "the nearest office"
+			if rec {
+				label = "talon's recommendation"
+			}
+			fmt.Fprintf(w, "%s\t%d\t%.1f%%\t%s\t%s\t%s\n", label, rep.Tickets, 100*rep.Within15, minutes(rep.MeanWait), minutes(rep.P90Wait), minutes(rep.MaxWait))
+		}
+		w.Flush()
+	}
+	return nil
+}

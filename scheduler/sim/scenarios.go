@@ -10,7 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-//go:embed scenarios/*.yaml
+//go:embed scenarios/*.yaml scenarios/regions/*.yaml
 var shipped embed.FS
 
 // Shipped are the scenario files that come with talon.
@@ -51,4 +51,24 @@ func Parse(raw []byte) (Scenario, error) {
 	dec.KnownFields(true)
 	err := dec.Decode(&sc)
 	return sc, err
+}
+
+// ShippedRegions are the region scenario files that come with talon.
+func ShippedRegions() ([]RegionScenario, error) {
+	names, err := fs.Glob(shipped, "scenarios/regions/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var out []RegionScenario
+	for _, n := range names {
+		raw, _ := shipped.ReadFile(n)
+		var rs RegionScenario
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&rs); err != nil {
+			return nil, fmt.Errorf("%s: %w", n, err)
+		}
+		out = append(out, rs)
+	}
+	return out, nil
 }

@@ -80,3 +80,26 @@ func TestShippedScenarios(t *testing.T) {
 		}
 	}
 }
+
+// TestRecommendationHelpsTheRegion: in the shipped region, walk-ins who
+// follow talon's office recommendation are called within 15 minutes more
+// often than walk-ins who go to their nearest office.
+func TestRecommendationHelpsTheRegion(t *testing.T) {
+	rss, err := ShippedRegions()
+	if err != nil || len(rss) == 0 {
+		t.Fatal(err)
+	}
+	rs := rss[0]
+	rs.Days = 20
+	nearest, err := RunRegion(rs, scheduler.Default{}, "talon", 1, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recommended, err := RunRegion(rs, scheduler.Default{}, "talon", 1, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recommended.Within15 <= nearest.Within15 {
+		t.Fatalf("within 15 min: recommended %.3f, nearest %.3f", recommended.Within15, nearest.Within15)
+	}
+}
