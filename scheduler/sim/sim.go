@@ -119,7 +119,6 @@ type View struct {
 	LastWait map[string]int64 // per service, the wait of the last applicant called
 }
 
-
 var day0 = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC) // a Monday
 
 // Run simulates one office under policy with the seed; estimators are
@@ -213,20 +212,20 @@ type runner struct {
 	policy    queue.Policy
 	recommend bool
 	rng       *rand.Rand
-	st       *queue.State
-	index    uint64
-	now      int64
-	events   eventHeap
-	seq      int
-	est      map[string]Estimator
-	errs     map[string][]float64
-	promised map[uint64]map[string]float64 // ticket → estimator → promised wait
-	noShow   map[uint64]bool               // tickets whose applicant is gone when called
-	duration map[uint64]int64              // tickets' service times
-	idle     map[wkey]bool  // windows open with nobody to call
-	breakDue map[wkey]int64 // windows to take a break (of this length) once their applicant is done
-	lastWait map[string]map[string]int64 // office → service → the wait of the last applicant called
-	closed   map[int]bool // offices whose day's arrivals are over
+	st        *queue.State
+	index     uint64
+	now       int64
+	events    eventHeap
+	seq       int
+	est       map[string]Estimator
+	errs      map[string][]float64
+	promised  map[uint64]map[string]float64 // ticket → estimator → promised wait
+	noShow    map[uint64]bool               // tickets whose applicant is gone when called
+	duration  map[uint64]int64              // tickets' service times
+	idle      map[wkey]bool                 // windows open with nobody to call
+	breakDue  map[wkey]int64                // windows to take a break (of this length) once their applicant is done
+	lastWait  map[string]map[string]int64   // office → service → the wait of the last applicant called
+	closed    map[int]bool                  // offices whose day's arrivals are over
 }
 
 // wkey is a window of an office (by index).
