@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"cmp"
+	"maps"
 	"slices"
 
 	"github.com/talon-mfc/talon/queue"
@@ -145,33 +147,49 @@ func (Default) EstimateWait(o *queue.Office, service string, now int64) int64 {
 		// No open window serves it yet: the work ahead over the windows that could.
 		return int64(o.WaitingFor(service)) * int64(o.ServiceMinutes(service)) * 60 / int64(servers(o, service))
 	}
-	pending := slices.Clone(o.Waiting)
-	slices.SortStableFunc(pending, func(a, b *queue.Ticket) int {
-		if ahead(o, a, b, now) {
-			return -1
-		}
-		return 1
-	})
 	// Forecast the first forecastDepth calls one by one; the work queued
 	// behind them is shared by the windows that serve the service.
+	pending := inCallOrder(o, now, forecastDepth)
 	var rest int64
-	if len(pending) > forecastDepth {
-		for _, t := range pending[forecastDepth:] {
+	if len(o.Waiting) > forecastDepth {
+		for _, t := range o.Waiting {
 			rest += int64(o.ServiceMinutes(t.Service) * 60)
 		}
-		pending = pending[:forecastDepth]
+		for _, t := range pending {
+			rest -= int64(o.ServiceMinutes(t.Service) * 60)
+		}
 		rest /= int64(servers(o, service))
 	}
 	pending = append(pending, nil) // the new ticket
+	// who[j] says which windows can serve pending[j] (a bit per window; an
+	// office has far fewer than 64 windows, and the rest never serve).
+	serves := map[string]uint64{}
+	who := make([]uint64, len(pending))
+	for j, t := range pending {
+		sv := svc(t, service)
+		m, ok := serves[sv]
+		if !ok {
+			for i, s := range windows {
+				if i < 64 && s.w.Serves(sv) {
+					m |= 1 << i
+				}
+			}
+			serves[sv] = m
+		}
+		who[j] = m
+	}
 	for {
 		// The window that frees first and can serve someone pending.
 		best, idx := -1, -1
 		for i, s := range windows {
-			if best >= 0 && s.free >= windows[best].free {
+			if i >= 64 || best >= 0 && s.free >= windows[best].free {
 				continue
 			}
-			if j := slices.IndexFunc(pending, func(t *queue.Ticket) bool { return s.w.Serves(svc(t, service)) }); j >= 0 {
-				best, idx = i, j
+			for j, m := range who {
+				if m&(1<<i) != 0 {
+					best, idx = i, j
+					break
+				}
 			}
 		}
 		if best < 0 {
@@ -181,8 +199,49 @@ func (Default) EstimateWait(o *queue.Office, service string, now int64) int64 {
 			return windows[best].free - now + rest
 		}
 		windows[best].free += int64(o.ServiceMinutes(pending[idx].Service) * 60)
-		pending = slices.Delete(pending, idx, idx+1)
+		pending, who = slices.Delete(pending, idx, idx+1), slices.Delete(who, idx, idx+1)
 	}
+}
+
+// inCallOrder is the first depth tickets of the waiting line in the order
+// the policy would call them (as ahead orders them). The line is in arrival
+// order already, so the tickets are grouped by the rest of the sort key in
+// one pass and only the groups are sorted.
+func inCallOrder(o *queue.Office, now int64, depth int) []*queue.Ticket {
+	type group struct {
+		class, prio, scarcity int
+		slot                  int64
+	}
+	windows := map[string]int{}
+	groups := map[group][]*queue.Ticket{}
+	for _, t := range o.Waiting {
+		g := group{class: class(o, t, now), prio: -o.Priority(t.Category)}
+		if g.class >= 4 {
+			n, ok := windows[t.Service]
+			if !ok {
+				n = open(o, t.Service)
+				windows[t.Service] = n
+			}
+			g.scarcity = n
+		}
+		if due(t, now) {
+			g.slot = t.SlotStart
+		}
+		groups[g] = append(groups[g], t)
+	}
+	keys := slices.SortedFunc(maps.Keys(groups), func(a, b group) int {
+		return cmp.Or(cmp.Compare(a.class, b.class), cmp.Compare(a.slot, b.slot), cmp.Compare(a.prio, b.prio), cmp.Compare(a.scarcity, b.scarcity))
+	})
+	out := make([]*queue.Ticket, 0, min(depth, len(o.Waiting)))
+	for _, k := range keys {
+		for _, t := range groups[k] {
+			if len(out) == depth {
+				return out
+			}
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // forecastDepth bounds the calls EstimateWait plays out one by one, so an

@@ -117,3 +117,23 @@ func TestRecommend(t *testing.T) {
 		t.Fatalf("recommend %+v", recs)
 	}
 }
+
+// BenchmarkEstimateWait: the forecast for a new ticket with 1,000 waiting
+// and both windows open (it runs inside the state machine on every issue).
+func BenchmarkEstimateWait(b *testing.B) {
+	x := newSim(&testing.T{})
+	x.do(queue.Command{Kind: queue.KindWindow, Office: "a", Window: 1, Action: queue.ActOpen})
+	x.do(queue.Command{Kind: queue.KindWindow, Office: "a", Window: 2, Action: queue.ActOpen})
+	for i := range 1000 {
+		svc := "p"
+		if i%3 == 0 {
+			svc = "s"
+		}
+		x.do(queue.Command{Kind: queue.KindIssue, Office: "a", Service: svc})
+	}
+	o, p := x.s.Offices["a"], scheduler.Default{}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.EstimateWait(o, "p", x.now)
+	}
+}
