@@ -1,9 +1,13 @@
 package api_test
 
 import (
+	"image/png"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
 	"io"
 	"net"
 	"net/http"
@@ -488,4 +492,41 @@ func TestStatsRecordsAndHistory(t *testing.T) {
 	n.want("GET", "/api/v1/offices/brn/stats?from=2026-11-23&to=2026-11-01", nil, 400, "invalid_request")
 	n.want("GET", "/api/v1/offices/nope/stats", nil, 404, "unknown_office")
 	n.want("GET", "/api/v1/offices/nope/load-history", nil, 404, "unknown_office")
+}
+
+// TestPrintedTalonScans: the PNG talon's QR code, read by a real decoder,
+// checks the applicant in; the PDF is a PDF; a cancelled booking has none.
+func TestPrintedTalonScans(t *testing.T) {
+	n := start(t, nil)
+	next := time.Now().In(barnaul).Truncate(15 * time.Minute).Add(15 * time.Minute)
+	b := n.want("POST", "/api/v1/bookings", booking("brn", next.Format(time.RFC3339), "89130000007", false), 201, "")
+	id := b["id"].(string)
+	for _, format := range []string{"", "?format=receipt"} {
+		if code, pdf := n.raw("GET", "/api/v1/bookings/"+id+"/ticket.pdf"+format); code != 200 || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+			t.Fatalf("ticket.pdf%s: %d", format, code)
+		}
+	}
+	n.want("GET", "/api/v1/bookings/"+id+"/ticket.pdf?format=letter", nil, 400, "invalid_request")
+	code, raw := n.raw("GET", "/api/v1/bookings/"+id+"/ticket.png")
+	if code != 200 {
+		t.Fatalf("ticket.png: %d", code)
+	}
+	img, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmp, _ := gozxing.NewBinaryBitmapFromImage(img)
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("no QR code on the talon: %v", err)
+	}
+	if res.GetText() != b["qr"] {
+		t.Fatalf("the QR code says %q, the booking %q", res.GetText(), b["qr"])
+	}
+	n.want("POST", "/api/v1/offices/brn/checkin", map[string]string{"qr": res.GetText()}, 200, "")
+
+	other := n.want("POST", "/api/v1/bookings", booking("brn", next.Add(time.Hour).Format(time.RFC3339), "89130000008", false), 201, "")
+	n.want("DELETE", "/api/v1/bookings/"+other["id"].(string), nil, 200, "")
+	n.want("GET", "/api/v1/bookings/"+other["id"].(string)+"/ticket.png", nil, 409, "not_active")
+	n.want("GET", "/api/v1/bookings/999999/ticket.pdf", nil, 404, "not_found")
 }

@@ -126,6 +126,8 @@ func New(cfg Config) *Server {
 	r.GET("/api/v1/recommend", s.reads(local, s.recommend))
 	r.POST("/api/v1/bookings", s.need(RolePortal, s.book))
 	r.GET("/api/v1/bookings/{id}", s.need(RolePortal, s.reads(linearizable, s.getBooking)))
+	r.GET("/api/v1/bookings/{id}/ticket.pdf", s.need(RolePortal, s.reads(linearizable, s.talonPDF)))
+	r.GET("/api/v1/bookings/{id}/ticket.png", s.need(RolePortal, s.reads(linearizable, s.talonPNG)))
 	r.POST("/api/v1/bookings/{id}/confirm", s.need(RolePortal, s.confirm))
 	r.POST("/api/v1/bookings/{id}/reschedule", s.need(RolePortal, s.reschedule))
 	r.DELETE("/api/v1/bookings/{id}", s.need(RolePortal, s.cancel))

@@ -1,0 +1,76 @@
+package api
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/talon-mfc/talon/display"
+	"github.com/talon-mfc/talon/queue"
+)
+
+// printedTalon is the talon of the booking in the path, answering itself
+// when there is none to print.
+func (s *Server) printedTalon(c *fasthttp.RequestCtx) (display.Talon, bool) {
+	id, ok := idParam(c, "id")
+	if !ok {
+		return display.Talon{}, false
+	}
+	var t display.Talon
+	var status queue.BookingStatus
+	s.cfg.Store.Read(func(st *queue.State) {
+		b := st.Booking(id, s.now())
+		if b == nil {
+			return
+		}
+		v := s.bookingView(st, b)
+		status = b.Status
+		when, _ := time.Parse(time.RFC3339, v.Start)
+		t = display.Talon{Number: v.Number, Office: v.OfficeName, Address: v.Address, Service: v.ServiceName,
+			When: when.Format("02.01.2006 15:04"), QR: v.QR}
+	})
+	switch {
+	case status == "":
+		fail(c, 404, "not_found", "no booking "+strconv.FormatUint(id, 10))
+		return t, false
+	case t.QR == "":
+		fail(c, 409, string(queue.CodeNotActive), "booking "+strconv.FormatUint(id, 10)+" is "+string(status)+": it has no talon")
+		return t, false
+	}
+	return t, true
+}
+
+func (s *Server) talonPDF(c *fasthttp.RequestCtx) {
+	t, ok := s.printedTalon(c)
+	if !ok {
+		return
+	}
+	format := string(c.QueryArgs().Peek("format"))
+	if format != "" && format != "a4" && format != "receipt" {
+		fail(c, 400, "invalid_request", "format must be a4 or receipt")
+		return
+	}
+	b, err := display.PDF(t, format)
+	if err != nil {
+		fail(c, 500, "internal", err.Error())
+		return
+	}
+	c.SetContentType("application/pdf")
+	c.Response.Header.Set("Content-Disposition", `inline; filename="talon-`+param(c, "id")+`.pdf"`)
+	c.SetBody(b)
+}
+
+func (s *Server) talonPNG(c *fasthttp.RequestCtx) {
+	t, ok := s.printedTalon(c)
+	if !ok {
+		return
+	}
+	b, err := display.PNG(t)
+	if err != nil {
+		fail(c, 500, "internal", err.Error())
+		return
+	}
+	c.SetContentType("image/png")
+	c.SetBody(b)
+}

@@ -1,0 +1,108 @@
+package display
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/talon-mfc/talon/queue"
+)
+
+// decodeQR reads a QR code from an image with ZXing (a real decoder).
+func decodeQR(t *testing.T, img image.Image) string {
+	t.Helper()
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	if err != nil {
+		t.Fatalf("no QR code found: %v", err)
+	}
+	return res.GetText()
+}
+
+func talon(t *testing.T) (Talon, *queue.Keyring) {
+	keys, err := queue.NewKeyring("k1", bytes.Repeat([]byte{9}, 32), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := keys.Sign(queue.Talon{Booking: 42, Office: "brn-center", Start: 1795500000})
+	return Talon{Number: "ПЗ-004", Office: "МФЦ Барнаул, Центральный", Address: "пр-т Ленина, 1", Service: "Паспорт гражданина РФ",
+		When: "24.11.2026 10:00", QR: token}, keys
+}
+
+// TestPNGTalonScans: the QR code of the PNG talon decodes to the token that
+// check-in verifies.
+func TestPNGTalonScans(t *testing.T) {
+	tl, keys := talon(t)
+	b, err := PNG(tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decodeQR(t, img)
+	if got != tl.QR {
+		t.Fatalf("decoded %q, want %q", got, tl.QR)
+	}
+	if v, err := keys.Verify(got); err != nil || v.Booking != 42 {
+		t.Fatalf("check-in would refuse it: %v", err)
+	}
+}
+
+// TestPDFTalonScans renders both PDF formats to images with poppler's
+// pdftoppm and decodes the QR code from them; pdftotext finds the Cyrillic
+// text.
+func TestPDFTalonScans(t *testing.T) {
+	if _, err := exec.LookPath("pdftoppm"); err != nil {
+		t.Skip("pdftoppm is not installed (.ci/run installs poppler-utils)")
+	}
+	tl, _ := talon(t)
+	for _, format := range []string{"a4", "receipt"} {
+		b, err := PDF(tl, format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		pdf := filepath.Join(dir, "talon.pdf")
+		os.WriteFile(pdf, b, 0o600)
+		if out, err := exec.Command("pdftoppm", "-r", "150", "-png", "-singlefile", pdf, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
+			t.Fatalf("%s: pdftoppm: %v %s", format, err, out)
+		}
+		f, err := os.Open(filepath.Join(dir, "page.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := decodeQR(t, img); got != tl.QR {
+			t.Fatalf("%s: decoded %q", format, got)
+		}
+		text, err := exec.Command("pdftotext", pdf, "-").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"ПЗ-004", "Паспорт гражданина РФ", "24.11.2026 10:00", "МФЦ Барнаул"} {
+			if !strings.Contains(string(text), want) {
+				t.Errorf("%s: the PDF text lacks %q:\n%s", format, want, text)
+			}
+		}
+	}
+	if _, err := PDF(tl, "letter"); err == nil {
+		t.Fatal("an unknown format was accepted")
+	}
+}
