@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/talon-mfc/talon/api"
+	"github.com/talon-mfc/talon/display"
 	"github.com/talon-mfc/talon/queue"
 )
 
@@ -34,7 +35,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 			}
 		}
 	}
-	routes := api.New(api.Config{Metrics: func(*fasthttp.RequestCtx) {}, DevClock: true}).Routes()
+	routes := api.New(api.Config{Metrics: func(*fasthttp.RequestCtx) {}, DevClock: true, Screens: &display.Hub{}}).Routes()
 	slices.Sort(routes)
 	for _, r := range routes {
 		if !documented[r] {

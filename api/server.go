@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/talon-mfc/talon/cluster"
+	"github.com/talon-mfc/talon/display"
 	"github.com/talon-mfc/talon/queue"
 )
 
@@ -67,6 +68,9 @@ type Config struct {
 	WriteTimeout time.Duration // how long a write may wait for its commit (default 10 s)
 	// Metrics, when set, serves GET /metrics (the Prometheus exposition).
 	Metrics fasthttp.RequestHandler
+	// Screens feeds the hall screens (GET /api/v1/offices/{office}/feed);
+	// with it the pages are served too.
+	Screens *display.Hub
 	// DevClock serves POST /api/v1/dev/clock (admin), which moves a dev
 	// clock forward (cluster.Config.DevClock): demos and tests only.
 	DevClock bool
@@ -98,7 +102,19 @@ func New(cfg Config) *Server {
 	}
 	r := s.router
 	r.SaveMatchedRoutePath = true // metrics label requests by route
-	r.GET("/", s.index)
+	r.GET("/api/v1", s.index)
+	if cfg.Screens != nil {
+		r.GET("/", display.Page("portal"))
+		r.GET("/static/{file}", display.Static)
+		r.GET("/display/{office}", display.Page("display"))
+		r.GET("/window/{office}/{window}", display.Page("window"))
+		r.GET("/operator/{office}/{window}", display.Page("operator"))
+		r.GET("/kiosk/{office}", display.Page("kiosk"))
+		r.GET("/checkin/{office}", display.Page("checkin"))
+		r.GET("/api/v1/offices/{office}/feed", s.need(RoleDisplay, func(c *fasthttp.RequestCtx) { cfg.Screens.Serve(c, param(c, "office")) }))
+	} else {
+		r.GET("/", s.index)
+	}
 	if cfg.Metrics != nil {
 		r.GET("/metrics", cfg.Metrics)
 	}
@@ -179,6 +195,9 @@ func (s *Server) need(role Role, h fasthttp.RequestHandler) fasthttp.RequestHand
 			return
 		}
 		auth := c.Request.Header.Peek("Authorization")
+		if t := c.QueryArgs().Peek("token"); len(auth) == 0 && len(t) > 0 {
+			auth = append([]byte("Bearer "), t...) // pages and WebSockets, which cannot set headers
+		}
 		const prefix = "Bearer "
 		if len(auth) <= len(prefix) || string(auth[:len(prefix)]) != prefix {
 			c.Response.Header.Set("WWW-Authenticate", `Bearer realm="talon"`)
@@ -189,7 +208,8 @@ func (s *Server) need(role Role, h fasthttp.RequestHandler) fasthttp.RequestHand
 		switch {
 		case !ok:
 			fail(c, 401, "unauthorized", "unknown token")
-		case g.Role != role && g.Role != RoleAdmin && !(role == RoleOperator && g.Role == RoleDisplay && c.IsGet()):
+		case g.Role != role && g.Role != RoleAdmin && !(role == RoleOperator && g.Role == RoleDisplay && c.IsGet()) &&
+			!(role == RoleDisplay && g.Role == RoleOperator):
 			fail(c, 403, "forbidden", "this token's role ("+string(g.Role)+") may not do this")
 		case !g.covers(param(c, "office")):
 			fail(c, 403, "forbidden", "this token is not for office "+param(c, "office"))

@@ -106,6 +106,13 @@ func (m *Metrics) ObserveCommit(d time.Duration, commands int) {
 	m.commitCommands.Observe(float64(commands))
 }
 
+// Screens exports the number of connected hall screens (WebSockets).
+func (m *Metrics) Screens(count func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "talon_websocket_connections", Help: "Hall screens and panels connected to this node's feed.",
+	}, func() float64 { return float64(count()) }))
+}
+
 // ObserveNotify is a notify.Config.Observe hook.
 func (m *Metrics) ObserveNotify(subscription, result string) {
 	m.notify.WithLabelValues(subscription, result).Inc()

@@ -24,6 +24,7 @@ import (
 
 	"github.com/talon-mfc/talon/api"
 	"github.com/talon-mfc/talon/cluster"
+	"github.com/talon-mfc/talon/display"
 	"github.com/talon-mfc/talon/metrics"
 	"github.com/talon-mfc/talon/notify"
 	"github.com/talon-mfc/talon/queue"
@@ -105,7 +106,10 @@ func run() error {
 		return err
 	}
 	m.Attach(store, cfg.Node.DataDir)
-	srv := api.New(api.Config{Store: store, Keys: keys, Policy: policy, Tokens: cfg.tokens(), Logger: log, Metrics: m.Handler(), DevClock: *devClock})
+	screens := display.NewHub(store, log)
+	m.Screens(screens.Connections)
+	srv := api.New(api.Config{Store: store, Keys: keys, Policy: policy, Tokens: cfg.tokens(), Logger: log, Metrics: m.Handler(),
+		DevClock: *devClock, Screens: screens})
 	httpSrv := &fasthttp.Server{
 		Handler: m.WrapHTTP(srv.Handler()), Name: "talond", ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute, MaxRequestBodySize: maxBody,
@@ -124,6 +128,7 @@ func run() error {
 	systemd.SdNotify(false, systemd.SdNotifyReady) // systemd Type=notify: serving HTTP; /readyz says when it can serve
 
 	fmt.Printf("talond %s: region %q, data in %s\n", cfg.Node.ID, cfg.Region.Name, cfg.Node.DataDir)
+	fmt.Printf("  portal  http://%s/   hall screen /display/{office}, kiosk /kiosk/{office}, operator /operator/{office}/{window}\n", cfg.Node.HTTPAddr)
 	fmt.Printf("  API     http://%s/api/v1/offices  (OpenAPI: /api/v1/openapi.yaml)\n", cfg.Node.HTTPAddr)
 	fmt.Printf("  health  http://%s/healthz  http://%s/readyz\n", cfg.Node.HTTPAddr, cfg.Node.HTTPAddr)
 	fmt.Printf("  raft    %s\n", cfg.Node.RaftAddr)
