@@ -120,6 +120,12 @@ func New(cfg Config) *Server {
 	}
 	if cfg.DevClock {
 		r.POST("/api/v1/dev/clock", s.need(RoleAdmin, s.advanceClock))
+		if cfg.Screens != nil {
+			r.POST("/api/v1/dev/drop-screens", s.need(RoleAdmin, func(c *fasthttp.RequestCtx) {
+				cfg.Screens.DropAll()
+				c.SetStatusCode(204)
+			}))
+		}
 	}
 	r.GET("/healthz", func(c *fasthttp.RequestCtx) { c.SetBodyString("ok\n") })
 	r.GET("/readyz", s.readyz)
