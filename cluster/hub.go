@@ -89,3 +89,30 @@ func (h *Hub) publish(evs []queue.Event) {
 		}
 	}
 }
+
+// Follow calls fn with every event from now on, in order, for as long as
+// the process lives. When the subscription is dropped (fn was too slow) it
+// resubscribes and catches up from the ring; onGap, if set, is called when
+// the ring no longer reached back and events were skipped.
+func (h *Hub) Follow(fn func(queue.Event), onGap func()) {
+	var last uint64
+	for {
+		sub := h.Subscribe(1 << 14)
+		if last > 0 {
+			evs, complete := h.Since(last)
+			if !complete && onGap != nil {
+				onGap()
+			}
+			for _, e := range evs {
+				fn(e)
+				last = e.Seq
+			}
+		}
+		for e := range sub.C {
+			if e.Seq > last {
+				fn(e)
+				last = e.Seq
+			}
+		}
+	}
+}

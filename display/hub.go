@@ -95,7 +95,7 @@ func NewHub(store *cluster.Store, log *slog.Logger) *Hub {
 	}
 	h := &Hub{store: store, log: log, conns: map[*conn]bool{},
 		up: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}}
-	go h.follow()
+	go store.Events().Follow(h.broadcast, nil)
 	return h
 }
 
@@ -106,30 +106,9 @@ func (h *Hub) Connections() int {
 	return len(h.conns)
 }
 
-// follow turns each domain event into one serialised message and hands it
+// broadcast turns a domain event into one serialised message and hands it
 // to the screens of its office; a screen whose buffer is full is dropped
 // (it reconnects and resumes) so it never slows the others.
-func (h *Hub) follow() {
-	events := h.store.Events()
-	var last uint64
-	for {
-		sub := events.Subscribe(1 << 14)
-		if last > 0 {
-			evs, _ := events.Since(last)
-			for _, e := range evs {
-				h.broadcast(e)
-				last = e.Seq
-			}
-		}
-		for e := range sub.C {
-			if e.Seq > last {
-				h.broadcast(e)
-				last = e.Seq
-			}
-		}
-	}
-}
-
 func (h *Hub) broadcast(e queue.Event) {
 	m, ok := h.message(e)
 	if !ok {
@@ -301,6 +280,12 @@ func (h *Hub) feed(ws *websocket.Conn, office string, window int, since uint64) 
 				return
 			}
 		}
+	}()
+	// fasthttp reuses the connection's buffers once this handler returns
+	// (and only then closes the socket): stop the reader first.
+	defer func() {
+		ws.SetReadDeadline(time.Now())
+		<-gone
 	}()
 	write := func(data []byte) bool {
 		ws.SetWriteDeadline(time.Now().Add(writeWait))

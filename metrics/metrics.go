@@ -123,33 +123,10 @@ func (m *Metrics) ObserveNotify(subscription, result string) {
 // space.
 func (m *Metrics) Attach(s *cluster.Store, dataDir string) {
 	m.reg.MustRegister(&stateCollector{s: s, dir: dataDir})
-	go m.follow(s.Events())
-}
-
-// follow counts every event of the hub, resubscribing from the last one seen
-// if it is dropped.
-func (m *Metrics) follow(h *cluster.Hub) {
-	var last uint64
-	for {
-		sub := h.Subscribe(1 << 14)
-		if last > 0 {
-			evs, complete := h.Since(last)
-			if !complete {
-				m.missed.Inc()
-				m.log.Warn("metrics: events missed")
-			}
-			for _, e := range evs {
-				m.Observe(e)
-				last = e.Seq
-			}
-		}
-		for e := range sub.C {
-			if e.Seq > last {
-				m.Observe(e)
-				last = e.Seq
-			}
-		}
-	}
+	go s.Events().Follow(m.Observe, func() {
+		m.missed.Inc()
+		m.log.Warn("metrics: events missed")
+	})
 }
 
 // Observe counts one domain event.

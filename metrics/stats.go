@@ -136,7 +136,7 @@ func Stats(st *queue.State, office string, from, to, now int64) ([]ServiceStats,
 		s.Within15 = ratio(float64(within), s.Called)
 		s.BookedOnTime = ratio(s.BookedOnTime, s.Booked)
 		s.NoShowRate = ratio(float64(s.NoShows), s.Called)
-		s.MeanWait, s.P90Wait = mean(s.wait), nearestRank(s.wait, 0.9)
+		s.MeanWait, s.P90Wait = mean(s.wait), NearestRank(s.wait, 0.9)
 		s.MeanService = mean(s.service)
 		ss = append(ss, *s)
 	}
@@ -173,8 +173,9 @@ func mean(v []float64) float64 {
 	return round(sum / float64(len(v)))
 }
 
-// nearestRank is the p-quantile by the nearest-rank method.
-func nearestRank(v []float64, p float64) float64 {
+// NearestRank is the p-quantile of v by the nearest-rank method (0 when
+// v is empty).
+func NearestRank(v []float64, p float64) float64 {
 	if len(v) == 0 {
 		return 0
 	}

@@ -186,7 +186,7 @@ func RunRegion(rs RegionScenario, policy queue.Policy, name string, seed uint64,
 		}
 	}
 	rep.MeanWait /= math.Max(1, float64(called))
-	rep.Within15, rep.BookedOn, rep.P90Wait = ratio(within, called), ratio(onTime, booked), quantile(waits, 0.9)
+	rep.Within15, rep.BookedOn, rep.P90Wait = ratio(within, called), ratio(onTime, booked), metrics.NearestRank(waits, 0.9)
 	end := day0.AddDate(0, 0, rs.Days).Unix()
 	var busy, opened int64
 	for _, sc := range rs.Offices {
@@ -201,7 +201,7 @@ func RunRegion(rs RegionScenario, policy queue.Policy, name string, seed uint64,
 		for _, e := range errs {
 			sum += e
 		}
-		rep.Estimators[name] = EstimateError{MAE: sum / math.Max(1, float64(len(errs))), P90: quantile(errs, 0.9), N: len(errs)}
+		rep.Estimators[name] = EstimateError{MAE: sum / math.Max(1, float64(len(errs))), P90: metrics.NearestRank(errs, 0.9), N: len(errs)}
 	}
 	return rep, nil
 }
@@ -650,13 +650,4 @@ func ratio(n, d int) float64 {
 		return 0
 	}
 	return float64(n) / float64(d)
-}
-
-func quantile(v []float64, p float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[int(math.Ceil(p*float64(len(s))))-1]
 }
