@@ -224,44 +224,32 @@ func TestClusterFailover(t *testing.T) {
 	booked := []string{b["id"].(string)}
 	var killedAt, resumedAt atomic.Int64
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 12 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				var code int
-				var out map[string]any
-				var sent time.Time
-				if w%3 != 0 {
-					code, out, sent = retryingAt(nodes, w+i, "/api/v1/offices/demo-24h/tickets", map[string]string{"service": "passport"}, stop)
-				} else {
-					code, out, sent = retryingAt(nodes, w+i, "/api/v1/bookings", map[string]any{"office": "demo-24h", "service": "egrn",
-						"start": slot(i/2 + 1), "applicant": map[string]string{"name": "Тест", "phone": fmt.Sprintf("7913%02d%05d", w, i)}}, stop)
-				}
-				if k := killedAt.Load(); code/100 == 2 && k != 0 && sent.UnixNano() > k {
-					resumedAt.CompareAndSwap(0, time.Now().UnixNano())
-				}
-				mu.Lock()
-				switch {
-				case code == 201 && out["number"] != nil && strings.HasPrefix(out["number"].(string), "П-"):
-					tickets[out["number"].(string)] = true
-				case code == 201:
-					perSlot[out["start"].(string)]++
-					booked = append(booked, out["id"].(string))
-				case code == 0, code == 409, code == 422, code == 429:
-				default:
-					t.Errorf("unexpected answer %d %v", code, out)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	wait := workers(12, stop, func(w, i int) {
+		var code int
+		var out map[string]any
+		var sent time.Time
+		if w%3 != 0 {
+			code, out, sent = retryingAt(nodes, w+i, "/api/v1/offices/demo-24h/tickets", map[string]string{"service": "passport"}, stop)
+		} else {
+			code, out, sent = retryingAt(nodes, w+i, "/api/v1/bookings", map[string]any{"office": "demo-24h", "service": "egrn",
+				"start": slot(i/2 + 1), "applicant": map[string]string{"name": "Тест", "phone": fmt.Sprintf("7913%02d%05d", w, i)}}, stop)
+		}
+		if k := killedAt.Load(); code/100 == 2 && k != 0 && sent.UnixNano() > k {
+			resumedAt.CompareAndSwap(0, time.Now().UnixNano())
+		}
+		mu.Lock()
+		switch {
+		case code == 201 && out["number"] != nil && strings.HasPrefix(out["number"].(string), "П-"):
+			tickets[out["number"].(string)] = true
+		case code == 201:
+			perSlot[out["start"].(string)]++
+			booked = append(booked, out["id"].(string))
+		case code == 0, code == 409, code == 422, code == 429:
+		default:
+			t.Errorf("unexpected answer %d %v", code, out)
+		}
+		mu.Unlock()
+	})
 	time.Sleep(2 * time.Second)
 	killedAt.Store(time.Now().UnixNano())
 	lead.kill()
@@ -270,7 +258,7 @@ func TestClusterFailover(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	close(stop)
-	wg.Wait()
+	wait()
 	if resumedAt.Load() == 0 {
 		t.Fatal("writes did not resume after the leader was killed")
 	}

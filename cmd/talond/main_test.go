@@ -17,6 +17,27 @@ import (
 	"time"
 )
 
+// workers runs fn(w, i), i = 0, 1, …, in n goroutines w until stop is
+// closed; wait waits for them to end.
+func workers(n int, stop <-chan struct{}, fn func(w, i int)) (wait func()) {
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				fn(w, i)
+			}
+		}()
+	}
+	return wg.Wait
+}
+
 // daemon is a real talond process.
 type daemon struct {
 	t        *testing.T
@@ -151,44 +172,32 @@ func TestKillAndRestart(t *testing.T) {
 	tickets := map[string]bool{}    // acknowledged ticket numbers
 	bookings := map[string]string{} // acknowledged booking id → start
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			client := &http.Client{Timeout: 5 * time.Second}
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if w%2 == 0 {
-					if code, out := d.post(client, "/api/v1/offices/demo-24h/tickets", map[string]string{"service": "passport"}); code == 201 {
-						mu.Lock()
-						tickets[out["number"].(string)] = true
-						mu.Unlock()
-					}
-					continue
-				}
-				slot := time.Date(day.Year(), day.Month(), day.Day(), (w*100+i)/4%24, (w*100+i)%4*15, 0, 0, loc).Format(time.RFC3339)
-				phone := fmt.Sprintf("7913%d%06d", w, i)
-				if code, out := d.post(client, "/api/v1/bookings", map[string]any{"office": "demo-24h", "service": "egrn", "start": slot,
-					"applicant": map[string]string{"name": "Тест", "phone": phone}}); code == 201 {
-					mu.Lock()
-					bookings[out["id"].(string)] = out["start"].(string)
-					mu.Unlock()
-				}
+	client := &http.Client{Timeout: 5 * time.Second}
+	wait := workers(8, stop, func(w, i int) {
+		if w%2 == 0 {
+			if code, out := d.post(client, "/api/v1/offices/demo-24h/tickets", map[string]string{"service": "passport"}); code == 201 {
+				mu.Lock()
+				tickets[out["number"].(string)] = true
+				mu.Unlock()
 			}
-		}()
-	}
+			return
+		}
+		slot := time.Date(day.Year(), day.Month(), day.Day(), (w*100+i)/4%24, (w*100+i)%4*15, 0, 0, loc).Format(time.RFC3339)
+		phone := fmt.Sprintf("7913%d%06d", w, i)
+		if code, out := d.post(client, "/api/v1/bookings", map[string]any{"office": "demo-24h", "service": "egrn", "start": slot,
+			"applicant": map[string]string{"name": "Тест", "phone": phone}}); code == 201 {
+			mu.Lock()
+			bookings[out["id"].(string)] = out["start"].(string)
+			mu.Unlock()
+		}
+	})
 	time.Sleep(1500 * time.Millisecond)
 	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	d.cmd.Wait()
 	close(stop)
-	wg.Wait()
+	wait()
 	if len(tickets) < 10 || len(bookings) < 10 {
 		t.Fatalf("too little load before the kill: %d tickets, %d bookings", len(tickets), len(bookings))
 	}

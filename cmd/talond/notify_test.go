@@ -75,30 +75,18 @@ func TestNotificationsSurviveFailover(t *testing.T) {
 	var mu sync.Mutex
 	acked := map[uint64]bool{}
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				start := time.Date(day.Year(), day.Month(), day.Day(), 0, 15*(4*i+w), 0, 0, loc).Format(time.RFC3339)
-				code, out := retrying(nodes, w+i, "/api/v1/bookings", map[string]any{"office": "demo-24h", "service": "egrn", "start": start,
-					"applicant": map[string]string{"name": "Тест", "phone": fmt.Sprintf("7923%02d%05d", w, i)}}, stop)
-				if code == 201 {
-					var id uint64
-					fmt.Sscan(out["id"].(string), &id)
-					mu.Lock()
-					acked[id] = true
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	wait := workers(4, stop, func(w, i int) {
+		start := time.Date(day.Year(), day.Month(), day.Day(), 0, 15*(4*i+w), 0, 0, loc).Format(time.RFC3339)
+		code, out := retrying(nodes, w+i, "/api/v1/bookings", map[string]any{"office": "demo-24h", "service": "egrn", "start": start,
+			"applicant": map[string]string{"name": "Тест", "phone": fmt.Sprintf("7923%02d%05d", w, i)}}, stop)
+		if code == 201 {
+			var id uint64
+			fmt.Sscan(out["id"].(string), &id)
+			mu.Lock()
+			acked[id] = true
+			mu.Unlock()
+		}
+	})
 	time.Sleep(3 * time.Second)
 	if pending := pendingAt(t, lead); pending == 0 {
 		t.Fatal("nothing pending when the leader was to be killed: the test would prove nothing")
@@ -106,7 +94,7 @@ func TestNotificationsSurviveFailover(t *testing.T) {
 	lead.kill()
 	time.Sleep(2 * time.Second)
 	close(stop)
-	wg.Wait()
+	wait()
 
 	deadline := time.Now().Add(60 * time.Second)
 	for {
