@@ -179,6 +179,7 @@ func idempotencyKey(c *fasthttp.RequestCtx) string {
 func (s *Server) answerBooking(c *fasthttp.RequestCtx, status int, b *queue.Booking) {
 	var v bookingView
 	s.cfg.Store.Read(func(st *queue.State) { v = s.bookingView(st, b) })
+	s.sign(&v)
 	writeJSON(c, status, v)
 }
 
@@ -198,6 +199,7 @@ func (s *Server) getBooking(c *fasthttp.RequestCtx) {
 		fail(c, 404, "not_found", "no booking "+strconv.FormatUint(id, 10))
 		return
 	}
+	s.sign(v)
 	writeJSON(c, 200, v)
 }
 

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/pprofhandler"
 	"golang.org/x/time/rate"
 
 	"github.com/talon-mfc/talon/cluster"
@@ -127,6 +129,8 @@ func New(cfg Config) *Server {
 			}))
 		}
 	}
+	// Profiles for whoever tunes a node (admin only): /debug/pprof/profile?seconds=N, heap, goroutine…
+	r.GET("/debug/pprof/{profile:*}", s.need(RoleAdmin, pprofhandler.PprofHandler))
 	r.GET("/healthz", func(c *fasthttp.RequestCtx) { c.SetBodyString("ok\n") })
 	r.GET("/readyz", s.readyz)
 	r.GET("/api/v1/cluster", s.cluster)
@@ -180,7 +184,7 @@ func (s *Server) Routes() []string {
 	var out []string
 	for method, paths := range s.router.List() {
 		for _, p := range paths {
-			out = append(out, method+" "+p)
+			out = append(out, method+" "+strings.ReplaceAll(p, ":*}", "}")) // a catch-all as OpenAPI writes it
 		}
 	}
 	return out

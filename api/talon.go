@@ -17,19 +17,17 @@ func (s *Server) printedTalon(c *fasthttp.RequestCtx) (display.Talon, bool) {
 	if !ok {
 		return display.Talon{}, false
 	}
-	var t display.Talon
+	var v bookingView
 	var status queue.BookingStatus
 	s.cfg.Store.Read(func(st *queue.State) {
-		b := st.Booking(id, s.now())
-		if b == nil {
-			return
+		if b := st.Booking(id, s.now()); b != nil {
+			v, status = s.bookingView(st, b), b.Status
 		}
-		v := s.bookingView(st, b)
-		status = b.Status
-		when, _ := time.Parse(time.RFC3339, v.Start)
-		t = display.Talon{Number: v.Number, Office: v.OfficeName, Address: v.Address, Service: v.ServiceName,
-			When: when.Format("02.01.2006 15:04"), QR: v.QR}
 	})
+	s.sign(&v)
+	when, _ := time.Parse(time.RFC3339, v.Start)
+	t := display.Talon{Number: v.Number, Office: v.OfficeName, Address: v.Address, Service: v.ServiceName,
+		When: when.Format("02.01.2006 15:04"), QR: v.QR}
 	switch {
 	case status == "":
 		fail(c, 404, "not_found", "no booking "+strconv.FormatUint(id, 10))

@@ -67,8 +67,18 @@ type bookingView struct {
 	Applicant      applicantView `json:"applicant"`
 	CreatedAt      string        `json:"created_at"`
 	TicketID       string        `json:"ticket_id,omitempty"`
+	talon          *queue.Talon  // what QR is signed from, by sign
 }
 
+// sign fills in a booking view's QR code. Call it outside Store.Read: a
+// signature is the slowest part of the answer, and writers wait on readers.
+func (s *Server) sign(v *bookingView) {
+	if v.talon != nil {
+		v.QR = s.cfg.Keys.Sign(*v.talon)
+	}
+}
+
+// bookingView is what the API shows of a booking (sign adds the QR code).
 func (s *Server) bookingView(st *queue.State, b *queue.Booking) bookingView {
 	o := st.Offices[b.Office]
 	sv := st.Service(b.Service)
@@ -83,7 +93,7 @@ func (s *Server) bookingView(st *queue.State, b *queue.Booking) bookingView {
 		v.ServiceName = sv.Name
 	}
 	if b.Status == queue.BookingConfirmed || b.Status == queue.BookingHeld {
-		v.QR = s.cfg.Keys.Sign(queue.Talon{Booking: b.ID, Office: b.Office, Start: b.Start})
+		v.talon = &queue.Talon{Booking: b.ID, Office: b.Office, Start: b.Start}
 	}
 	if b.Ticket != 0 {
 		v.TicketID = strconv.FormatUint(b.Ticket, 10)

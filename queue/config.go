@@ -236,5 +236,9 @@ func compileOffice(oc *OfficeConfig, services map[string]*Service) (*Office, err
 			return nil, fmt.Errorf("seats for %q: not an offered service or negative", id)
 		}
 	}
+	o.seats = map[string]int{}
+	for id := range o.offers {
+		o.seats[id] = o.countSeats(id)
+	}
 	return o, nil
 }

@@ -2,7 +2,11 @@ package queue_test
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -591,4 +595,53 @@ func nilIfEmpty[T any](v []T) any {
 		return nil
 	}
 	return v
+}
+
+// TestAlternativesNearest checks the outward walk of Alternatives against
+// the definition (every free slot within three days, sorted by distance) on
+// random fills around a holiday, today and the horizon's end.
+func TestAlternativesNearest(t *testing.T) {
+	for _, now := range []string{"2026-12-28 11:07", "2026-11-23 19:50"} {
+		e := newEnv(t, now)
+		rng := rand.New(rand.NewPCG(1, 2))
+		var grid []int64
+		from := time.Unix(e.now, 0).In(barnaul)
+		for d := range 34 {
+			slots, err := e.s.Slots("brn", "passport", from.AddDate(0, 0, d).Format(time.DateOnly), 1, e.now)
+			if err != nil && d < 31 {
+				t.Fatal(err)
+			}
+			for _, sl := range slots {
+				grid = append(grid, sl.Start)
+				if rng.IntN(3) > 0 { // fill two thirds of the slots
+					for seat := range 2 {
+						e.do(queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: sl.Start, Name: "Тест",
+							Phone: fmt.Sprintf("7900%07d", len(grid)*2+seat)})
+					}
+				}
+			}
+		}
+		for _, start := range append(grid[:40], grid[len(grid)-60:]...) {
+			var want []int64
+			for d := -3; d <= 3; d++ {
+				day := time.Unix(start, 0).In(barnaul).AddDate(0, 0, d)
+				slots, _ := e.s.Slots("brn", "passport", day.Format(time.DateOnly), 1, e.now)
+				for _, sl := range slots {
+					if sl.Free > 0 && sl.Start != start {
+						want = append(want, sl.Start)
+					}
+				}
+			}
+			slices.SortFunc(want, func(a, b int64) int {
+				return cmp.Or(cmp.Compare(max(a-start, start-a), max(b-start, start-b)), cmp.Compare(a, b))
+			})
+			var got []int64
+			for _, sl := range e.s.Alternatives("brn", "passport", start, e.now).SameOffice {
+				got = append(got, sl.Start)
+			}
+			if want = want[:min(3, len(want))]; !slices.Equal(got, want) {
+				t.Fatalf("now %s, start %s: alternatives %v, want %v", now, time.Unix(start, 0).In(barnaul), got, want)
+			}
+		}
+	}
 }

@@ -1,7 +1,7 @@
 package queue
 
 import (
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -15,7 +15,9 @@ type Slot struct {
 
 // Seats is how many applicants one slot of service holds at office o: the
 // configured override, or the number of windows that take bookings for it.
-func (s *State) Seats(o *Office, service string) int {
+func (s *State) Seats(o *Office, service string) int { return o.seats[service] }
+
+func (o *Office) countSeats(service string) int {
 	if n, ok := o.Config.Seats[service]; ok {
 		return n
 	}
@@ -158,22 +160,7 @@ func (s *State) Alternatives(office, service string, start, now int64) *Alternat
 	if o == nil || s.checkBookable(o, service) != nil {
 		return alt
 	}
-	var near []int64
-	lt := time.Unix(start, 0).In(o.loc)
-	for i := -3; i <= 3; i++ {
-		for _, st := range s.daySlots(o, time.Date(lt.Year(), lt.Month(), lt.Day()+i, 0, 0, 0, 0, o.loc)) {
-			if st != start && st > now && o.withinDays(st, now, s.Region.Rules.HorizonDays) && s.free(o, service, st) > 0 {
-				near = append(near, st)
-			}
-		}
-	}
-	sort.Slice(near, func(i, j int) bool {
-		di, dj := abs(near[i]-start), abs(near[j]-start)
-		return di < dj || di == dj && near[i] < near[j]
-	})
-	for _, st := range near[:min(len(near), maxAlternatives)] {
-		alt.SameOffice = append(alt.SameOffice, s.slot(o, service, st))
-	}
+	alt.SameOffice = s.nearestFree(o, service, start, now, maxAlternatives)
 	for _, oc := range s.Region.Offices {
 		other := s.Offices[oc.ID]
 		if other == o || s.checkBookable(other, service) != nil || s.checkSlot(other, start, now) != nil {
@@ -186,9 +173,53 @@ func (s *State) Alternatives(office, service string, start, now int64) *Alternat
 	return alt
 }
 
-func abs(x int64) int64 {
-	if x < 0 {
-		return -x
+// nearestFree is up to n free slots of service at office o nearest to
+// start (an earlier one first on a tie), within three days either way, in
+// the future and within the horizon. It walks out from start both ways, a
+// day at a time, so a conflict in a storm costs a few slots, not a week.
+func (s *State) nearestFree(o *Office, service string, start, now int64, n int) []Slot {
+	lt := time.Unix(start, 0).In(o.loc)
+	day := func(i int) []int64 {
+		return s.daySlots(o, time.Date(lt.Year(), lt.Month(), lt.Day()+i, 0, 0, 0, 0, o.loc))
 	}
-	return x
+	const reach = 3
+	slots := day(0)
+	k, _ := slices.BinarySearch(slots, start)
+	left, right := slots[:k], slots[k:]
+	if len(right) > 0 && right[0] == start {
+		right = right[1:]
+	}
+	ld, rd := 0, 0
+	out := []Slot{}
+	for len(out) < n {
+		for len(left) == 0 && ld > -reach {
+			ld--
+			left = day(ld)
+		}
+		for len(right) == 0 && rd < reach {
+			rd++
+			right = day(rd)
+		}
+		var st int64
+		switch {
+		case len(left) > 0 && (len(right) == 0 || start-left[len(left)-1] <= right[0]-start):
+			st, left = left[len(left)-1], left[:len(left)-1]
+			if st <= now { // the rest of this side is past too
+				left, ld = nil, -reach
+				continue
+			}
+		case len(right) > 0:
+			st, right = right[0], right[1:]
+			if !o.withinDays(st, now, s.Region.Rules.HorizonDays) { // and so is the rest of this side
+				right, rd = nil, reach
+				continue
+			}
+		default:
+			return out
+		}
+		if s.free(o, service, st) > 0 {
+			out = append(out, s.slot(o, service, st))
+		}
+	}
+	return out
 }

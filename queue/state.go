@@ -87,6 +87,7 @@ type Office struct {
 	prio               map[string]int // category → priority, shared by the region's offices
 	minutes            map[string]int // service → average minutes, shared by the region's offices
 	counts             map[string]int // service → tickets waiting for it
+	seats              map[string]int // service → seats per slot (from the configuration)
 }
 
 // Span is a period [From, To) in which window Window was open.
