@@ -530,3 +530,25 @@ func TestPrintedTalonScans(t *testing.T) {
 	n.want("GET", "/api/v1/bookings/"+other["id"].(string)+"/ticket.png", nil, 409, "not_active")
 	n.want("GET", "/api/v1/bookings/999999/ticket.pdf", nil, 404, "not_found")
 }
+
+// TestCachedReadsSeeWrites: a slots answer repeated while nothing changes
+// is the same answer, and the first read after a booking shows it (the
+// cache is keyed by the applied index).
+func TestCachedReadsSeeWrites(t *testing.T) {
+	n := start(t, nil)
+	path := "/api/v1/offices/brn/slots?service=passport&date=" + slot(1, 0, 0)[:10]
+	free := func() float64 {
+		out := n.want("GET", path, nil, 200, "")
+		return out["slots"].([]any)[40].(map[string]any)["free"].(float64)
+	}
+	for i := range 3 { // the slot's three seats
+		before := free()
+		if again := free(); again != before {
+			t.Fatalf("a repeated read changed: %v then %v", before, again)
+		}
+		n.want("POST", "/api/v1/bookings", booking("brn", slot(1, 10, 0), fmt.Sprintf("+7900000%04d", i), false), 201, "")
+		if after := free(); after != before-1 {
+			t.Fatalf("after booking slot 10:00 its free seats went %v → %v", before, after)
+		}
+	}
+}

@@ -85,6 +85,7 @@ type Server struct {
 	router  *router.Router
 	limitMu sync.Mutex
 	limits  map[string]*rate.Limiter
+	answers answers // the public reads' cache
 }
 
 // New builds the API server.
@@ -145,11 +146,11 @@ func New(cfg Config) *Server {
 	r.GET("/api/v1/cluster/backup", s.need(RoleAdmin, s.backup))
 	r.POST("/api/v1/cluster/restore", s.need(RoleAdmin, s.restore))
 	r.GET("/api/v1/keys", s.keys)
-	r.GET("/api/v1/services", s.reads(local, s.services))
-	r.GET("/api/v1/offices", s.reads(local, s.offices))
-	r.GET("/api/v1/offices/{office}", s.reads(local, s.officeOne))
-	r.GET("/api/v1/offices/{office}/slots", s.reads(local, s.slots))
-	r.GET("/api/v1/recommend", s.reads(local, s.recommend))
+	r.GET("/api/v1/services", s.cached(s.services))
+	r.GET("/api/v1/offices", s.cached(s.offices))
+	r.GET("/api/v1/offices/{office}", s.cached(s.officeOne))
+	r.GET("/api/v1/offices/{office}/slots", s.cached(s.slots))
+	r.GET("/api/v1/recommend", s.cached(s.recommend))
 	r.POST("/api/v1/bookings", s.need(RolePortal, s.book))
 	r.GET("/api/v1/bookings/{id}", s.need(RolePortal, s.reads(linearizable, s.getBooking)))
 	r.GET("/api/v1/bookings/{id}/ticket.pdf", s.need(RolePortal, s.reads(linearizable, s.talonPDF)))
@@ -167,7 +168,7 @@ func New(cfg Config) *Server {
 	r.DELETE("/api/v1/subscriptions/{id}", s.need(RoleAdmin, s.deleteSubscription))
 	r.GET("/api/v1/subscriptions/{id}/dead", s.need(RoleAdmin, s.reads(linearizable, s.deadLetters)))
 	r.POST("/api/v1/subscriptions/{id}/replay", s.need(RoleAdmin, s.replay))
-	r.GET("/api/v1/offices/{office}/load-history", s.reads(local, s.loadHistory))
+	r.GET("/api/v1/offices/{office}/load-history", s.cached(s.loadHistory))
 	r.GET("/api/v1/offices/{office}/stats", s.need(RoleOperator, s.reads(local, s.stats)))
 	r.GET("/api/v1/offices/{office}/records", s.need(RoleOperator, s.reads(local, s.records)))
 	r.NotFound = func(c *fasthttp.RequestCtx) { fail(c, 404, "not_found", "no such endpoint") }

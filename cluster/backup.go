@@ -35,6 +35,10 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (uint64, error) {
 	return idx, err
 }
 
+// EncodeBackup writes a region's state built outside a cluster (a
+// migration, a benchmark's data set) as a backup that Restore takes.
+func EncodeBackup(w io.Writer, st *queue.State) error { return writeSnapshot(w, st, st.Index) }
+
 // Restore replaces the whole region's state with a backup, on every node
 // (the leader installs it and sends it to the followers as a snapshot).
 // Everything written since the backup is gone: this is for disaster

@@ -146,11 +146,17 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	var buf snapshotBuffer
-	buf.b = binary.BigEndian.AppendUint64([]byte(snapshotMagic), f.applied.Load())
-	if err := f.state.Save(&buf); err != nil {
+	if err := writeSnapshot(&buf, f.state, f.applied.Load()); err != nil {
 		return nil, err
 	}
 	return &buf, nil
+}
+
+func writeSnapshot(w io.Writer, st *queue.State, applied uint64) error {
+	if _, err := w.Write(binary.BigEndian.AppendUint64([]byte(snapshotMagic), applied)); err != nil {
+		return err
+	}
+	return st.Save(w)
 }
 
 // readSnapshot decodes a snapshot or backup.

@@ -105,3 +105,41 @@ func errorCode(status int, body []byte) string {
 	}
 	return fmt.Sprintf("http_%d", status)
 }
+
+// paced sends requests at rate per second for d, each in its own goroutine
+// (an open loop: a slow answer does not slow the arrivals), as kiosks and
+// portal users do.
+func paced(name string, rate int, d time.Duration, op func(i int) (outcome, string)) *result {
+	r := &result{name: name, clients: rate, codes: map[string]int{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	n := int(d.Seconds() * float64(rate))
+	for i := range n {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t0 := time.Now()
+			o, code := op(i)
+			lat := time.Since(t0).Seconds()
+			mu.Lock()
+			defer mu.Unlock()
+			switch o {
+			case ok:
+				r.ok++
+			case conflict:
+				r.conflicts++
+			case failed:
+				r.errs++
+				r.codes[code]++
+			}
+			if o != done {
+				r.lat = append(r.lat, lat)
+			}
+		}()
+	}
+	wg.Wait()
+	r.elapsed = time.Since(start)
+	return r
+}

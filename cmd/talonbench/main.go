@@ -147,9 +147,11 @@ func (b *bench) storm() error {
 		return err
 	}
 	wait := profile(b.profile, "storm", nodes, 5)
+	cpu := meterCPU(nodes)
 	talon, acked := storm("whole day", nodes, whole, b.clients, 0, b.limit)
-	wait()
 	fmt.Fprintln(b.out, talon)
+	fmt.Fprintln(b.out, cpu)
+	wait()
 	if err := checkBookings(nodes, whole, day(2), seats, acked, b.out); err != nil {
 		return err
 	}

@@ -305,3 +305,46 @@ func profile(dir, scenario string, nodes []*node, seconds int) (wait func()) {
 	}
 	return wg.Wait
 }
+
+// cpuTime is the CPU time a process has used (user and system; /proc
+// counts in ticks of 10 ms).
+func cpuTime(pid int) time.Duration {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // the name may hold spaces
+	if len(f) < 13 {
+		return 0
+	}
+	user, _ := strconv.ParseInt(f[11], 10, 64)
+	sys, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(user+sys) * 10 * time.Millisecond
+}
+
+// cpuMeter tells how the machine's CPU went during a phase: to each node
+// and to talonbench itself (the clients).
+type cpuMeter struct {
+	nodes []*node
+	start []time.Duration
+	self  time.Duration
+	at    time.Time
+}
+
+func meterCPU(nodes []*node) *cpuMeter {
+	m := &cpuMeter{nodes: nodes, self: cpuTime(os.Getpid()), at: time.Now()}
+	for _, nd := range nodes {
+		m.start = append(m.start, cpuTime(nd.cmd.Process.Pid))
+	}
+	return m
+}
+
+func (m *cpuMeter) String() string {
+	wall := time.Since(m.at).Seconds()
+	var b strings.Builder
+	b.WriteString("cpu (cores busy):")
+	for i, nd := range m.nodes {
+		st, _ := nd.status()
+		fmt.Fprintf(&b, " %s %s %.2f,", nd.id, strings.ToLower(st.State), (cpuTime(nd.cmd.Process.Pid)-m.start[i]).Seconds()/wall)
+	}
+	fmt.Fprintf(&b, " talonbench (clients) %.2f", (cpuTime(os.Getpid())-m.self).Seconds()/wall)
+	return b.String()
+}

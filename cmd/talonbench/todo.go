@@ -2,7 +2,5 @@ package main
 
 import "errors"
 
-func (b *bench) kiosk() error   { return errors.New("todo") }
-func (b *bench) reads() error   { return errors.New("todo") }
 func (b *bench) display() error { return errors.New("todo") }
 func (b *bench) restart() error { return errors.New("todo") }

@@ -1,0 +1,67 @@
+package api
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+)
+
+// answers caches the portal's public reads (slots, offices, services,
+// recommendations). Such an answer is a function of the request, the state
+// (its applied index) and the clock's second, so while neither moves, the
+// thousands of portal users asking for the same office's day share one
+// rendering. A write or the next second empties the cache. An answer stored
+// under index i was rendered from a state at i or later, never earlier, so
+// it is never older than a fresh one would be.
+type answers struct {
+	mu    sync.Mutex
+	index uint64
+	now   int64
+	m     map[string]answer
+}
+
+type answer struct {
+	status int
+	ctype  string
+	body   []byte
+}
+
+// maxAnswers bounds the cache (a day's slots are a few kilobytes).
+const maxAnswers = 2048
+
+func (a *answers) get(key string, index uint64, now int64) (answer, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.index != index || a.now != now {
+		a.index, a.now, a.m = index, now, map[string]answer{}
+	}
+	v, ok := a.m[key]
+	return v, ok
+}
+
+func (a *answers) put(key string, index uint64, now int64, v answer) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.index == index && a.now == now && len(a.m) < maxAnswers {
+		a.m[key] = v
+	}
+}
+
+// cached is reads(local, h) answered from the cache when it can be.
+func (s *Server) cached(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return s.reads(local, func(c *fasthttp.RequestCtx) {
+		index, _ := strconv.ParseUint(string(c.Response.Header.Peek(indexHeader)), 10, 64)
+		key, now := string(c.RequestURI()), s.now()
+		if v, ok := s.answers.get(key, index, now); ok {
+			c.SetStatusCode(v.status)
+			c.SetContentType(v.ctype)
+			c.SetBody(v.body)
+			return
+		}
+		h(c)
+		if c.Response.StatusCode() == 200 {
+			s.answers.put(key, index, now, answer{200, string(c.Response.Header.ContentType()), append([]byte(nil), c.Response.Body()...)})
+		}
+	})
+}
