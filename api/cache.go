@@ -56,7 +56,7 @@ func (s *Server) cached(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 		if v, ok := s.answers.get(key, index, now); ok {
 			c.SetStatusCode(v.status)
 			c.SetContentType(v.ctype)
-			c.SetBody(v.body)
+			c.Response.SetBodyRaw(v.body) // cached bodies are never changed
 			return
 		}
 		h(c)

@@ -333,6 +333,11 @@ func (s *Server) reads(def string, h fasthttp.RequestHandler) fasthttp.RequestHa
 		if v := args.Peek("consistency"); len(v) > 0 {
 			level = string(v)
 		}
+		if level == local && !args.Has("min_index") {
+			c.Response.Header.Set(indexHeader, strconv.FormatUint(s.cfg.Store.AppliedIndex(), 10))
+			h(c) // the hot path: no wait, so no deadline
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 		defer cancel()
 		var err error

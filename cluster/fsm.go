@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -184,6 +185,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.applied.Store(applied)
 	f.mu.Unlock()
 	f.notify()
+	// Decoding left about as much garbage as the state itself: hand it back
+	// to the system now instead of holding the peak until the heap grows into it.
+	debug.FreeOSMemory()
 	return nil
 }
 

@@ -82,7 +82,7 @@ type frame struct {
 
 // Timing of the connections.
 const (
-	sendBuffer = 256 // messages a screen may fall behind before it is dropped
+	sendBuffer = 32 // messages a screen may fall behind before it is dropped (it resumes)
 	writeWait  = 5 * time.Second
 	pingEvery  = 20 * time.Second
 	pongWait   = 45 * time.Second
@@ -94,7 +94,9 @@ func NewHub(store *cluster.Store, log *slog.Logger) *Hub {
 		log = slog.Default()
 	}
 	h := &Hub{store: store, log: log, conns: map[*conn]bool{},
-		up: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}}
+		// An idle screen holds no write buffer (they come from a pool while
+		// a message is written) and a small read buffer (it only sends pongs).
+		up: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }, WriteBufferPool: &sync.Pool{}, WriteBufferSize: 2048}}
 	go store.Events().Follow(h.broadcast, nil)
 	return h
 }
@@ -227,7 +229,7 @@ func (w *hijacked) Header() http.Header         { return http.Header{} }
 func (w *hijacked) Write(b []byte) (int, error) { return w.nc.Write(b) }
 func (w *hijacked) WriteHeader(int)             {}
 func (w *hijacked) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return w.nc, bufio.NewReadWriter(bufio.NewReader(w.nc), bufio.NewWriter(w.nc)), nil
+	return w.nc, bufio.NewReadWriter(bufio.NewReaderSize(w.nc, 512), bufio.NewWriterSize(w.nc, 16)), nil
 }
 
 // feed registers the screen, sends what it missed (or a snapshot), then the

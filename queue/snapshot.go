@@ -1,10 +1,12 @@
 package queue
 
 import (
+	"cmp"
 	"encoding/gob"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
+	"unique"
 )
 
 const snapshotVersion = 1
@@ -42,11 +44,17 @@ func (s *State) Save(w io.Writer) error {
 		Subs: s.Subs, Outbox: s.Outbox, Dead: s.Dead,
 		Bookings: make([]*Booking, 0, len(s.Bookings)), Tickets: make([]*Ticket, 0, len(s.Tickets)),
 	}
-	for _, b := range s.Bookings {
-		snap.Bookings = append(snap.Bookings, b)
+	// In ID order (IDs are never reused, nothing is ever deleted), so Load
+	// rebuilds the indexes in the order they were made without sorting.
+	for id := uint64(1); id <= s.NextBookingID; id++ {
+		if b := s.Bookings[id]; b != nil {
+			snap.Bookings = append(snap.Bookings, b)
+		}
 	}
-	for _, t := range s.Tickets {
-		snap.Tickets = append(snap.Tickets, t)
+	for id := uint64(1); id <= s.NextTicketID; id++ {
+		if t := s.Tickets[id]; t != nil {
+			snap.Tickets = append(snap.Tickets, t)
+		}
 	}
 	for id, o := range s.Offices {
 		os := officeSnapshot{ID: id, Day: o.Day, Recent: o.Recent, Spans: o.Spans, RemindedFor: o.RemindedFor, Level: o.Level}
@@ -60,6 +68,8 @@ func (s *State) Save(w io.Writer) error {
 	}
 	return gob.NewEncoder(w).Encode(&snap)
 }
+
+func intern(s string) string { return unique.Make(s).Value() }
 
 // Load reads a state written by Save.
 func Load(r io.Reader, p Policy) (*State, error) {
@@ -85,11 +95,20 @@ func Load(r io.Reader, p Policy) (*State, error) {
 	if s.Outbox == nil || s.Dead == nil {
 		s.Outbox, s.Dead = map[string][]Notification{}, map[string][]Notification{}
 	}
+	// A region holds a million of these: the strings every record repeats
+	// (office, service, status, day) are kept once.
+	s.Tickets = make(map[uint64]*Ticket, len(snap.Tickets))
 	for _, t := range snap.Tickets {
+		t.Office, t.Service, t.Day, t.Category = intern(t.Office), intern(t.Service), intern(t.Day), intern(t.Category)
+		t.Status = TicketStatus(intern(string(t.Status)))
 		s.Tickets[t.ID] = t
 	}
-	sort.Slice(snap.Bookings, func(i, j int) bool { return snap.Bookings[i].ID < snap.Bookings[j].ID })
+	if !slices.IsSortedFunc(snap.Bookings, func(a, b *Booking) int { return cmp.Compare(a.ID, b.ID) }) {
+		slices.SortFunc(snap.Bookings, func(a, b *Booking) int { return cmp.Compare(a.ID, b.ID) })
+	}
+	s.Bookings = make(map[uint64]*Booking, len(snap.Bookings))
 	for _, b := range snap.Bookings {
+		b.Office, b.Service, b.Status = intern(b.Office), intern(b.Service), BookingStatus(intern(string(b.Status)))
 		s.Bookings[b.ID] = b
 		switch {
 		case b.live():
