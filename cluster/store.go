@@ -212,6 +212,11 @@ func raftConfig(id string) *raft.Config {
 	rc.LocalID = raft.ServerID(id)
 	rc.BatchApplyCh = true
 	rc.MaxAppendEntries = 512
+	// A follower learns that an entry committed only from the leader's next
+	// AppendEntries, which an idle leader sends every CommitTimeout (default
+	// 50 ms). Screens and read-your-writes on followers wait for exactly
+	// that, so send it every 5 ms: a few hundred tiny RPCs a second.
+	rc.CommitTimeout = 5 * time.Millisecond
 	rc.SnapshotThreshold = 16384
 	rc.SnapshotInterval = 30 * time.Second
 	rc.TrailingLogs = 10240

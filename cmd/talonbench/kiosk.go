@@ -27,6 +27,9 @@ func (b *bench) kiosk() error {
 
 	var mu sync.Mutex
 	issued := map[string][]string{} // office → acknowledged walk-in numbers
+	for i := range b.region.Offices {
+		issued[b.region.office(i)] = nil
+	}
 	checked := 0
 	take := func(code int, body []byte, office string, walkIn bool) (outcome, string) {
 		if code != 200 && code != 201 {
@@ -45,7 +48,7 @@ func (b *bench) kiosk() error {
 	}
 	cpu := meterCPU(nodes)
 	wait := profile(b.profile, "kiosk", nodes, 5)
-	r := paced("tickets and check-ins", b.rate, 10*time.Second, func(i int) (outcome, string) {
+	r := paced("tickets and check-ins", b.rate, b.run, func(i int) (outcome, string) {
 		nd := nodes[i%len(nodes)]
 		if i%2 == 1 && i/2 < len(qrs) {
 			q := qrs[i/2]
@@ -55,7 +58,7 @@ func (b *bench) kiosk() error {
 			}
 			return take(code, body, q.office, false)
 		}
-		office := b.region.office(i % b.region.Offices)
+		office := b.region.office(i / 2 % b.region.Offices)
 		code, body, err := nd.do("POST", "/api/v1/offices/"+office+"/tickets", []byte(`{"service":"`+walkIn+`"}`))
 		if err != nil {
 			return failed, "transport"
@@ -64,6 +67,7 @@ func (b *bench) kiosk() error {
 	})
 	fmt.Fprintln(b.out, r)
 	fmt.Fprintln(b.out, cpu)
+
 	wait()
 	return checkTickets(nodes, issued, checked, b.out)
 }

@@ -29,6 +29,7 @@ type bench struct {
 
 	popular  int           // storm: the popular slots
 	rate     int           // kiosk: requests per second
+	run      time.Duration // kiosk: how long the kiosks run
 	displays int           // display: connected screens
 	calls    int           // display: calls measured
 	records  int           // restart: bookings and tickets held
@@ -57,6 +58,7 @@ func main() {
 	flag.DurationVar(&b.ceiling, "ceiling", 5*time.Second, "how long each ceiling is measured")
 	flag.IntVar(&b.popular, "popular", 3, "storm: popular slots everyone races for first")
 	flag.IntVar(&b.rate, "rate", 200, "kiosk: tickets and check-ins per second")
+	flag.DurationVar(&b.run, "run", 10*time.Second, "kiosk: how long the kiosks run")
 	flag.IntVar(&b.displays, "displays", 5000, "display: connected hall screens")
 	flag.IntVar(&b.calls, "calls", 30, "display: calls measured")
 	flag.IntVar(&b.records, "records", 1_000_000, "restart: bookings and tickets the node holds")
