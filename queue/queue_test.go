@@ -645,3 +645,35 @@ func TestAlternativesNearest(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSlotSearch: the portal's availability of a day (96 slots, half of
+// them full) and the alternatives offered on a conflict at the edge of the
+// full half, the reads a booking storm makes.
+func BenchmarkSlotSearch(b *testing.B) {
+	e := newEnv(&testing.T{}, "2026-11-23 09:00")
+	r := testRegion()
+	r.Offices[0].Hours = map[string]string{"mon": "00:00-24:00", "tue": "00:00-24:00", "wed": "00:00-24:00", "thu": "00:00-24:00",
+		"fri": "00:00-24:00", "sat": "00:00-24:00", "sun": "00:00-24:00"}
+	r.Offices[0].Seats = map[string]int{"passport": 10}
+	e.do(queue.Command{Kind: queue.KindSetRegion, Region: r})
+	for i := range 48 * 10 {
+		e.do(queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: at("2026-11-24 00:00") + int64(i/10)*900,
+			Name: "Тест", Phone: fmt.Sprintf("79%09d", i)})
+	}
+	b.Run("day", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if s, err := e.s.Slots("brn", "passport", "2026-11-24", 1, e.now); err != nil || len(s) != 96 {
+				b.Fatal(err, len(s))
+			}
+		}
+	})
+	b.Run("alternatives", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if a := e.s.Alternatives("brn", "passport", at("2026-11-24 11:45"), e.now); len(a.SameOffice) != 3 {
+				b.Fatal(a)
+			}
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package scheduler_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -118,9 +119,9 @@ func TestRecommend(t *testing.T) {
 	}
 }
 
-// BenchmarkEstimateWait: the forecast for a new ticket with 1,000 waiting
-// and both windows open (it runs inside the state machine on every issue).
-func BenchmarkEstimateWait(b *testing.B) {
+// busyOffice is office "a" with both windows open and 1,000 waiting, a
+// third of them for the service only window 1 serves.
+func busyOffice() (*queue.Office, int64) {
 	x := newSim(&testing.T{})
 	x.do(queue.Command{Kind: queue.KindWindow, Office: "a", Window: 1, Action: queue.ActOpen})
 	x.do(queue.Command{Kind: queue.KindWindow, Office: "a", Window: 2, Action: queue.ActOpen})
@@ -131,9 +132,32 @@ func BenchmarkEstimateWait(b *testing.B) {
 		}
 		x.do(queue.Command{Kind: queue.KindIssue, Office: "a", Service: svc})
 	}
-	o, p := x.s.Offices["a"], scheduler.Default{}
+	return x.s.Offices["a"], x.now
+}
+
+// BenchmarkEstimateWait: the forecast for a new ticket with 1,000 waiting
+// (it runs inside the state machine on every issue).
+func BenchmarkEstimateWait(b *testing.B) {
+	o, now := busyOffice()
+	p := scheduler.Default{}
 	b.ReportAllocs()
 	for b.Loop() {
-		p.EstimateWait(o, "p", x.now)
+		p.EstimateWait(o, "p", now)
+	}
+}
+
+// BenchmarkPick: whom a window calls next with 1,000 waiting (every
+// call-next runs it inside the state machine).
+func BenchmarkPick(b *testing.B) {
+	o, now := busyOffice()
+	for _, p := range []queue.Policy{scheduler.Default{}, scheduler.FCFS{}} {
+		b.Run(fmt.Sprintf("%T", p), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if p.Pick(o, o.Windows[0], now) == nil {
+					b.Fatal("nobody picked")
+				}
+			}
+		})
 	}
 }
