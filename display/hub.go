@@ -60,10 +60,17 @@ type WindowState struct {
 }
 
 // Hub fans the node's domain events out to the screens connected to it.
+//
+// A screen costs one goroutine, its own reader (pongs and its close); the
+// writing is done by a small pool of writers that the broadcaster hands the
+// screens with something to send, so thousands of idle screens hold no
+// buffers, channels or timers, and a call wakes a few writers, not one
+// goroutine per screen.
 type Hub struct {
 	store *cluster.Store
 	log   *slog.Logger
 	up    websocket.Upgrader
+	work  chan *conn // screens with frames to write, each at most once
 
 	mu    sync.Mutex
 	conns map[*conn]bool
@@ -72,20 +79,30 @@ type Hub struct {
 type conn struct {
 	office string
 	window int
-	send   chan frame
+	ws     *websocket.Conn
+
+	mu      sync.Mutex
+	idle    sync.Cond // signalled when a writer lets go of the screen
+	pending []frame   // to write, in order
+	since   uint64    // the first frames covered events up to here
+	ready   bool      // the first frames are out: writers may take over
+	queued  bool      // a writer has the screen or will take it
+	closed  bool
 }
 
+// frame is a message to write; a nil message is a ping.
 type frame struct {
-	seq  uint64
-	data []byte
+	seq uint64
+	msg *websocket.PreparedMessage
 }
 
 // Timing of the connections.
 const (
-	sendBuffer = 32 // messages a screen may fall behind before it is dropped (it resumes)
+	sendBuffer = 32 // frames a screen may fall behind before it is dropped (it resumes)
 	writeWait  = 5 * time.Second
 	pingEvery  = 20 * time.Second
 	pongWait   = 45 * time.Second
+	writers    = 32 // a writer stuck on a dead screen holds up only its own
 )
 
 // NewHub starts the hub: it follows the node's event stream.
@@ -93,10 +110,14 @@ func NewHub(store *cluster.Store, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &Hub{store: store, log: log, conns: map[*conn]bool{},
-		// An idle screen holds no write buffer (they come from a pool while
-		// a message is written) and a small read buffer (it only sends pongs).
+	h := &Hub{store: store, log: log, conns: map[*conn]bool{}, work: make(chan *conn, 1<<16),
+		// Write buffers come from a pool while a message is written; the
+		// read buffer is small (a screen only sends pongs).
 		up: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }, WriteBufferPool: &sync.Pool{}, WriteBufferSize: 2048}}
+	for range writers {
+		go h.writer()
+	}
+	go h.ping()
 	go store.Events().Follow(h.broadcast, nil)
 	return h
 }
@@ -108,28 +129,112 @@ func (h *Hub) Connections() int {
 	return len(h.conns)
 }
 
-// broadcast turns a domain event into one serialised message and hands it
-// to the screens of its office; a screen whose buffer is full is dropped
-// (it reconnects and resumes) so it never slows the others.
+// broadcast turns a domain event into one prepared message (serialised and
+// framed once) and queues it for the screens of its office.
 func (h *Hub) broadcast(e queue.Event) {
 	m, ok := h.message(e)
 	if !ok {
 		return
 	}
 	data, _ := json.Marshal(m)
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
+	if err != nil {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.conns {
-		if c.office != e.Office || (c.window != 0 && c.window != m.Window) {
-			continue
-		}
-		select {
-		case c.send <- frame{e.Seq, data}:
-		default:
-			delete(h.conns, c)
-			close(c.send)
+		if c.office == e.Office && (c.window == 0 || c.window == m.Window) {
+			h.enqueue(c, frame{e.Seq, pm})
 		}
 	}
+}
+
+// ping queues a ping to every screen now and then; one that does not
+// answer within pongWait is gone (its reader times out).
+func (h *Hub) ping() {
+	for range time.Tick(pingEvery) {
+		h.mu.Lock()
+		for c := range h.conns {
+			h.enqueue(c, frame{})
+		}
+		h.mu.Unlock()
+	}
+}
+
+// enqueue adds a frame for screen c (h.mu held) and hands the screen to a
+// writer; a screen whose backlog is full is dropped so it never slows the
+// others (it reconnects and resumes).
+func (h *Hub) enqueue(c *conn, f frame) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if len(c.pending) >= sendBuffer {
+		c.mu.Unlock()
+		delete(h.conns, c)
+		c.drop()
+		return
+	}
+	c.pending = append(c.pending, f)
+	hand := c.ready && !c.queued
+	if hand {
+		c.queued = true
+	}
+	c.mu.Unlock()
+	if hand {
+		h.work <- c
+	}
+}
+
+// writer writes the screens it is handed until their backlog is empty.
+func (h *Hub) writer() {
+	for c := range h.work {
+		for {
+			c.mu.Lock()
+			batch := c.pending
+			c.pending = nil
+			if len(batch) == 0 || c.closed {
+				c.queued = false
+				c.idle.Broadcast()
+				c.mu.Unlock()
+				break
+			}
+			c.mu.Unlock()
+			if err := c.write(batch); err != nil {
+				c.drop()
+			}
+		}
+	}
+}
+
+func (c *conn) write(batch []frame) error {
+	for _, f := range batch {
+		if f.msg != nil && f.seq <= c.since {
+			continue // already in the snapshot or the replay
+		}
+		c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+		var err error
+		if f.msg == nil {
+			err = c.ws.WriteMessage(websocket.PingMessage, nil)
+		} else {
+			err = c.ws.WritePreparedMessage(f.msg)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// drop ends the screen's connection: its reader wakes, unregisters it and
+// returns.
+func (c *conn) drop() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.ws.UnderlyingConn().SetReadDeadline(time.Now())
 }
 
 // message is what a screen is told of an event; ok is false for events
@@ -211,13 +316,24 @@ func (h *Hub) Serve(c *fasthttp.RequestCtx, office string) {
 	c.HijackSetNoResponse(true)
 	c.Hijack(func(nc net.Conn) {
 		nc.SetDeadline(time.Time{})
-		ws, err := h.up.Upgrade(&hijacked{nc: nc}, req, nil)
-		if err != nil {
-			h.log.Debug("websocket upgrade", "err", err)
-			nc.Close()
-			return
+		// The upgrade and the first frames (a snapshot's JSON) run on a
+		// goroutine of their own, so this one, which then reads the screen
+		// for as long as it stays, keeps a small stack.
+		var sc *conn
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ws, err := h.up.Upgrade(&hijacked{nc: nc}, req, nil)
+			if err != nil {
+				h.log.Debug("websocket upgrade", "err", err)
+				return
+			}
+			sc = h.open(ws, office, window, since)
+		}()
+		<-done
+		if sc != nil {
+			h.read(sc)
 		}
-		h.feed(ws, office, window, since)
 	})
 }
 
@@ -232,25 +348,17 @@ func (w *hijacked) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return w.nc, bufio.NewReadWriter(bufio.NewReaderSize(w.nc, 512), bufio.NewWriterSize(w.nc, 16)), nil
 }
 
-// feed registers the screen, sends what it missed (or a snapshot), then the
-// live events, each exactly once, and pings it; it returns when the screen
-// is gone.
-func (h *Hub) feed(ws *websocket.Conn, office string, window int, since uint64) {
-	c := &conn{office: office, window: window, send: make(chan frame, sendBuffer)}
+// open registers the screen, sends what it missed (or a snapshot), then
+// hands it to the writers for the live events, each exactly once. It
+// returns nil if the screen is gone already.
+func (h *Hub) open(ws *websocket.Conn, office string, window int, since uint64) *conn {
+	c := &conn{office: office, window: window, ws: ws}
+	c.idle.L = &c.mu
 	h.mu.Lock()
-	h.conns[c] = true
+	h.conns[c] = true // from now on events queue up for it
 	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		if h.conns[c] {
-			delete(h.conns, c)
-			close(c.send)
-		}
-		h.mu.Unlock()
-		ws.Close()
-	}()
 
-	var first []frame
+	var first [][]byte
 	var evs []queue.Event
 	complete := false
 	if since > 0 {
@@ -260,67 +368,58 @@ func (h *Hub) feed(ws *websocket.Conn, office string, window int, since uint64) 
 		for _, e := range evs {
 			if m, ok := h.message(e); ok && e.Office == office && (window == 0 || m.Window == window) {
 				data, _ := json.Marshal(m)
-				first = append(first, frame{e.Seq, data})
+				first = append(first, data)
 			}
 		}
 		since = max(since, lastSeq(evs))
 	} else {
 		snap, _ := h.snapshot(office, window)
 		data, _ := json.Marshal(snap)
-		first, since = []frame{{snap.Seq, data}}, snap.Seq
+		first, since = [][]byte{data}, snap.Seq
 	}
-
-	// The reader: pongs keep the deadline moving; a close ends the feed.
-	ws.SetReadLimit(512)
-	ws.SetReadDeadline(time.Now().Add(pongWait))
-	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(pongWait)) })
-	gone := make(chan struct{})
-	go func() {
-		defer close(gone)
-		for {
-			if _, _, err := ws.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}()
-	// fasthttp reuses the connection's buffers once this handler returns
-	// (and only then closes the socket): stop the reader first.
-	defer func() {
-		ws.SetReadDeadline(time.Now())
-		<-gone
-	}()
-	write := func(data []byte) bool {
+	for _, data := range first { // no writer has the screen yet
 		ws.SetWriteDeadline(time.Now().Add(writeWait))
-		return ws.WriteMessage(websocket.TextMessage, data) == nil
-	}
-	for _, f := range first {
-		if !write(f.data) {
-			return
+		if ws.WriteMessage(websocket.TextMessage, data) != nil {
+			h.close(c)
+			return nil
 		}
 	}
-	ping := time.NewTicker(pingEvery)
-	defer ping.Stop()
+	c.mu.Lock()
+	c.since, c.ready = since, true
+	hand := len(c.pending) > 0 && !c.closed
+	c.queued = hand
+	c.mu.Unlock()
+	if hand {
+		h.work <- c
+	}
+	return c
+}
+
+// read reads the screen (pongs, its close) until it is gone.
+func (h *Hub) read(c *conn) {
+	defer h.close(c)
+	c.ws.SetReadLimit(512)
+	c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(pongWait)) })
 	for {
-		select {
-		case f, ok := <-c.send:
-			if !ok {
-				return // dropped as too slow: the screen reconnects and resumes
-			}
-			if f.seq <= since {
-				continue // already in the snapshot or the replay
-			}
-			if !write(f.data) {
-				return
-			}
-		case <-ping.C:
-			ws.SetWriteDeadline(time.Now().Add(writeWait))
-			if ws.WriteMessage(websocket.PingMessage, nil) != nil {
-				return
-			}
-		case <-gone:
+		if _, _, err := c.ws.ReadMessage(); err != nil {
 			return
 		}
 	}
+}
+
+// close unregisters the screen and waits until no writer holds it:
+// fasthttp reuses the connection once the hijack handler returns.
+func (h *Hub) close(c *conn) {
+	h.mu.Lock()
+	delete(h.conns, c)
+	h.mu.Unlock()
+	c.mu.Lock()
+	c.closed = true
+	for c.queued {
+		c.idle.Wait()
+	}
+	c.mu.Unlock()
 }
 
 func lastSeq(evs []queue.Event) uint64 {
@@ -337,6 +436,6 @@ func (h *Hub) DropAll() {
 	defer h.mu.Unlock()
 	for c := range h.conns {
 		delete(h.conns, c)
-		close(c.send)
+		c.drop()
 	}
 }
