@@ -35,8 +35,15 @@ func (b *bench) restart() error {
 		return err
 	}
 	defer stopAll(nodes)
-	if code, body, err := nodes[0].do("POST", "/api/v1/cluster/restore", data); err != nil || code/100 != 2 {
-		return fmt.Errorf("restore: %v %d %s", err, code, body)
+	for try := 1; ; try++ { // a 503 says retry: the restore is the same bytes again
+		code, body, err := nodes[0].do("POST", "/api/v1/cluster/restore", data)
+		if err == nil && code/100 == 2 {
+			break
+		}
+		if try == 3 || code != 503 {
+			return fmt.Errorf("restore: %v %d %s", err, code, body)
+		}
+		fmt.Fprintf(b.out, "restore answered %d %s; again\n", code, bytes.TrimSpace(body))
 	}
 	for _, nd := range nodes { // every node holds it (followers get it as a snapshot)
 		if err := nd.waitReady(time.Minute, fmt.Sprintf("/api/v1/bookings/%d?consistency=local", len(st.Bookings))); err != nil {
