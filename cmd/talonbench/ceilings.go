@@ -31,11 +31,11 @@ func serve(name string, handler fasthttp.RequestHandler) (*node, func(), error) 
 	return nd, func() { srv.Shutdown() }, nil
 }
 
-// bare is the HTTP ceiling: a fasthttp handler answering a constant.
-func bare() (*node, func(), error) {
+// bare is the HTTP ceiling: a fasthttp handler answering a constant body.
+func bare(body []byte) (*node, func(), error) {
 	return serve("bare", func(c *fasthttp.RequestCtx) {
 		c.SetContentType("application/json")
-		c.SetBodyString(`{"ok":true}`)
+		c.Response.SetBodyRaw(body)
 	})
 }
 
