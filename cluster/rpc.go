@@ -30,6 +30,18 @@ type ForwardReply struct {
 	Index  uint64
 }
 
+// ForwardBatch is the writes a follower has gathered for the leader while
+// its earlier batches were on their way (as the leader gathers commands
+// into log entries): one RPC carries many.
+type ForwardBatch struct{ Cmds [][]byte }
+
+// ForwardBatchReply answers each command of a ForwardBatch in order: its
+// reply, or the error it met (Errs[i] non-empty).
+type ForwardBatchReply struct {
+	Replies []ForwardReply
+	Errs    []string
+}
+
 // ReadIndex is where a linearizable read must wait for: the leader's commit
 // index when it last confirmed its leadership, and the last entry at or
 // below it that changes the state.
@@ -87,6 +99,37 @@ func (v service) Apply(a ForwardArgs, r *ForwardReply) error {
 	return nil
 }
 
+// ApplyMany proposes a follower's batch; the commands join the leader's
+// own in log entries, and each is answered as Apply answers one.
+func (v service) ApplyMany(a ForwardBatch, r *ForwardBatchReply) error {
+	if v.s.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res := make([]reply, len(a.Cmds))
+	var wg sync.WaitGroup
+	for i, cmd := range a.Cmds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i].res, res[i].index, res[i].err = v.s.proposeLocal(ctx, cmd)
+		}()
+	}
+	wg.Wait()
+	r.Replies, r.Errs = make([]ForwardReply, len(res)), make([]string, len(res))
+	v.s.fsm.read(func(*queue.State) { // results point into the state: copy them before gob reads them
+		for i, x := range res {
+			if x.err != nil {
+				r.Errs[i] = x.err.Error()
+				continue
+			}
+			r.Replies[i] = ForwardReply{Result: x.res.Clone(), Index: x.index}
+		}
+	})
+	return nil
+}
+
 func (v service) ReadIndex(_ struct{}, r *ReadIndex) (err error) {
 	*r, err = v.s.readIndex()
 	return err
@@ -117,6 +160,84 @@ func (v service) Remove(id string, _ *struct{}) error {
 func (v service) Transfer(to string, _ *struct{}) error { return v.s.transferLocal(to) }
 
 func (v service) Restore(data []byte, _ *struct{}) error { return v.s.restoreLocal(data) }
+
+// forward is one write a follower sends to the leader at addr.
+type forward struct {
+	addr  string
+	cmd   []byte
+	reply chan forwarded
+}
+
+type forwarded struct {
+	ForwardReply
+	err error
+}
+
+// forward sends the follower's writes to the leader in batches: at most
+// MaxInflight RPCs at a time, and the writes that arrive meanwhile go
+// together in the next one.
+func (s *Store) forward() {
+	inflight := make(chan struct{}, s.cfg.MaxInflight)
+	var next *forward // the first of the next batch, for another leader
+	for {
+		batch := []*forward{next}
+		if next == nil {
+			select {
+			case f := <-s.forwards:
+				batch[0] = f
+			case <-s.stop:
+				return
+			}
+		}
+		next = nil
+		select {
+		case inflight <- struct{}{}:
+		case <-s.stop:
+			return
+		}
+	drain:
+		for len(batch) < s.cfg.MaxBatch {
+			select {
+			case f := <-s.forwards:
+				if f.addr != batch[0].addr {
+					next = f
+					break drain
+				}
+				batch = append(batch, f)
+			default:
+				break drain
+			}
+		}
+		go func() {
+			defer func() { <-inflight }()
+			s.sendForwards(batch)
+		}()
+	}
+}
+
+func (s *Store) sendForwards(batch []*forward) {
+	args := ForwardBatch{Cmds: make([][]byte, len(batch))}
+	for i, f := range batch {
+		args.Cmds[i] = f.cmd
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var r ForwardBatchReply
+	err := s.peers.call(ctx, batch[0].addr, "ApplyMany", args, &r)
+	if err == nil && (len(r.Replies) != len(batch) || len(r.Errs) != len(batch)) {
+		err = fmt.Errorf("cluster: %d answers to %d forwarded writes", len(r.Replies), len(batch))
+	}
+	for i, f := range batch {
+		switch {
+		case err != nil:
+			f.reply <- forwarded{err: err}
+		case r.Errs[i] != "":
+			f.reply <- forwarded{err: fromWire(rpc.ServerError(r.Errs[i]))}
+		default:
+			f.reply <- forwarded{ForwardReply: r.Replies[i]}
+		}
+	}
+}
 
 // peers keeps one RPC client per peer address.
 type peers struct {

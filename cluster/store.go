@@ -87,6 +87,7 @@ type Store struct {
 	rpc       *rpc.Server
 	peers     peers
 	proposals chan *proposal
+	forwards  chan *forward // a follower's writes on their way to the leader
 	ready     atomic.Bool
 	closeOnce sync.Once
 	started   time.Time
@@ -126,7 +127,7 @@ func Open(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, started: time.Now(), hub: NewHub(8192), proposals: make(chan *proposal, 4096), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{cfg: cfg, started: time.Now(), hub: NewHub(8192), proposals: make(chan *proposal, 4096), forwards: make(chan *forward, 4096), stop: make(chan struct{}), done: make(chan struct{})}
 	s.fsm = newFSM(cfg.Policy, s.hub)
 	s.peers.clients = map[string]*rpc.Client{}
 	s.rpc = rpc.NewServer()
@@ -176,6 +177,7 @@ func Open(cfg Config) (*Store, error) {
 	}
 	go s.mux.serve(s.serveRPC) // RPCs use s.raft
 	go s.propose()
+	go s.forward()
 	go s.lead()
 	if len(cfg.Join) > 0 {
 		go s.join()
@@ -267,8 +269,21 @@ func (s *Store) ApplyIndex(ctx context.Context, c queue.Command) (res queue.Resu
 		res, index, err = s.proposeLocal(ctx, b)
 		return err
 	}, func(addr string) error {
-		var r ForwardReply
-		if err := s.peers.call(ctx, addr, "Apply", ForwardArgs{Cmd: b}, &r); err != nil {
+		f := &forward{addr: addr, cmd: b, reply: make(chan forwarded, 1)}
+		select {
+		case s.forwards <- f:
+		case <-ctx.Done():
+			return ErrNoLeader // nothing was sent
+		case <-s.stop:
+			return ErrNoLeader
+		}
+		var r forwarded
+		select {
+		case r = <-f.reply:
+		case <-ctx.Done():
+			r.err = ctx.Err()
+		}
+		if err := r.err; err != nil {
 			if !isRetryable(err) && !isCluster(err) {
 				err = fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
 			}
