@@ -2,6 +2,8 @@ package display
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -80,6 +82,7 @@ type conn struct {
 	office string
 	window int
 	ws     *websocket.Conn
+	out    *batchConn // what ws writes through
 
 	mu      sync.Mutex
 	idle    sync.Cond // signalled when a writer lets go of the screen
@@ -209,23 +212,60 @@ func (h *Hub) writer() {
 	}
 }
 
+// write sends a batch of frames in one write to the socket (a call-next
+// brings two events: the previous applicant served, the next one called).
 func (c *conn) write(batch []frame) error {
+	c.out.gather()
+	var err error
 	for _, f := range batch {
-		if f.msg != nil && f.seq <= c.since {
-			continue // already in the snapshot or the replay
-		}
-		c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-		var err error
-		if f.msg == nil {
+		switch {
+		case err != nil:
+		case f.msg == nil:
 			err = c.ws.WriteMessage(websocket.PingMessage, nil)
-		} else {
+		case f.seq > c.since: // else already in the snapshot or the replay
 			err = c.ws.WritePreparedMessage(f.msg)
 		}
-		if err != nil {
-			return err
-		}
 	}
-	return nil
+	c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	return cmp.Or(c.out.flush(), err)
+}
+
+// batchConn is the connection a screen's WebSocket writes through: while a
+// writer gathers a batch, frames go into a pooled buffer, and flush sends
+// them in one write. Other writes (a control frame the reader answers) go
+// straight through, or into the gathered batch.
+type batchConn struct {
+	net.Conn
+	mu  sync.Mutex
+	buf *bytes.Buffer
+}
+
+var batchBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func (b *batchConn) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf != nil {
+		return b.buf.Write(p)
+	}
+	return b.Conn.Write(p)
+}
+
+func (b *batchConn) gather() {
+	b.mu.Lock()
+	b.buf = batchBuffers.Get().(*bytes.Buffer)
+	b.mu.Unlock()
+}
+
+func (b *batchConn) flush() error {
+	b.mu.Lock()
+	buf := b.buf
+	b.buf = nil
+	b.mu.Unlock()
+	_, err := b.Conn.Write(buf.Bytes())
+	buf.Reset()
+	batchBuffers.Put(buf)
+	return err
 }
 
 // drop ends the screen's connection: its reader wakes, unregisters it and
@@ -323,12 +363,13 @@ func (h *Hub) Serve(c *fasthttp.RequestCtx, office string) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			ws, err := h.up.Upgrade(&hijacked{nc: nc}, req, nil)
+			out := &batchConn{Conn: nc}
+			ws, err := h.up.Upgrade(&hijacked{nc: out}, req, nil)
 			if err != nil {
 				h.log.Debug("websocket upgrade", "err", err)
 				return
 			}
-			sc = h.open(ws, office, window, since)
+			sc = h.open(ws, out, office, window, since)
 		}()
 		<-done
 		if sc != nil {
@@ -351,8 +392,8 @@ func (w *hijacked) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // open registers the screen, sends what it missed (or a snapshot), then
 // hands it to the writers for the live events, each exactly once. It
 // returns nil if the screen is gone already.
-func (h *Hub) open(ws *websocket.Conn, office string, window int, since uint64) *conn {
-	c := &conn{office: office, window: window, ws: ws}
+func (h *Hub) open(ws *websocket.Conn, out *batchConn, office string, window int, since uint64) *conn {
+	c := &conn{office: office, window: window, ws: ws, out: out}
 	c.idle.L = &c.mu
 	h.mu.Lock()
 	h.conns[c] = true // from now on events queue up for it
