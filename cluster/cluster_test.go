@@ -263,3 +263,32 @@ func TestNoLeaderWaitIsBounded(t *testing.T) {
 		t.Fatalf("linearizable read with no quorum: %v", err)
 	}
 }
+
+// TestLoneVoterTimeouts: a single-node cluster runs with the short
+// timeouts (it leads at once after a start), and a node that is no longer
+// the only voter goes back to Raft's defaults.
+func TestLoneVoterTimeouts(t *testing.T) {
+	s1, err := Open(Config{ID: "n1", Dir: t.TempDir(), RaftAddr: freeAddr(t), Bootstrap: true, Policy: scheduler.Default{},
+		TickEvery: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	waitFor(t, "n1 ready", s1.Ready)
+	if got := s1.raft.ReloadableConfig().HeartbeatTimeout; got != loneTimeout {
+		t.Fatalf("a lone voter's heartbeat timeout is %v, want %v", got, loneTimeout)
+	}
+	s2, err := Open(Config{ID: "n2", Dir: t.TempDir(), RaftAddr: freeAddr(t), Join: []string{s1.mux.Addr().String()},
+		Policy: scheduler.Default{}, TickEvery: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	def := raftConfig("n1").HeartbeatTimeout
+	waitFor(t, "n1 back on the default timeouts with two voters", func() bool {
+		return s1.raft.ReloadableConfig().HeartbeatTimeout == def && s1.raft.ReloadableConfig().ElectionTimeout == def
+	})
+	if got := s2.raft.ReloadableConfig().HeartbeatTimeout; got != def {
+		t.Fatalf("the joined node's heartbeat timeout is %v, want %v", got, def)
+	}
+}

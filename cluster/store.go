@@ -175,6 +175,7 @@ func Open(cfg Config) (*Store, error) {
 		s.bolt.Close()
 		return nil, err
 	}
+	s.tuneTimeouts()
 	go s.mux.serve(s.serveRPC) // RPCs use s.raft
 	go s.propose()
 	go s.forward()
@@ -225,6 +226,40 @@ func raftConfig(id string) *raft.Config {
 	rc.NoLegacyTelemetry = true
 	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
 	return rc
+}
+
+// loneTimeout is the heartbeat and election timeout of a lone voter (a
+// single-node region, or the survivor of a disaster recovery): nobody can
+// dispute its election, so it need not wait long. Lowering the timeout
+// also wakes Raft's follower loop at once, so after a start a lone voter
+// leads without waiting out Raft's default 1–2 s. 500 ms is the leader
+// lease, the shortest Raft allows.
+const loneTimeout = 500 * time.Millisecond
+
+// tuneTimeouts gives a lone voter the short timeouts, and puts the default
+// back once the cluster has other voters.
+func (s *Store) tuneTimeouts() {
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	voters, self := 0, false
+	for _, srv := range f.Configuration().Servers {
+		if srv.Suffrage == raft.Voter {
+			voters++
+			self = self || srv.ID == raft.ServerID(s.cfg.ID)
+		}
+	}
+	want := raftConfig(s.cfg.ID).HeartbeatTimeout
+	if voters == 1 && self {
+		want = loneTimeout
+	}
+	if rc := s.raft.ReloadableConfig(); rc.HeartbeatTimeout != want {
+		rc.HeartbeatTimeout, rc.ElectionTimeout = want, want
+		if err := s.raft.ReloadConfig(rc); err != nil {
+			s.cfg.Logger.Warn("raft timeouts", "err", err)
+		}
+	}
 }
 
 // Recover is disaster recovery after a majority of the cluster is lost for
@@ -537,6 +572,7 @@ func (s *Store) lead() {
 				}
 			}
 		case <-t.C:
+			s.tuneTimeouts()
 			due := false
 			s.fsm.read(func(st *queue.State) { due = st.Due(s.Now().Unix()) })
 			if !s.Ready() || s.raft.State() != raft.Leader {
