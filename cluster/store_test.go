@@ -255,6 +255,6 @@ func BenchmarkRestart(b *testing.B) {
 		b.StartTimer()
 	}
 	// Open restores the snapshot; the rest of ns/op is the election (a lone
-	// voter waits out one heartbeat timeout), replaying the log and the barrier.
+	// voter stands at once), replaying the log and the barrier.
 	b.ReportMetric(float64(opening.Milliseconds())/float64(b.N), "ms-open")
 }
