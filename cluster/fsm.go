@@ -36,6 +36,10 @@ type fsm struct {
 	applied  atomic.Uint64
 	nmu      sync.Mutex
 	advanced chan struct{}
+
+	// snapshots is the node's snapshot store: Restore takes the applied
+	// index from the snapshot raft restores, which is the newest there.
+	snapshots raft.SnapshotStore
 }
 
 func newFSM(p queue.Policy, hub *Hub) *fsm {
@@ -179,6 +183,17 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	s, applied, err := readSnapshot(bufio.NewReaderSize(rc, 1<<20), f.policy)
 	if err != nil {
 		return err
+	}
+	// A snapshot raft took holds the index it was taken at. A restored
+	// backup holds the index of the history it came from, which may be
+	// another cluster's: raft stored it under an index of its own, the
+	// newest snapshot (raft restores the newest it can open; installed and
+	// restored snapshots are written to the store first). Reads compare the
+	// applied index with this log's indexes, so it must be this log's.
+	if f.snapshots != nil {
+		if metas, err := f.snapshots.List(); err == nil && len(metas) > 0 {
+			applied = metas[0].Index
+		}
 	}
 	f.mu.Lock()
 	f.state = s

@@ -175,44 +175,11 @@ type forwarded struct {
 
 // forward sends the follower's writes to the leader in batches: at most
 // MaxInflight RPCs at a time, and the writes that arrive meanwhile go
-// together in the next one.
+// together in the next one (to one leader).
 func (s *Store) forward() {
-	inflight := make(chan struct{}, s.cfg.MaxInflight)
-	var next *forward // the first of the next batch, for another leader
-	for {
-		batch := []*forward{next}
-		if next == nil {
-			select {
-			case f := <-s.forwards:
-				batch[0] = f
-			case <-s.stop:
-				return
-			}
-		}
-		next = nil
-		select {
-		case inflight <- struct{}{}:
-		case <-s.stop:
-			return
-		}
-	drain:
-		for len(batch) < s.cfg.MaxBatch {
-			select {
-			case f := <-s.forwards:
-				if f.addr != batch[0].addr {
-					next = f
-					break drain
-				}
-				batch = append(batch, f)
-			default:
-				break drain
-			}
-		}
-		go func() {
-			defer func() { <-inflight }()
-			s.sendForwards(batch)
-		}()
-	}
+	batches(s.forwards, s.stop, s.cfg.MaxInflight, s.cfg.MaxBatch,
+		func(a, b *forward) bool { return a.addr == b.addr },
+		func(batch []*forward) func() { return func() { s.sendForwards(batch) } })
 }
 
 func (s *Store) sendForwards(batch []*forward) {

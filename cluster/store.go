@@ -151,6 +151,7 @@ func Open(cfg Config) (*Store, error) {
 	if s.bolt, s.logs, snaps, err = openStores(cfg.Dir); err != nil {
 		return nil, err
 	}
+	s.fsm.snapshots = snaps
 	logs := s.logs
 	if s.mux, err = listen(cfg.RaftAddr, cfg.Advertise); err != nil {
 		s.bolt.Close()
@@ -478,30 +479,8 @@ func (s *Store) AppliedIndex() uint64 { return s.fsm.applied.Load() }
 // entries are in flight; while they commit, new commands queue up and go
 // out together in the next entry, so one fsync covers many commands.
 func (s *Store) propose() {
-	inflight := make(chan struct{}, s.cfg.MaxInflight)
 	var last int64
-	for {
-		var batch []*proposal
-		select {
-		case p := <-s.proposals:
-			batch = append(batch, p)
-		case <-s.stop:
-			return
-		}
-		select {
-		case inflight <- struct{}{}:
-		case <-s.stop:
-			return
-		}
-	drain:
-		for len(batch) < s.cfg.MaxBatch {
-			select {
-			case p := <-s.proposals:
-				batch = append(batch, p)
-			default:
-				break drain
-			}
-		}
+	batches(s.proposals, s.stop, s.cfg.MaxInflight, s.cfg.MaxBatch, nil, func(batch []*proposal) func() {
 		last = max(last+1, s.Now().UnixMilli())
 		cmds := make([][]byte, len(batch))
 		for i, p := range batch {
@@ -509,9 +488,51 @@ func (s *Store) propose() {
 		}
 		sent := time.Now()
 		f := s.raft.Apply(encodeBatch(last, cmds), 10*time.Second)
+		return func() { s.answer(f, batch, sent) }
+	})
+}
+
+// batches sends what arrives on ch in batches. It waits for a first item
+// and for one of inflight slots, then takes what else is waiting, up to max
+// items that go together (together, if not nil, says whether b may join
+// a's batch), and calls send in order; the function send returns runs on
+// its own and frees the slot when done. So while earlier batches are on
+// their way, new items queue up and go out together in the next one.
+func batches[T any](ch <-chan T, stop <-chan struct{}, inflight, max int, together func(a, b T) bool, send func([]T) func()) {
+	slots := make(chan struct{}, inflight)
+	var next []T // the first of the next batch, which did not go with the last
+	for {
+		batch := next
+		if next = nil; batch == nil {
+			select {
+			case x := <-ch:
+				batch = []T{x}
+			case <-stop:
+				return
+			}
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-stop:
+			return
+		}
+	drain:
+		for len(batch) < max {
+			select {
+			case x := <-ch:
+				if together != nil && !together(batch[0], x) {
+					next = []T{x}
+					break drain
+				}
+				batch = append(batch, x)
+			default:
+				break drain
+			}
+		}
+		wait := send(batch)
 		go func() {
-			defer func() { <-inflight }()
-			s.answer(f, batch, sent)
+			defer func() { <-slots }()
+			wait()
 		}()
 	}
 }
