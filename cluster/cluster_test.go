@@ -311,7 +311,8 @@ func TestRestoreFromAnotherHistory(t *testing.T) {
 	if err := leader.Restore(ctx, backup.Bytes()); err != nil {
 		t.Fatal(err)
 	}
-	inThisLog := func(s *Store) bool { return s.AppliedIndex() > 0 && s.AppliedIndex() <= s.raft.LastIndex() }
+	// The leader wrote the restored snapshot at an index of its log.
+	inThisLog := func(s *Store) bool { return s.AppliedIndex() > 0 && s.AppliedIndex() <= leader.raft.LastIndex() }
 	for _, s := range nodes {
 		waitFor(t, s.cfg.ID+" to hold the restored region", func() bool {
 			ok := false
@@ -319,7 +320,7 @@ func TestRestoreFromAnotherHistory(t *testing.T) {
 			return ok
 		})
 		if !inThisLog(s) {
-			t.Fatalf("%s applied index %d after the restore; its log ends at %d", s.cfg.ID, s.AppliedIndex(), s.raft.LastIndex())
+			t.Fatalf("%s applied index %d after the restore; the leader's log ends at %d", s.cfg.ID, s.AppliedIndex(), leader.raft.LastIndex())
 		}
 	}
 	r, idx, err := followers[0].ApplyIndex(ctx, queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"})
@@ -335,7 +336,7 @@ func TestRestoreFromAnotherHistory(t *testing.T) {
 	}
 	defer f2.Close()
 	if !inThisLog(f2) {
-		t.Fatalf("restarted: applied index %d; the log ends at %d", f2.AppliedIndex(), f2.raft.LastIndex())
+		t.Fatalf("restarted: applied index %d; the leader's log ends at %d", f2.AppliedIndex(), leader.raft.LastIndex())
 	}
 	if err := f2.WaitIndex(ctx, idx); err != nil {
 		t.Fatal(err)
