@@ -1,7 +1,6 @@
 package api
 
 import (
-	"strconv"
 	"sync"
 
 	"github.com/valyala/fasthttp"
@@ -51,8 +50,7 @@ func (a *answers) put(key string, index uint64, now int64, v answer) {
 // cached is reads(local, h) answered from the cache when it can be.
 func (s *Server) cached(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return s.reads(local, func(c *fasthttp.RequestCtx) {
-		index, _ := strconv.ParseUint(string(c.Response.Header.Peek(indexHeader)), 10, 64)
-		key, now := string(c.RequestURI()), s.now()
+		key, index, now := string(c.RequestURI()), s.cfg.Store.AppliedIndex(), s.now()
 		if v, ok := s.answers.get(key, index, now); ok {
 			c.SetStatusCode(v.status)
 			c.SetContentType(v.ctype)

@@ -328,42 +328,46 @@ const (
 // The answer carries the applied index it was served from.
 func (s *Server) reads(def string, h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(c *fasthttp.RequestCtx) {
-		args := c.QueryArgs()
 		level := def
-		if v := args.Peek("consistency"); len(v) > 0 {
+		if v := c.QueryArgs().Peek("consistency"); len(v) > 0 {
 			level = string(v)
 		}
-		if level == local && !args.Has("min_index") {
-			c.Response.Header.Set(indexHeader, strconv.FormatUint(s.cfg.Store.AppliedIndex(), 10))
-			h(c) // the hot path: no wait, so no deadline
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
-		defer cancel()
-		var err error
-		switch level {
-		case local:
-		case linearizable:
-			err = s.cfg.Store.Linearize(ctx)
-		default:
-			fail(c, 400, "invalid_request", "consistency must be local or linearizable")
-			return
-		}
-		if v := args.Peek("min_index"); err == nil && len(v) > 0 {
-			n, perr := strconv.ParseUint(string(v), 10, 64)
-			if perr != nil {
-				fail(c, 400, "invalid_request", "min_index must be a log index")
-				return
-			}
-			err = s.cfg.Store.WaitIndex(ctx, n)
-		}
-		if err != nil {
-			s.clusterError(c, err)
+		// A local read without min_index waits for nothing: the hot path.
+		if (level != local || c.QueryArgs().Has("min_index")) && !s.await(c, level) {
 			return
 		}
 		c.Response.Header.Set(indexHeader, strconv.FormatUint(s.cfg.Store.AppliedIndex(), 10))
 		h(c)
 	}
+}
+
+// await waits until this node may serve a read at level and min_index; on
+// false it has answered the error.
+func (s *Server) await(c *fasthttp.RequestCtx, level string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	defer cancel()
+	var err error
+	switch level {
+	case local:
+	case linearizable:
+		err = s.cfg.Store.Linearize(ctx)
+	default:
+		fail(c, 400, "invalid_request", "consistency must be local or linearizable")
+		return false
+	}
+	if v := c.QueryArgs().Peek("min_index"); err == nil && len(v) > 0 {
+		n, perr := strconv.ParseUint(string(v), 10, 64)
+		if perr != nil {
+			fail(c, 400, "invalid_request", "min_index must be a log index")
+			return false
+		}
+		err = s.cfg.Store.WaitIndex(ctx, n)
+	}
+	if err != nil {
+		s.clusterError(c, err)
+		return false
+	}
+	return true
 }
 
 // alternatives are the nearest free slots for a slot_taken answer to cmd,

@@ -347,3 +347,31 @@ func TestRestoreFromAnotherHistory(t *testing.T) {
 		}
 	})
 }
+
+// TestForwardOneByOne: the single-write RPC that followers of the previous
+// version use during a rolling upgrade still commits at the leader and is
+// refused, unlogged, by a follower.
+func TestForwardOneByOne(t *testing.T) {
+	nodes := startCluster(t, 3)
+	ctx := context.Background()
+	leader, followers := leaderOf(nodes)
+	cmd, err := encodeCommand(nil, &queue.Command{Kind: queue.KindSetRegion, Region: region(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r ForwardReply
+	if err := followers[0].peers.call(ctx, followers[1].mux.Addr().String(), "Apply", ForwardArgs{Cmd: cmd}, &r); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("a follower took a forwarded write: %v", err)
+	}
+	if err := followers[0].peers.call(ctx, leader.mux.Addr().String(), "Apply", ForwardArgs{Cmd: cmd}, &r); err != nil || r.Result.Err != nil || r.Index == 0 {
+		t.Fatalf("forwarded to the leader: %v %+v", err, r)
+	}
+	if err := followers[0].WaitIndex(ctx, r.Index); err != nil {
+		t.Fatal(err)
+	}
+	followers[0].Read(func(st *queue.State) {
+		if st.Offices["brn"] == nil {
+			t.Error("the forwarded write is not in the follower's state")
+		}
+	})
+}

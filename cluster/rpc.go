@@ -83,24 +83,22 @@ func fromWire(err error) error {
 // service is what a node answers on the RPC port.
 type service struct{ s *Store }
 
+// Apply answers one forwarded write: what followers of the previous
+// version send during a rolling upgrade (this version sends ApplyMany).
 func (v service) Apply(a ForwardArgs, r *ForwardReply) error {
-	if v.s.raft.State() != raft.Leader {
-		return ErrNotLeader
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	res, idx, err := v.s.proposeLocal(ctx, a.Cmd)
-	if err != nil {
+	var b ForwardBatchReply
+	if err := v.ApplyMany(ForwardBatch{Cmds: [][]byte{a.Cmd}}, &b); err != nil {
 		return err
 	}
-	// The result points into the state; copy it under the read lock before
-	// gob reads it.
-	v.s.fsm.read(func(*queue.State) { r.Result, r.Index = res.Clone(), idx })
+	if b.Errs[0] != "" {
+		return errors.New(b.Errs[0]) // the caller reads the error's text (fromWire)
+	}
+	*r = b.Replies[0]
 	return nil
 }
 
 // ApplyMany proposes a follower's batch; the commands join the leader's
-// own in log entries, and each is answered as Apply answers one.
+// own in log entries, and each is answered on its own.
 func (v service) ApplyMany(a ForwardBatch, r *ForwardBatchReply) error {
 	if v.s.raft.State() != raft.Leader {
 		return ErrNotLeader

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -118,43 +117,25 @@ func (b *bench) display() error {
 func connect(nodes []*node, office string, n int) ([]*screen, error) {
 	dialer := websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 256, HandshakeTimeout: 30 * time.Second}
 	screens := make([]*screen, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	for range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				ws, _, err := dialer.Dial(fmt.Sprintf("ws://%s/api/v1/offices/%s/feed", nodes[i%len(nodes)].http, office), nil)
-				if err == nil {
-					_, _, err = ws.ReadMessage() // the snapshot
-				}
-				if err != nil {
-					mu.Lock()
-					first = fmt.Errorf("screen %d: %w", i, err)
-					mu.Unlock()
-					return
-				}
-				s := &screen{ws: ws, called: map[string]time.Time{}}
-				screens[i] = s
-				go s.read()
-			}
-		}()
-	}
-	wg.Wait()
+	err := each(n, 64, func(_, i int) error {
+		ws, _, err := dialer.Dial(fmt.Sprintf("ws://%s/api/v1/offices/%s/feed", nodes[i%len(nodes)].http, office), nil)
+		if err == nil {
+			_, _, err = ws.ReadMessage() // the snapshot
+		}
+		if err != nil {
+			return fmt.Errorf("screen %d: %w", i, err)
+		}
+		screens[i] = &screen{ws: ws, called: map[string]time.Time{}}
+		go screens[i].read()
+		return nil
+	})
 	var out []*screen
 	for _, s := range screens {
 		if s != nil {
 			out = append(out, s)
 		}
 	}
-	return out, first
+	return out, err
 }
 
 func (s *screen) read() {

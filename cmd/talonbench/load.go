@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/talon-mfc/talon/metrics"
@@ -43,38 +44,46 @@ func drive(name string, clients int, limit time.Duration, op func(client, i int)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var lat []float64
-			var okN, confN, errN int
-			codes := map[string]int{}
+			part := &result{codes: map[string]int{}} // this client's, merged at the end
 			for i := 0; limit == 0 || time.Since(start) < limit; i++ {
 				t0 := time.Now()
 				o, code := op(w, i)
 				if o == done {
 					break
 				}
-				lat = append(lat, time.Since(t0).Seconds())
-				switch o {
-				case ok:
-					okN++
-				case conflict:
-					confN++
-				case failed:
-					errN++
-					codes[code]++
-				}
+				part.add(o, code, time.Since(t0))
 			}
 			mu.Lock()
-			r.lat = append(r.lat, lat...)
-			r.ok, r.conflicts, r.errs = r.ok+okN, r.conflicts+confN, r.errs+errN
-			for k, v := range codes {
-				r.codes[k] += v
-			}
+			r.merge(part)
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
 	r.elapsed = time.Since(start)
 	return r
+}
+
+// add counts one request's outcome and latency.
+func (r *result) add(o outcome, code string, lat time.Duration) {
+	switch o {
+	case ok:
+		r.ok++
+	case conflict:
+		r.conflicts++
+	case failed:
+		r.errs++
+		r.codes[code]++
+	case done:
+		return
+	}
+	r.lat = append(r.lat, lat.Seconds())
+}
+
+func (r *result) merge(p *result) {
+	r.ok, r.conflicts, r.errs, r.lat = r.ok+p.ok, r.conflicts+p.conflicts, r.errs+p.errs, append(r.lat, p.lat...)
+	for k, v := range p.codes {
+		r.codes[k] += v
+	}
 }
 
 // rate is successful requests per second.
@@ -91,6 +100,32 @@ func (r *result) String() string {
 		fmt.Fprintf(&b, "\n%24s %s × %d", "", k, r.codes[k])
 	}
 	return b.String()
+}
+
+// each runs fn(w, i) for i = 0 … n-1 in workers goroutines (w is the
+// worker's number); a worker stops at its first error, and each returns
+// one of the errors.
+func each(n, workers int, fn func(w, i int) error) error {
+	var next atomic.Int64
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if err := fn(w, i); err != nil {
+					mu.Lock()
+					first = err
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }
 
 // errorCode is the machine-readable code of an API error answer.
@@ -122,21 +157,10 @@ func paced(name string, rate int, d time.Duration, op func(i int) (outcome, stri
 			defer wg.Done()
 			t0 := time.Now()
 			o, code := op(i)
-			lat := time.Since(t0).Seconds()
+			lat := time.Since(t0)
 			mu.Lock()
-			defer mu.Unlock()
-			switch o {
-			case ok:
-				r.ok++
-			case conflict:
-				r.conflicts++
-			case failed:
-				r.errs++
-				r.codes[code]++
-			}
-			if o != done {
-				r.lat = append(r.lat, lat)
-			}
+			r.add(o, code, lat)
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()

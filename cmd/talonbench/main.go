@@ -78,6 +78,15 @@ func (b *bench) main(args []string) error {
 		flag.Usage()
 		os.Exit(2)
 	}
+	for name, v := range map[string]int{"nodes": b.nodes, "offices": b.region.Offices, "windows": b.region.Windows, "clients": b.clients,
+		"popular": b.popular, "rate": b.rate, "displays": b.displays, "calls": b.calls, "records": b.records} {
+		if v < 1 {
+			return fmt.Errorf("-%s must be at least 1", name)
+		}
+	}
+	if b.region.Offices > 99 || b.limit <= 0 || b.ceiling <= 0 || b.run <= 0 {
+		return fmt.Errorf("-offices is at most 99; -limit, -ceiling and -run must be positive")
+	}
 	dir, err := os.MkdirTemp("", "talonbench")
 	if err != nil {
 		return err

@@ -78,14 +78,17 @@ region:
 {{- end}}
 `))
 
-// writeConfig writes talond's configuration for the bench region to dir.
-func (r region) writeConfig(dir string) (string, error) {
+// config is talond's configuration for the bench region.
+func (r region) config() []byte {
 	var b bytes.Buffer
-	if err := configTmpl.Execute(&b, r); err != nil {
-		return "", err
-	}
+	configTmpl.Execute(&b, r) // the template is fixed and its data two ints
+	return b.Bytes()
+}
+
+// writeConfig writes the configuration to dir.
+func (r region) writeConfig(dir string) (string, error) {
 	path := filepath.Join(dir, "region.yaml")
-	return path, os.WriteFile(path, b.Bytes(), 0o644)
+	return path, os.WriteFile(path, r.config(), 0o644)
 }
 
 var (

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"syscall"
 	"time"
 
@@ -95,18 +94,10 @@ func (b *bench) restart() error {
 // dataset builds the bench region's state with b.records bookings and
 // tickets and returns it as a backup.
 func (b *bench) dataset() ([]byte, *queue.State, error) {
-	path, err := b.region.writeConfig(b.dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
 	var cfg struct {
 		Region queue.Region `yaml:"region"`
 	}
-	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+	if err := yaml.Unmarshal(b.region.config(), &cfg); err != nil {
 		return nil, nil, err
 	}
 	st := queue.New(scheduler.Default{})

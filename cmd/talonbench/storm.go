@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -149,39 +148,19 @@ func checkBookings(nodes []*node, pairs []*pair, date string, seats int, acked [
 			}
 		}
 	}
-	var mu sync.Mutex
-	var bad error
-	next := atomic.Int64{}
-	var wg sync.WaitGroup
-	for w := range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(acked) {
-					return
-				}
-				b := acked[i]
-				var v struct {
-					Office, Start, Status string
-				}
-				err := nodes[w%len(nodes)].getJSON("/api/v1/bookings/"+b.id, &v)
-				if err == nil && (v.Office != b.pair.office || v.Start != b.pair.starts[b.slot] || v.Status != "confirmed") {
-					err = fmt.Errorf("booking %s reads back as %+v", b.id, v)
-				}
-				if err != nil {
-					mu.Lock()
-					bad = fmt.Errorf("LOST ACKNOWLEDGEMENT: %w", err)
-					mu.Unlock()
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if bad != nil {
-		return bad
+	err := each(len(acked), 32, func(w, i int) error {
+		b := acked[i]
+		var v struct {
+			Office, Start, Status string
+		}
+		err := nodes[w%len(nodes)].getJSON("/api/v1/bookings/"+b.id, &v)
+		if err == nil && (v.Office != b.pair.office || v.Start != b.pair.starts[b.slot] || v.Status != "confirmed") {
+			err = fmt.Errorf("booking %s reads back as %+v", b.id, v)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("LOST ACKNOWLEDGEMENT: %w", err)
 	}
 	fmt.Fprintf(out, "check: no slot over its %d seats, each slot holds exactly its acknowledged bookings on all %d nodes, all %d acknowledged bookings read back\n",
 		seats, len(nodes), len(acked))
