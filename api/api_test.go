@@ -20,12 +20,12 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/talon-mfc/talon/api"
-	"github.com/talon-mfc/talon/cluster"
+	"github.com/talon-mfc/talon/internal/memstore"
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler"
 )
 
-var barnaul, _ = time.LoadLocation("Asia/Barnaul")
+var barnaul, _ = queue.LoadLocation("Asia/Barnaul")
 
 func allDay() map[string]string {
 	h := map[string]string{}
@@ -64,13 +64,14 @@ type node struct {
 	last http.Header // of the last answer
 }
 
-// start runs a single-node cluster and the API on loopback.
+var _ api.Store = (*memstore.Store)(nil)
+
+// start runs the API on loopback over an in-memory node: the HTTP behaviour
+// is this package's; replication and read levels are tested with real nodes
+// in package cluster and cmd/talond.
 func start(t *testing.T, tokens map[string]api.Grant) *node {
 	t.Helper()
-	store, err := cluster.Open(cluster.Config{ID: "n1", Dir: t.TempDir(), RaftAddr: "127.0.0.1:0", Bootstrap: true, Policy: scheduler.Default{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := memstore.New(scheduler.Default{})
 	keys, _ := queue.NewKeyring("k1", bytes.Repeat([]byte{7}, 32), nil)
 	srv := api.New(api.Config{Store: store, Keys: keys, Policy: scheduler.Default{}, Tokens: tokens})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -81,11 +82,6 @@ func start(t *testing.T, tokens map[string]api.Grant) *node {
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Shutdown(); store.Close() })
 	n := &node{t: t, base: "http://" + ln.Addr().String(), keys: keys}
-	for deadline := time.Now().Add(10 * time.Second); !store.Ready(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("not ready")
-		}
-	}
 	for tok, g := range tokens {
 		if g.Role == api.RoleAdmin {
 			n.auth = tok

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -24,11 +26,10 @@ func (s *Server) keys(c *fasthttp.RequestCtx) {
 }
 
 func (s *Server) services(c *fasthttp.RequestCtx) {
-	var body map[string]any
-	s.cfg.Store.Read(func(st *queue.State) {
-		body = map[string]any{"services": []queue.Service{}, "categories": []queue.Category{}}
-		if st.Region != nil {
-			body["services"], body["categories"] = st.Region.Services, st.Region.Categories
+	body := map[string]any{"services": []queue.Service{}, "categories": []queue.Category{}}
+	s.cfg.Store.Read(func(r queue.Reader) {
+		if reg := r.Region(); reg != nil {
+			body["services"], body["categories"] = reg.Services, reg.Categories
 		}
 	})
 	writeJSON(c, 200, body)
@@ -37,12 +38,11 @@ func (s *Server) services(c *fasthttp.RequestCtx) {
 func (s *Server) offices(c *fasthttp.RequestCtx) {
 	out := []officeView{}
 	t := s.now()
-	s.cfg.Store.Read(func(st *queue.State) {
-		if st.Region == nil {
-			return
-		}
-		for _, oc := range st.Region.Offices {
-			out = append(out, officeViewOf(st, st.Offices[oc.ID], t))
+	s.cfg.Store.Read(func(r queue.Reader) {
+		if reg := r.Region(); reg != nil {
+			for _, oc := range reg.Offices {
+				out = append(out, officeViewOf(r, r.Office(oc.ID), t))
+			}
 		}
 	})
 	writeJSON(c, 200, map[string]any{"offices": out})
@@ -50,17 +50,21 @@ func (s *Server) offices(c *fasthttp.RequestCtx) {
 
 func (s *Server) officeOne(c *fasthttp.RequestCtx) {
 	var v *officeView
-	s.cfg.Store.Read(func(st *queue.State) {
-		if o := st.Offices[param(c, "office")]; o != nil {
-			ov := officeViewOf(st, o, s.now())
+	s.cfg.Store.Read(func(r queue.Reader) {
+		if o := r.Office(param(c, "office")); o != nil {
+			ov := officeViewOf(r, o, s.now())
 			v = &ov
 		}
 	})
 	if v == nil {
-		fail(c, 404, string(queue.CodeUnknownOffice), "no office "+strconv.Quote(param(c, "office")))
+		unknownOffice(c)
 		return
 	}
 	writeJSON(c, 200, v)
+}
+
+func unknownOffice(c *fasthttp.RequestCtx) {
+	fail(c, 404, string(queue.CodeUnknownOffice), "no office "+strconv.Quote(param(c, "office")))
 }
 
 func (s *Server) slots(c *fasthttp.RequestCtx) {
@@ -76,14 +80,14 @@ func (s *Server) slots(c *fasthttp.RequestCtx) {
 	var out []slotView
 	var derr *queue.Error
 	t := s.now()
-	s.cfg.Store.Read(func(st *queue.State) {
+	s.cfg.Store.Read(func(r queue.Reader) {
 		date := string(args.Peek("date"))
-		if o := st.Offices[param(c, "office")]; o != nil && date == "" {
-			date = time.Unix(t, 0).In(o.Location()).Format(time.DateOnly)
+		if _, loc := r.Config(param(c, "office")); loc != nil && date == "" {
+			date = time.Unix(t, 0).In(loc).Format(time.DateOnly)
 		}
 		var slots []queue.Slot
-		if slots, derr = st.Slots(param(c, "office"), string(args.Peek("service")), date, days, t); derr == nil {
-			out = slotsView(st, slots, false)
+		if slots, derr = r.Slots(param(c, "office"), string(args.Peek("service")), date, days, t); derr == nil {
+			out = slotsView(r, slots, false)
 		}
 	})
 	if derr != nil {
@@ -103,16 +107,15 @@ func (s *Server) recommend(c *fasthttp.RequestCtx) {
 	}
 	out := []item{}
 	known := false
-	s.cfg.Store.Read(func(st *queue.State) {
-		if st.Region == nil || st.Service(service) == nil {
+	s.cfg.Store.Read(func(r queue.Reader) {
+		if _, known = r.Service(service); !known {
 			return
 		}
-		known = true
-		for _, r := range scheduler.Recommend(st, s.cfg.Policy, service, s.now()) {
-			o := st.Offices[r.Office]
-			it := item{Recommendation: r, Name: o.Config.Name, Address: o.Config.Address}
-			if r.Earliest != nil {
-				it.Earliest = &slotsView(st, []queue.Slot{*r.Earliest}, false)[0]
+		for _, rec := range scheduler.Recommend(r, s.cfg.Policy, service, s.now()) {
+			oc, _ := r.Config(rec.Office)
+			it := item{Recommendation: rec, Name: oc.Name, Address: oc.Address}
+			if rec.Earliest != nil {
+				it.Earliest = &slotsView(r, []queue.Slot{*rec.Earliest}, false)[0]
 			}
 			out = append(out, it)
 		}
@@ -124,17 +127,32 @@ func (s *Server) recommend(c *fasthttp.RequestCtx) {
 	writeJSON(c, 200, map[string]any{"service": service, "offices": out})
 }
 
-// parseStart reads an RFC 3339 slot start.
-func parseStart(c *fasthttp.RequestCtx, s string) (int64, bool) {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		fail(c, 400, "invalid_request", "start must be an RFC 3339 time, e.g. 2026-11-24T10:00:00+07:00")
-		return 0, false
-	}
-	return t.Unix(), true
+// The requests of the writes: each turns a route's path parameters and body
+// into the command it proposes, or a 4xx error. The handlers and the fuzz
+// test of the command path use them alike.
+
+func badRequest(format string, args ...any) *queue.Error {
+	return &queue.Error{Code: queue.CodeInvalidRequest, Message: fmt.Sprintf(format, args...)}
 }
 
-func (s *Server) book(c *fasthttp.RequestCtx) {
+// parseBody reads a JSON body into v.
+func parseBody(body []byte, v any) *queue.Error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return badRequest("request body: %v", err)
+	}
+	return nil
+}
+
+// parseStart reads an RFC 3339 slot start.
+func parseStart(s string) (int64, *queue.Error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return 0, badRequest("start must be an RFC 3339 time, e.g. 2026-11-24T10:00:00+07:00")
+	}
+	return t.Unix(), nil
+}
+
+func bookRequest(body []byte, key string) (*queue.Book, *queue.Error) {
 	var req struct {
 		Office    string `json:"office"`
 		Service   string `json:"service"`
@@ -145,40 +163,143 @@ func (s *Server) book(c *fasthttp.RequestCtx) {
 			Phone string `json:"phone"`
 		} `json:"applicant"`
 	}
-	if !decode(c, &req) {
-		return
+	if err := parseBody(body, &req); err != nil {
+		return nil, err
 	}
-	start, ok := parseStart(c, req.Start)
+	start, err := parseStart(req.Start)
+	if err != nil {
+		return nil, err
+	}
+	return &queue.Book{Office: req.Office, Service: req.Service, Start: start, Hold: req.Hold,
+		Name: req.Applicant.Name, Phone: req.Applicant.Phone, Key: key}, nil
+}
+
+func rescheduleRequest(id uint64, body []byte) (*queue.Reschedule, *queue.Error) {
+	var req struct {
+		Start string `json:"start"`
+	}
+	if err := parseBody(body, &req); err != nil {
+		return nil, err
+	}
+	start, err := parseStart(req.Start)
+	if err != nil {
+		return nil, err
+	}
+	return &queue.Reschedule{Booking: id, Start: start}, nil
+}
+
+func issueRequest(office string, body []byte, key string) (*queue.Issue, *queue.Error) {
+	var req struct {
+		Service  string `json:"service"`
+		Category string `json:"category"`
+	}
+	if err := parseBody(body, &req); err != nil {
+		return nil, err
+	}
+	return &queue.Issue{Office: office, Service: req.Service, Category: req.Category, Key: key}, nil
+}
+
+// checkInRequest checks the talon's signature: only a talon this region
+// signed for this office becomes a command.
+func checkInRequest(keys *queue.Keyring, office string, body []byte) (*queue.CheckIn, *queue.Error) {
+	var req struct {
+		QR string `json:"qr"`
+	}
+	if err := parseBody(body, &req); err != nil {
+		return nil, err
+	}
+	talon, err := keys.Verify(req.QR)
+	if err != nil {
+		return nil, err.(*queue.Error)
+	}
+	if talon.Office != office {
+		return nil, &queue.Error{Code: queue.CodeWrongOffice, Message: "this talon is for office " + talon.Office}
+	}
+	return &queue.CheckIn{Office: office, Booking: talon.Booking, Start: talon.Start}, nil
+}
+
+func windowRequest(office, window, action string, body []byte) (*queue.WindowAction, *queue.Error) {
+	a, ok := queue.ParseAction(action)
+	if !ok {
+		return nil, &queue.Error{Code: queue.CodeNotFound, Message: "no window action " + strconv.Quote(action)}
+	}
+	n, err := strconv.Atoi(window)
+	if err != nil || n <= 0 || n > queue.MaxWindow {
+		return nil, &queue.Error{Code: queue.CodeUnknownWindow, Message: "no window " + strconv.Quote(window)}
+	}
+	cmd := &queue.WindowAction{Office: office, Window: n, Action: a}
+	if a == queue.ActRedirect {
+		var req struct {
+			Service string `json:"service"`
+		}
+		if err := parseBody(body, &req); err != nil {
+			return nil, err
+		}
+		cmd.Service = req.Service
+	}
+	return cmd, nil
+}
+
+func regionRequest(body []byte) (*queue.SetRegion, *queue.Error) {
+	var region queue.Region
+	if err := parseBody(body, &region); err != nil {
+		return nil, err
+	}
+	return &queue.SetRegion{Region: &region}, nil
+}
+
+func subscriptionRequest(id string, body []byte) (*queue.Subscribe, *queue.Error) {
+	var sub queue.Subscription
+	if err := parseBody(body, &sub); err != nil {
+		return nil, err
+	}
+	sub.ID = id
+	return &queue.Subscribe{Sub: sub}, nil
+}
+
+func (s *Server) book(c *fasthttp.RequestCtx) {
+	key, ok := idempotencyKey(c)
 	if !ok {
 		return
 	}
-	phone, _ := queue.NormalizePhone(req.Applicant.Phone)
+	cmd, err := bookRequest(c.PostBody(), key)
+	if err != nil {
+		s.domainError(c, err)
+		return
+	}
+	phone, _ := queue.NormalizePhone(cmd.Phone)
 	if !s.allow(c, "phone:"+phone) {
 		return
 	}
-	cmd := queue.Command{Kind: queue.KindBook, Office: req.Office, Service: req.Service, Start: start,
-		Name: req.Applicant.Name, Phone: req.Applicant.Phone, Hold: req.Hold, Key: idempotencyKey(c)}
 	if r, ok := s.apply(c, cmd); ok {
 		s.answerBooking(c, 201, r.Booking)
 	}
 }
 
+// maxKeyBytes bounds a client's Idempotency-Key.
+const maxKeyBytes = 128
+
 // idempotencyKey is the client's Idempotency-Key header (up to 128 bytes):
 // a retry with the same key within a day gets the first answer instead of a
 // second booking or ticket. Keys are scoped by a hash of the caller's token,
 // so two clients cannot collide by accident and no token enters the state.
-func idempotencyKey(c *fasthttp.RequestCtx) string {
+// On false it has answered the error.
+func idempotencyKey(c *fasthttp.RequestCtx) (string, bool) {
 	k := c.Request.Header.Peek("Idempotency-Key")
 	if len(k) == 0 {
-		return ""
+		return "", true
+	}
+	if len(k) > maxKeyBytes {
+		fail(c, 400, "invalid_request", "the Idempotency-Key header is at most 128 bytes")
+		return "", false
 	}
 	h := sha256.Sum256(c.Request.Header.Peek("Authorization"))
-	return hex.EncodeToString(h[:8]) + ":" + string(k)
+	return hex.EncodeToString(h[:8]) + ":" + string(k), true
 }
 
 func (s *Server) answerBooking(c *fasthttp.RequestCtx, status int, b *queue.Booking) {
 	var v bookingView
-	s.cfg.Store.Read(func(st *queue.State) { v = s.bookingView(st, b) })
+	s.cfg.Store.Read(func(r queue.Reader) { v = s.bookingView(r, b) })
 	s.sign(&v)
 	writeJSON(c, status, v)
 }
@@ -189,9 +310,9 @@ func (s *Server) getBooking(c *fasthttp.RequestCtx) {
 		return
 	}
 	var v *bookingView
-	s.cfg.Store.Read(func(st *queue.State) {
-		if b := st.Booking(id, s.now()); b != nil {
-			bv := s.bookingView(st, b)
+	s.cfg.Store.Read(func(r queue.Reader) {
+		if b := r.Booking(id, s.now()); b != nil {
+			bv := s.bookingView(r, b)
 			v = &bv
 		}
 	})
@@ -204,69 +325,64 @@ func (s *Server) getBooking(c *fasthttp.RequestCtx) {
 }
 
 // bookingCommand runs a command on the booking in the path.
-func (s *Server) bookingCommand(c *fasthttp.RequestCtx, kind queue.Kind, start int64) {
+func (s *Server) bookingCommand(c *fasthttp.RequestCtx, cmd func(id uint64) (queue.Command, *queue.Error)) {
 	id, ok := idParam(c, "id")
 	if !ok {
 		return
 	}
-	if r, ok := s.apply(c, queue.Command{Kind: kind, Booking: id, Start: start}); ok {
+	command, err := cmd(id)
+	if err != nil {
+		s.domainError(c, err)
+		return
+	}
+	if r, ok := s.apply(c, command); ok {
 		s.answerBooking(c, 200, r.Booking)
 	}
 }
 
-func (s *Server) confirm(c *fasthttp.RequestCtx) { s.bookingCommand(c, queue.KindConfirm, 0) }
-func (s *Server) cancel(c *fasthttp.RequestCtx)  { s.bookingCommand(c, queue.KindCancel, 0) }
+func (s *Server) confirm(c *fasthttp.RequestCtx) {
+	s.bookingCommand(c, func(id uint64) (queue.Command, *queue.Error) { return &queue.Confirm{Booking: id}, nil })
+}
+
+func (s *Server) cancel(c *fasthttp.RequestCtx) {
+	s.bookingCommand(c, func(id uint64) (queue.Command, *queue.Error) { return &queue.Cancel{Booking: id}, nil })
+}
 
 func (s *Server) reschedule(c *fasthttp.RequestCtx) {
-	var req struct {
-		Start string `json:"start"`
-	}
-	if !decode(c, &req) {
+	if !s.allow(c, "booking:"+param(c, "id")) {
 		return
 	}
-	if start, ok := parseStart(c, req.Start); ok && s.allow(c, "booking:"+param(c, "id")) {
-		s.bookingCommand(c, queue.KindReschedule, start)
-	}
+	s.bookingCommand(c, func(id uint64) (queue.Command, *queue.Error) { return rescheduleRequest(id, c.PostBody()) })
 }
 
 func (s *Server) answerTicket(c *fasthttp.RequestCtx, status int, t *queue.Ticket) {
 	var v ticketView
-	s.cfg.Store.Read(func(st *queue.State) { v = ticketViewOf(st, t) })
+	s.cfg.Store.Read(func(r queue.Reader) { v = ticketViewOf(r, t) })
 	writeJSON(c, status, v)
 }
 
 func (s *Server) issue(c *fasthttp.RequestCtx) {
-	var req struct {
-		Service  string `json:"service"`
-		Category string `json:"category"`
-	}
-	if !decode(c, &req) {
+	key, ok := idempotencyKey(c)
+	if !ok {
 		return
 	}
-	cmd := queue.Command{Kind: queue.KindIssue, Office: param(c, "office"), Service: req.Service, Category: req.Category, Key: idempotencyKey(c)}
+	cmd, err := issueRequest(param(c, "office"), c.PostBody(), key)
+	if err != nil {
+		s.domainError(c, err)
+		return
+	}
 	if r, ok := s.apply(c, cmd); ok {
 		s.answerTicket(c, 201, r.Ticket)
 	}
 }
 
 func (s *Server) checkIn(c *fasthttp.RequestCtx) {
-	var req struct {
-		QR string `json:"qr"`
-	}
-	if !decode(c, &req) {
-		return
-	}
-	talon, err := s.cfg.Keys.Verify(req.QR)
+	cmd, err := checkInRequest(s.cfg.Keys, param(c, "office"), c.PostBody())
 	if err != nil {
-		s.domainError(c, err.(*queue.Error))
+		s.domainError(c, err)
 		return
 	}
-	office := param(c, "office")
-	if talon.Office != office {
-		s.domainError(c, &queue.Error{Code: queue.CodeWrongOffice, Message: "this talon is for office " + talon.Office})
-		return
-	}
-	if r, ok := s.apply(c, queue.Command{Kind: queue.KindCheckIn, Office: office, Booking: talon.Booking, Start: talon.Start}); ok {
+	if r, ok := s.apply(c, cmd); ok {
 		s.answerTicket(c, 200, r.Ticket)
 	}
 }
@@ -280,67 +396,53 @@ func (s *Server) queueView(c *fasthttp.RequestCtx) {
 		Load    scheduler.Load `json:"load"`
 	}
 	var v *view
-	s.cfg.Store.Read(func(st *queue.State) {
-		o := st.Offices[param(c, "office")]
+	s.cfg.Store.Read(func(r queue.Reader) {
+		o := r.Office(param(c, "office"))
 		if o == nil {
 			return
 		}
 		v = &view{Office: o.Config.ID, Day: o.Day, Waiting: []ticketView{}, Windows: []windowView{}, Load: scheduler.OfficeLoad(o, s.now())}
 		for _, t := range o.Waiting {
-			v.Waiting = append(v.Waiting, ticketViewOf(st, t))
+			v.Waiting = append(v.Waiting, ticketViewOf(r, t))
 		}
 		for _, w := range o.Windows {
-			v.Windows = append(v.Windows, windowViewOf(st, o, w))
+			v.Windows = append(v.Windows, windowViewOf(r, o.Config.ID, w))
 		}
 	})
 	if v == nil {
-		fail(c, 404, string(queue.CodeUnknownOffice), "no office "+strconv.Quote(param(c, "office")))
+		unknownOffice(c)
 		return
 	}
 	writeJSON(c, 200, v)
 }
 
 func (s *Server) windowAction(c *fasthttp.RequestCtx) {
-	action, ok := queue.ParseAction(param(c, "action"))
-	if !ok {
-		fail(c, 404, "not_found", "no window action "+strconv.Quote(param(c, "action")))
+	cmd, err := windowRequest(param(c, "office"), param(c, "window"), param(c, "action"), c.PostBody())
+	if err != nil {
+		s.domainError(c, err)
 		return
-	}
-	n, err := strconv.Atoi(param(c, "window"))
-	if err != nil || n <= 0 {
-		fail(c, 404, string(queue.CodeUnknownWindow), "no window "+strconv.Quote(param(c, "window")))
-		return
-	}
-	cmd := queue.Command{Kind: queue.KindWindow, Office: param(c, "office"), Window: n, Action: action}
-	if action == queue.ActRedirect {
-		var req struct {
-			Service string `json:"service"`
-		}
-		if !decode(c, &req) {
-			return
-		}
-		cmd.Service = req.Service
 	}
 	r, ok := s.apply(c, cmd)
 	switch {
 	case !ok:
 	case r.Ticket != nil:
 		s.answerTicket(c, 200, r.Ticket)
-	case action == queue.ActCallNext:
+	case cmd.Action == queue.ActCallNext:
 		c.SetStatusCode(204) // nobody waits for this window's services
 	default:
 		var v windowView
-		s.cfg.Store.Read(func(st *queue.State) { v = windowViewOf(st, st.Offices[cmd.Office], r.Window) })
+		s.cfg.Store.Read(func(rd queue.Reader) { v = windowViewOf(rd, cmd.Office, r.Window) })
 		writeJSON(c, 200, v)
 	}
 }
 
 func (s *Server) setRegion(c *fasthttp.RequestCtx) {
-	var region queue.Region
-	if !decode(c, &region) {
+	cmd, err := regionRequest(c.PostBody())
+	if err != nil {
+		s.domainError(c, err)
 		return
 	}
-	if _, ok := s.apply(c, queue.Command{Kind: queue.KindSetRegion, Region: &region}); ok {
+	if _, ok := s.apply(c, cmd); ok {
 		s.offices(c)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -17,7 +18,7 @@ import (
 	"github.com/valyala/fasthttp/pprofhandler"
 	"golang.org/x/time/rate"
 
-	"github.com/talon-mfc/talon/cluster"
+	"github.com/talon-mfc/talon/cluster/node"
 	"github.com/talon-mfc/talon/display"
 	"github.com/talon-mfc/talon/queue"
 )
@@ -56,9 +57,49 @@ func (g Grant) covers(office string) bool {
 	return false
 }
 
+// Store is what the API needs of a talon node: cmd/talond passes the real
+// one (cluster.Store), the tests an in-memory one.
+type Store interface {
+	Writer
+	Reads
+	Admin
+}
+
+// Writer commits commands. A command the domain refuses (queue.Validate)
+// or rejects comes back in Result.Err; err is a cluster failure (the
+// errors of package node).
+type Writer interface {
+	Apply(ctx context.Context, c queue.Command) (r queue.Result, index uint64, err error)
+}
+
+// Reads reads the node's state at a chosen consistency.
+type Reads interface {
+	// Read runs fn on this node's state as it is.
+	Read(fn func(queue.Reader))
+	// Linearize waits until this node holds every write acknowledged before.
+	Linearize(ctx context.Context) error
+	// WaitIndex waits until this node holds the write at index.
+	WaitIndex(ctx context.Context, index uint64) error
+	AppliedIndex() uint64
+	Now() time.Time
+}
+
+// Admin administers the cluster.
+type Admin interface {
+	Ready() bool
+	Status() node.Status
+	Nodes(ctx context.Context) ([]node.Member, error)
+	Join(ctx context.Context, id, addr string) error
+	Remove(ctx context.Context, id string) error
+	TransferLeadership(ctx context.Context, id string) error
+	Backup(ctx context.Context, w io.Writer) (uint64, error)
+	Restore(ctx context.Context, data []byte) error
+	AdvanceClock(d time.Duration) error
+}
+
 // Config configures the API.
 type Config struct {
-	Store  *cluster.Store
+	Store  Store
 	Keys   *queue.Keyring
 	Policy queue.Policy
 	Tokens map[string]Grant // bearer token → what it may do; empty turns authentication off (demo only)
@@ -255,7 +296,7 @@ func (s *Server) cluster(c *fasthttp.RequestCtx) {
 		mode = "off (demo: every request is allowed; configure tokens before real use)"
 	}
 	writeJSON(c, 200, struct {
-		cluster.Status
+		node.Status
 		Auth string `json:"auth"`
 	}{s.cfg.Store.Status(), mode})
 }
@@ -265,7 +306,7 @@ func (s *Server) cluster(c *fasthttp.RequestCtx) {
 func (s *Server) apply(c *fasthttp.RequestCtx, cmd queue.Command) (queue.Result, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 	defer cancel()
-	r, index, err := s.cfg.Store.ApplyIndex(ctx, cmd)
+	r, index, err := s.cfg.Store.Apply(ctx, cmd)
 	if index > 0 {
 		c.Response.Header.Set(indexHeader, strconv.FormatUint(index, 10))
 	}
@@ -294,17 +335,17 @@ func (s *Server) clusterError(c *fasthttp.RequestCtx, err error) {
 		fail(c, 503, code, msg)
 	}
 	switch {
-	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrNoLeader):
+	case errors.Is(err, node.ErrNotLeader), errors.Is(err, node.ErrNoLeader):
 		retry("no_leader", "the cluster has no leader that can commit this; retry")
-	case errors.Is(err, cluster.ErrUnknownOutcome):
+	case errors.Is(err, node.ErrUnknownOutcome):
 		retry("unknown_outcome", "leadership changed while committing; the write may or may not have happened (retry with the same Idempotency-Key)")
-	case errors.Is(err, cluster.ErrLagging):
+	case errors.Is(err, node.ErrLagging):
 		retry("lagging", "this node has not caught up to the requested index yet; retry, or ask another node")
-	case errors.Is(err, cluster.ErrHalted):
+	case errors.Is(err, node.ErrHalted):
 		retry("halted", "this node stopped applying the log; ask another node")
-	case errors.Is(err, cluster.ErrUnknownNode):
+	case errors.Is(err, node.ErrUnknownNode):
 		fail(c, 404, "unknown_node", err.Error())
-	case errors.Is(err, cluster.ErrBadBackup):
+	case errors.Is(err, node.ErrBadBackup):
 		fail(c, 400, "invalid_backup", err.Error())
 	default:
 		s.cfg.Logger.Error("cluster", "err", err)
@@ -370,14 +411,22 @@ func (s *Server) await(c *fasthttp.RequestCtx, level string) bool {
 	return true
 }
 
-// alternatives are the nearest free slots for a slot_taken answer to cmd,
-// computed and rendered under one read of the state.
+// alternatives are the nearest free slots for a slot_taken answer to a
+// booking or reschedule, computed and rendered under one read of the state.
 func (s *Server) alternatives(cmd queue.Command) (v *alternativesView) {
-	s.cfg.Store.Read(func(st *queue.State) {
-		if b := st.Bookings[cmd.Booking]; cmd.Kind == queue.KindReschedule && b != nil {
-			cmd.Office, cmd.Service = b.Office, b.Service
+	now := s.now()
+	s.cfg.Store.Read(func(r queue.Reader) {
+		var office, service string
+		var start int64
+		switch c := cmd.(type) {
+		case *queue.Book:
+			office, service, start = c.Office, c.Service, c.Start
+		case *queue.Reschedule:
+			if b := r.Booking(c.Booking, now); b != nil {
+				office, service, start = b.Office, b.Service, c.Start
+			}
 		}
-		v = altView(st, st.Alternatives(cmd.Office, cmd.Service, cmd.Start, s.now()))
+		v = altView(r, r.Alternatives(office, service, start, now))
 	})
 	return v
 }
@@ -390,7 +439,7 @@ var statusOf = map[queue.Code]int{
 	queue.CodeNotConfirmed: 409, queue.CodeNotActive: 409,
 	queue.CodeUnknownService: 422, queue.CodeOutsideHorizon: 422, queue.CodeOfficeClosed: 422, queue.CodeNotBookable: 422,
 	queue.CodeLimitExceeded: 422, queue.CodeRescheduleLimit: 422, queue.CodeWrongOffice: 422, queue.CodeTooEarly: 422,
-	queue.CodeTooLate: 422, queue.CodeInvalidConfig: 422,
+	queue.CodeTooLate: 422, queue.CodeInvalidConfig: 422, queue.CodeFieldTooLong: 422, queue.CodeInvalidCommand: 422,
 }
 
 type errorBody struct {

@@ -8,15 +8,14 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/talon-mfc/talon/metrics"
+	"github.com/talon-mfc/talon/metrics/report"
 	"github.com/talon-mfc/talon/queue"
 )
 
 // period reads ?from= and ?to= for an office: dates in the office's time
 // zone (to inclusive) or RFC 3339 times; both default to today. It answers
 // 400 itself on failure.
-func period(c *fasthttp.RequestCtx, o *queue.Office, now int64) (from, to int64, ok bool) {
-	loc := o.Location()
+func period(c *fasthttp.RequestCtx, loc *time.Location, now int64) (from, to int64, ok bool) {
 	today := time.Unix(now, 0).In(loc).Format(time.DateOnly)
 	parse := func(name string, end bool) (int64, bool) {
 		v := string(c.QueryArgs().Peek(name))
@@ -48,31 +47,31 @@ func period(c *fasthttp.RequestCtx, o *queue.Office, now int64) (from, to int64,
 	return from, to, true
 }
 
-// officeRead runs fn on the office in the path under one read, answering
-// 404 itself for an unknown office.
-func (s *Server) officeRead(c *fasthttp.RequestCtx, fn func(st *queue.State, o *queue.Office)) bool {
+// officeRead runs fn on the office in the path (its id and time zone)
+// under one read, answering 404 itself for an unknown office.
+func (s *Server) officeRead(c *fasthttp.RequestCtx, fn func(r queue.Reader, office string, loc *time.Location)) bool {
 	found := false
-	s.cfg.Store.Read(func(st *queue.State) {
-		if o := st.Offices[param(c, "office")]; o != nil {
+	s.cfg.Store.Read(func(r queue.Reader) {
+		if oc, loc := r.Config(param(c, "office")); oc != nil {
 			found = true
-			fn(st, o)
+			fn(r, oc.ID, loc)
 		}
 	})
 	if !found {
-		fail(c, 404, string(queue.CodeUnknownOffice), "no office "+strconv.Quote(param(c, "office")))
+		unknownOffice(c)
 	}
 	return found
 }
 
 func (s *Server) stats(c *fasthttp.RequestCtx) {
-	var services []metrics.ServiceStats
-	var windows []metrics.WindowStats
+	var services []report.ServiceStats
+	var windows []report.WindowStats
 	var from, to int64
 	ok := true
 	now := s.now()
-	if !s.officeRead(c, func(st *queue.State, o *queue.Office) {
-		if from, to, ok = period(c, o, now); ok {
-			services, windows = metrics.Stats(st, o.Config.ID, from, to, now)
+	if !s.officeRead(c, func(r queue.Reader, office string, loc *time.Location) {
+		if from, to, ok = period(c, loc, now); ok {
+			services, windows = report.Stats(r, office, from, to, now)
 		}
 	}) || !ok {
 		return
@@ -98,12 +97,12 @@ func (s *Server) stats(c *fasthttp.RequestCtx) {
 }
 
 func (s *Server) records(c *fasthttp.RequestCtx) {
-	var recs []metrics.Record
+	var recs []report.Record
 	ok := true
-	if !s.officeRead(c, func(st *queue.State, o *queue.Office) {
+	if !s.officeRead(c, func(r queue.Reader, office string, loc *time.Location) {
 		var from, to int64
-		if from, to, ok = period(c, o, s.now()); ok {
-			recs = metrics.Records(st, o.Config.ID, from, to)
+		if from, to, ok = period(c, loc, s.now()); ok {
+			recs = report.Records(r, office, from, to)
 		}
 	}) || !ok {
 		return
@@ -126,14 +125,14 @@ func (s *Server) records(c *fasthttp.RequestCtx) {
 		return
 	}
 	if recs == nil {
-		recs = []metrics.Record{}
+		recs = []report.Record{}
 	}
 	writeJSON(c, 200, map[string]any{"office": param(c, "office"), "records": recs})
 }
 
 func (s *Server) loadHistory(c *fasthttp.RequestCtx) {
-	var pts []metrics.Point
-	if s.officeRead(c, func(st *queue.State, o *queue.Office) { pts = metrics.History(st, o.Config.ID, s.now()) }) {
+	var pts []report.Point
+	if s.officeRead(c, func(r queue.Reader, office string, _ *time.Location) { pts = report.History(r, office, s.now()) }) {
 		writeJSON(c, 200, map[string]any{"office": param(c, "office"), "step_s": 300, "points": pts})
 	}
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"slices"
 
 	"github.com/valyala/fasthttp"
 
@@ -22,37 +21,33 @@ type subscriptionView struct {
 
 func (s *Server) subscriptions(c *fasthttp.RequestCtx) {
 	out := []subscriptionView{}
-	s.cfg.Store.Read(func(st *queue.State) {
-		for _, sub := range st.Subs {
-			v := subscriptionView{ID: sub.ID, URL: sub.URL, Kinds: sub.Kinds, Offices: sub.Offices, Pending: len(st.Outbox[sub.ID]), Dead: len(st.Dead[sub.ID])}
-			if box := st.Outbox[sub.ID]; len(box) > 0 {
-				v.Oldest = box[0].At
+	s.cfg.Store.Read(func(r queue.Reader) {
+		for _, id := range r.SubscriptionIDs() {
+			sub, _ := r.Subscription(id)
+			v := subscriptionView{ID: sub.ID, URL: sub.URL, Kinds: sub.Kinds, Offices: sub.Offices}
+			var head *queue.Notification
+			if v.Pending, v.Dead, head = r.Backlog(id); head != nil {
+				v.Oldest = head.At
 			}
 			out = append(out, v)
 		}
-	})
-	slices.SortFunc(out, func(a, b subscriptionView) int {
-		if a.ID < b.ID {
-			return -1
-		}
-		return 1
 	})
 	writeJSON(c, 200, map[string]any{"subscriptions": out, "kinds": queue.NotificationKinds})
 }
 
 func (s *Server) putSubscription(c *fasthttp.RequestCtx) {
-	var sub queue.Subscription
-	if !decode(c, &sub) {
+	cmd, err := subscriptionRequest(param(c, "id"), c.PostBody())
+	if err != nil {
+		s.domainError(c, err)
 		return
 	}
-	sub.ID = param(c, "id")
-	if _, ok := s.apply(c, queue.Command{Kind: queue.KindSubscribe, Sub: &sub}); ok {
+	if _, ok := s.apply(c, cmd); ok {
 		s.subscriptions(c)
 	}
 }
 
 func (s *Server) deleteSubscription(c *fasthttp.RequestCtx) {
-	if _, ok := s.apply(c, queue.Command{Kind: queue.KindUnsubscribe, Name: param(c, "id")}); ok {
+	if _, ok := s.apply(c, &queue.Unsubscribe{ID: param(c, "id")}); ok {
 		s.subscriptions(c)
 	}
 }
@@ -60,9 +55,9 @@ func (s *Server) deleteSubscription(c *fasthttp.RequestCtx) {
 func (s *Server) deadLetters(c *fasthttp.RequestCtx) {
 	var dead []queue.Notification
 	found := false
-	s.cfg.Store.Read(func(st *queue.State) {
-		if st.Subs[param(c, "id")] != nil {
-			found, dead = true, slices.Clone(st.Dead[param(c, "id")])
+	s.cfg.Store.Read(func(r queue.Reader) {
+		if _, found = r.Subscription(param(c, "id")); found {
+			dead = r.DeadLetters(param(c, "id"))
 		}
 	})
 	if !found {
@@ -76,7 +71,7 @@ func (s *Server) deadLetters(c *fasthttp.RequestCtx) {
 }
 
 func (s *Server) replay(c *fasthttp.RequestCtx) {
-	if _, ok := s.apply(c, queue.Command{Kind: queue.KindReplay, Name: param(c, "id")}); ok {
+	if _, ok := s.apply(c, &queue.Replay{Sub: param(c, "id")}); ok {
 		s.subscriptions(c)
 	}
 }

@@ -6,27 +6,27 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/talon-mfc/talon/display"
+	"github.com/talon-mfc/talon/display/printout"
 	"github.com/talon-mfc/talon/queue"
 )
 
 // printedTalon is the talon of the booking in the path, answering itself
 // when there is none to print.
-func (s *Server) printedTalon(c *fasthttp.RequestCtx) (display.Talon, bool) {
+func (s *Server) printedTalon(c *fasthttp.RequestCtx) (printout.Talon, bool) {
 	id, ok := idParam(c, "id")
 	if !ok {
-		return display.Talon{}, false
+		return printout.Talon{}, false
 	}
 	var v bookingView
 	var status queue.BookingStatus
-	s.cfg.Store.Read(func(st *queue.State) {
-		if b := st.Booking(id, s.now()); b != nil {
-			v, status = s.bookingView(st, b), b.Status
+	s.cfg.Store.Read(func(r queue.Reader) {
+		if b := r.Booking(id, s.now()); b != nil {
+			v, status = s.bookingView(r, b), b.Status
 		}
 	})
 	s.sign(&v)
 	when, _ := time.Parse(time.RFC3339, v.Start)
-	t := display.Talon{Number: v.Number, Office: v.OfficeName, Address: v.Address, Service: v.ServiceName,
+	t := printout.Talon{Number: v.Number, Office: v.OfficeName, Address: v.Address, Service: v.ServiceName,
 		When: when.Format("02.01.2006 15:04"), QR: v.QR}
 	switch {
 	case status == "":
@@ -49,7 +49,7 @@ func (s *Server) talonPDF(c *fasthttp.RequestCtx) {
 		fail(c, 400, "invalid_request", "format must be a4 or receipt")
 		return
 	}
-	b, err := display.PDF(t, format)
+	b, err := printout.PDF(t, format)
 	if err != nil {
 		fail(c, 500, "internal", err.Error())
 		return
@@ -64,7 +64,7 @@ func (s *Server) talonPNG(c *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	b, err := display.PNG(t)
+	b, err := printout.PNG(t)
 	if err != nil {
 		fail(c, 500, "internal", err.Error())
 		return

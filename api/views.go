@@ -9,11 +9,11 @@ import (
 )
 
 // Times in answers are RFC 3339 in the office's own time zone.
-func localTime(o *queue.Office, t int64) string {
-	if t == 0 {
+func localTime(loc *time.Location, t int64) string {
+	if t == 0 || loc == nil {
 		return ""
 	}
-	return time.Unix(t, 0).In(o.Location()).Format(time.RFC3339)
+	return time.Unix(t, 0).In(loc).Format(time.RFC3339)
 }
 
 type slotView struct {
@@ -23,11 +23,11 @@ type slotView struct {
 	Free   int    `json:"free"`
 }
 
-func slotsView(st *queue.State, slots []queue.Slot, withOffice bool) []slotView {
+func slotsView(r queue.Reader, slots []queue.Slot, withOffice bool) []slotView {
 	out := make([]slotView, len(slots))
 	for i, sl := range slots {
-		o := st.Offices[sl.Office]
-		out[i] = slotView{Start: localTime(o, sl.Start), End: localTime(o, sl.End), Free: sl.Free}
+		_, loc := r.Config(sl.Office)
+		out[i] = slotView{Start: localTime(loc, sl.Start), End: localTime(loc, sl.End), Free: sl.Free}
 		if withOffice {
 			out[i].Office = sl.Office
 		}
@@ -40,8 +40,8 @@ type alternativesView struct {
 	OtherOffices []slotView `json:"other_offices"`
 }
 
-func altView(st *queue.State, a *queue.Alternatives) *alternativesView {
-	return &alternativesView{SameOffice: slotsView(st, a.SameOffice, true), OtherOffices: slotsView(st, a.OtherOffices, true)}
+func altView(r queue.Reader, a *queue.Alternatives) *alternativesView {
+	return &alternativesView{SameOffice: slotsView(r, a.SameOffice, true), OtherOffices: slotsView(r, a.OtherOffices, true)}
 }
 
 type applicantView struct {
@@ -79,17 +79,20 @@ func (s *Server) sign(v *bookingView) {
 }
 
 // bookingView is what the API shows of a booking (sign adds the QR code).
-func (s *Server) bookingView(st *queue.State, b *queue.Booking) bookingView {
-	o := st.Offices[b.Office]
-	sv := st.Service(b.Service)
+func (s *Server) bookingView(r queue.Reader, b *queue.Booking) bookingView {
+	oc, loc := r.Config(b.Office)
+	rules := r.Rules()
 	v := bookingView{
-		ID: strconv.FormatUint(b.ID, 10), Office: b.Office, OfficeName: o.Config.Name, Address: o.Config.Address,
-		Service: b.Service, Start: localTime(o, b.Start), End: localTime(o, b.Start+int64(st.Rules().SlotMinutes)*60),
-		Status: string(b.Status), Number: b.Number, RescheduleLeft: max(0, st.Rules().MaxReschedules-b.Reschedules),
-		OriginalStart: localTime(o, b.OriginalStart), ExpiresAt: localTime(o, b.HoldUntil),
-		Applicant: applicantView{b.Name, b.Phone}, CreatedAt: localTime(o, b.CreatedAt),
+		ID: strconv.FormatUint(b.ID, 10), Office: b.Office,
+		Service: b.Service, Start: localTime(loc, b.Start), End: localTime(loc, b.Start+int64(rules.SlotMinutes)*60),
+		Status: string(b.Status), Number: b.Number, RescheduleLeft: max(0, rules.MaxReschedules-b.Reschedules),
+		OriginalStart: localTime(loc, b.OriginalStart), ExpiresAt: localTime(loc, b.HoldUntil),
+		Applicant: applicantView{b.Name, b.Phone}, CreatedAt: localTime(loc, b.CreatedAt),
 	}
-	if sv != nil {
+	if oc != nil {
+		v.OfficeName, v.Address = oc.Name, oc.Address
+	}
+	if sv, ok := r.Service(b.Service); ok {
 		v.ServiceName = sv.Name
 	}
 	if b.Status == queue.BookingConfirmed || b.Status == queue.BookingHeld {
@@ -122,16 +125,16 @@ type ticketView struct {
 	SlotStart   string `json:"slot_start,omitempty"`
 }
 
-func ticketViewOf(st *queue.State, t *queue.Ticket) ticketView {
-	o := st.Offices[t.Office]
+func ticketViewOf(r queue.Reader, t *queue.Ticket) ticketView {
+	_, loc := r.Config(t.Office)
 	v := ticketView{
 		ID: strconv.FormatUint(t.ID, 10), Number: t.Number, Office: t.Office, Service: t.Service, Category: t.Category,
-		Status: string(t.Status), Position: t.Position, EstWait: t.EstWait, IssuedAt: localTime(o, t.IssuedAt),
-		ArrivedAt: localTime(o, t.ArrivedAt), Window: t.Window, CalledAt: localTime(o, t.CalledAt),
-		StartedAt: localTime(o, t.StartedAt), FinishedAt: localTime(o, t.FinishedAt), Recalls: t.Recalls,
-		SlotStart: localTime(o, t.SlotStart),
+		Status: string(t.Status), Position: t.Position, EstWait: t.EstWait, IssuedAt: localTime(loc, t.IssuedAt),
+		ArrivedAt: localTime(loc, t.ArrivedAt), Window: t.Window, CalledAt: localTime(loc, t.CalledAt),
+		StartedAt: localTime(loc, t.StartedAt), FinishedAt: localTime(loc, t.FinishedAt), Recalls: t.Recalls,
+		SlotStart: localTime(loc, t.SlotStart),
 	}
-	if sv := st.Service(t.Service); sv != nil {
+	if sv, ok := r.Service(t.Service); ok {
 		v.ServiceName = sv.Name
 	}
 	if t.Booking != 0 {
@@ -149,10 +152,11 @@ type windowView struct {
 	Current  *ticketView `json:"current,omitempty"`
 }
 
-func windowViewOf(st *queue.State, o *queue.Office, w *queue.Window) windowView {
-	v := windowView{Number: w.Number, State: string(w.State), Services: w.Services, Bookings: w.Bookings, Since: localTime(o, w.Since)}
-	if t := st.Tickets[w.Current]; t != nil {
-		tv := ticketViewOf(st, t)
+func windowViewOf(r queue.Reader, office string, w *queue.Window) windowView {
+	_, loc := r.Config(office)
+	v := windowView{Number: w.Number, State: string(w.State), Services: w.Services, Bookings: w.Bookings, Since: localTime(loc, w.Since)}
+	if t := r.Ticket(w.Current); t != nil {
+		tv := ticketViewOf(r, t)
 		v.Current = &tv
 	}
 	return v
@@ -179,15 +183,16 @@ type officeView struct {
 	Load     scheduler.Load    `json:"load"`
 }
 
-func officeViewOf(st *queue.State, o *queue.Office, now int64) officeView {
+// officeViewOf shows office o (a copy the reader made) at time now.
+func officeViewOf(r queue.Reader, o *queue.Office, now int64) officeView {
 	v := officeView{
 		ID: o.Config.ID, Name: o.Config.Name, Address: o.Config.Address, Timezone: o.Config.Timezone,
 		OpenNow: o.IsOpen(now), Hours: o.Config.Hours, Windows: len(o.Windows), Load: scheduler.OfficeLoad(o, now),
 		Services: []serviceRef{},
 	}
 	for _, id := range o.Config.Services {
-		sv := st.Service(id)
-		v.Services = append(v.Services, serviceRef{ID: id, Name: sv.Name, NameEN: sv.NameEN, Letter: sv.Letter, Bookable: sv.Bookable, Seats: st.Seats(o, id)})
+		sv, _ := r.Service(id)
+		v.Services = append(v.Services, serviceRef{ID: id, Name: sv.Name, NameEN: sv.NameEN, Letter: sv.Letter, Bookable: sv.Bookable, Seats: r.Seats(o.Config.ID, id)})
 	}
 	return v
 }

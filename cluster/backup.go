@@ -3,18 +3,15 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/talon-mfc/talon/cluster/node"
 	"github.com/talon-mfc/talon/queue"
 )
-
-// ErrBadBackup: the bytes given to Restore are not a talon backup.
-var ErrBadBackup = errors.New("cluster: not a talon backup")
 
 // Backup writes a consistent snapshot of the region to w: it first catches
 // this node up to every write acknowledged before the call, so the backup
@@ -46,7 +43,7 @@ func EncodeBackup(w io.Writer, st *queue.State) error { return writeSnapshot(w, 
 // backup changes nothing.
 func (s *Store) Restore(ctx context.Context, data []byte) error {
 	if _, _, err := readSnapshot(bytes.NewReader(data), s.cfg.Policy); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadBackup, err)
+		return fmt.Errorf("%w: %v", node.ErrBadBackup, err)
 	}
 	return s.onLeader(ctx, func() error { return s.restoreLocal(data) }, func(leader string) error {
 		return s.peers.call(ctx, leader, "Restore", data, &struct{}{})
@@ -55,10 +52,10 @@ func (s *Store) Restore(ctx context.Context, data []byte) error {
 
 func (s *Store) restoreLocal(data []byte) error {
 	if s.raft.State() != raft.Leader {
-		return ErrNotLeader
+		return node.ErrNotLeader
 	}
 	if _, _, err := readSnapshot(bytes.NewReader(data), s.cfg.Policy); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadBackup, err)
+		return fmt.Errorf("%w: %v", node.ErrBadBackup, err)
 	}
 	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: int64(len(data))}
 	if err := s.raft.Restore(meta, bytes.NewReader(data), time.Minute); err != nil {
@@ -68,6 +65,6 @@ func (s *Store) restoreLocal(data []byte) error {
 	// waits then point past it.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := s.Apply(ctx, queue.Command{Kind: queue.KindTick})
+	_, _, err := s.Apply(ctx, &queue.Tick{})
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/talon-mfc/talon/cluster/node"
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler"
 )
@@ -97,10 +98,10 @@ func TestClusterForwardsAndReadsLinearizably(t *testing.T) {
 	}
 	ctx := context.Background()
 	f := followers[0]
-	if r, err := f.Apply(ctx, queue.Command{Kind: queue.KindSetRegion, Region: region(3)}); err != nil || r.Err != nil {
+	if r, _, err := f.Apply(ctx, &queue.SetRegion{Region: region(3)}); err != nil || r.Err != nil {
 		t.Fatal(err, r.Err)
 	}
-	r, idx, err := f.ApplyIndex(ctx, queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: tomorrow10(), Name: "Иванов", Phone: "79000000001"})
+	r, idx, err := f.Apply(ctx, &queue.Book{Office: "brn", Service: "passport", Start: tomorrow10(), Name: "Иванов", Phone: "79000000001"})
 	if err != nil || r.Err != nil || r.Booking == nil {
 		t.Fatal(err, r.Err)
 	}
@@ -112,7 +113,7 @@ func TestClusterForwardsAndReadsLinearizably(t *testing.T) {
 		if err := s.Linearize(ctx); err != nil {
 			t.Fatal(err)
 		}
-		s.Read(func(st *queue.State) {
+		s.fsm.read(func(st *queue.State) {
 			if b := st.Bookings[r.Booking.ID]; b == nil || b.Phone != "79000000001" {
 				t.Errorf("node %s: booking %d not there after a linearizable read", s.cfg.ID, r.Booking.ID)
 			}
@@ -127,7 +128,7 @@ func TestClusterForwardsAndReadsLinearizably(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := nodes[i%3].Apply(ctx, queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: tomorrow10() + 900, Name: "Заявитель", Phone: fmt.Sprintf("7901%07d", i)})
+			r, _, err := nodes[i%3].Apply(ctx, &queue.Book{Office: "brn", Service: "passport", Start: tomorrow10() + 900, Name: "Заявитель", Phone: fmt.Sprintf("7901%07d", i)})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -147,8 +148,8 @@ func TestClusterForwardsAndReadsLinearizably(t *testing.T) {
 	// Every node applied the log, so every node saw the same events.
 	for _, s := range nodes {
 		s.WaitIndex(ctx, leader.AppliedIndex())
-		ev, _ := s.Events().Since(0)
-		want, _ := leader.Events().Since(0)
+		ev, _ := s.Since(0)
+		want, _ := leader.Since(0)
 		if len(ev) != len(want) || len(ev) == 0 || ev[len(ev)-1].Seq != want[len(want)-1].Seq || ev[len(ev)-1].Index != want[len(want)-1].Index {
 			t.Errorf("node %s has %d events, the leader %d", s.cfg.ID, len(ev), len(want))
 		}
@@ -159,12 +160,12 @@ func TestClusterMembershipTransferAndRestore(t *testing.T) {
 	nodes := startCluster(t, 3)
 	ctx := context.Background()
 	leader, followers := leaderOf(nodes)
-	if r, err := leader.Apply(ctx, queue.Command{Kind: queue.KindSetRegion, Region: region(3)}); err != nil || r.Err != nil {
+	if r, _, err := leader.Apply(ctx, &queue.SetRegion{Region: region(3)}); err != nil || r.Err != nil {
 		t.Fatal(err, r.Err)
 	}
 	issue := func(s *Store) string {
 		t.Helper()
-		r, err := s.Apply(ctx, queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"})
+		r, _, err := s.Apply(ctx, &queue.Issue{Office: "brn", Service: "passport"})
 		if err != nil || r.Err != nil {
 			t.Fatal(err, r.Err)
 		}
@@ -188,7 +189,7 @@ func TestClusterMembershipTransferAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	issue(to)
-	if err := leader.Restore(ctx, []byte("not a backup")); !errors.Is(err, ErrBadBackup) {
+	if err := leader.Restore(ctx, []byte("not a backup")); !errors.Is(err, node.ErrBadBackup) {
 		t.Fatalf("restoring garbage: %v", err)
 	}
 	if err := leader.Restore(ctx, buf.Bytes()); err != nil {
@@ -198,7 +199,7 @@ func TestClusterMembershipTransferAndRestore(t *testing.T) {
 		if err := s.Linearize(ctx); err != nil {
 			t.Fatal(err)
 		}
-		s.Read(func(st *queue.State) {
+		s.fsm.read(func(st *queue.State) {
 			if len(st.Tickets) != 2 {
 				t.Errorf("node %s has %d tickets after the restore, want 2", s.cfg.ID, len(st.Tickets))
 			}
@@ -226,7 +227,7 @@ func TestClusterMembershipTransferAndRestore(t *testing.T) {
 	if err := s4.Linearize(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s4.Read(func(st *queue.State) {
+	s4.fsm.read(func(st *queue.State) {
 		if len(st.Tickets) != 3 {
 			t.Errorf("n4 has %d tickets, want 3", len(st.Tickets))
 		}
@@ -234,7 +235,7 @@ func TestClusterMembershipTransferAndRestore(t *testing.T) {
 	if err := followers[1].Remove(ctx, "n4"); err != nil {
 		t.Fatal(err)
 	}
-	if err := followers[1].Remove(ctx, "n9"); !errors.Is(err, ErrUnknownNode) {
+	if err := followers[1].Remove(ctx, "n9"); !errors.Is(err, node.ErrUnknownNode) {
 		t.Fatalf("removing an unknown node: %v", err)
 	}
 	ns, _ := to.Nodes(ctx)
@@ -252,14 +253,14 @@ func TestNoLeaderWaitIsBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err := s.Apply(ctx, queue.Command{Kind: queue.KindTick})
-	if !errors.Is(err, ErrNoLeader) && !errors.Is(err, ErrUnknownOutcome) {
+	_, _, err := s.Apply(ctx, &queue.Tick{})
+	if !errors.Is(err, node.ErrNoLeader) && !errors.Is(err, node.ErrUnknownOutcome) {
 		t.Fatalf("with no quorum: %v", err)
 	}
 	if el := time.Since(start); el > 5*time.Second {
 		t.Fatalf("waited %s", el)
 	}
-	if err := s.Linearize(context.Background()); !errors.Is(err, ErrNoLeader) { // LeaderWait, 5 s
+	if err := s.Linearize(context.Background()); !errors.Is(err, node.ErrNoLeader) { // LeaderWait, 5 s
 		t.Fatalf("linearizable read with no quorum: %v", err)
 	}
 }
@@ -303,7 +304,7 @@ func TestRestoreFromAnotherHistory(t *testing.T) {
 	ctx := context.Background()
 	leader, followers := leaderOf(nodes)
 	other := queue.New(scheduler.Default{})
-	other.Apply(&queue.Command{Kind: queue.KindSetRegion, Region: region(2)}, time.Now().Unix(), 1_000_000)
+	other.Apply(&queue.SetRegion{Region: region(2)}, time.Now().Unix(), 1_000_000)
 	var backup bytes.Buffer
 	if err := EncodeBackup(&backup, other); err != nil {
 		t.Fatal(err)
@@ -316,14 +317,14 @@ func TestRestoreFromAnotherHistory(t *testing.T) {
 	for _, s := range nodes {
 		waitFor(t, s.cfg.ID+" to hold the restored region", func() bool {
 			ok := false
-			s.Read(func(st *queue.State) { ok = st.Offices["brn"] != nil })
+			s.fsm.read(func(st *queue.State) { ok = st.Offices["brn"] != nil })
 			return ok
 		})
 		if !inThisLog(s) {
 			t.Fatalf("%s applied index %d after the restore; the leader's log ends at %d", s.cfg.ID, s.AppliedIndex(), leader.raft.LastIndex())
 		}
 	}
-	r, idx, err := followers[0].ApplyIndex(ctx, queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"})
+	r, idx, err := followers[0].Apply(ctx, &queue.Issue{Office: "brn", Service: "passport"})
 	if err != nil || r.Err != nil {
 		t.Fatal(err, r.Err)
 	}
@@ -341,7 +342,7 @@ func TestRestoreFromAnotherHistory(t *testing.T) {
 	if err := f2.WaitIndex(ctx, idx); err != nil {
 		t.Fatal(err)
 	}
-	f2.Read(func(st *queue.State) {
+	f2.fsm.read(func(st *queue.State) {
 		if st.Tickets[r.Ticket.ID] == nil {
 			t.Error("the restarted node lacks a ticket written before its restart")
 		}
@@ -355,12 +356,12 @@ func TestForwardOneByOne(t *testing.T) {
 	nodes := startCluster(t, 3)
 	ctx := context.Background()
 	leader, followers := leaderOf(nodes)
-	cmd, err := encodeCommand(nil, &queue.Command{Kind: queue.KindSetRegion, Region: region(2)})
+	cmd, err := encodeCommand(nil, &queue.SetRegion{Region: region(2)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var r ForwardReply
-	if err := followers[0].peers.call(ctx, followers[1].mux.Addr().String(), "Apply", ForwardArgs{Cmd: cmd}, &r); !errors.Is(err, ErrNotLeader) {
+	if err := followers[0].peers.call(ctx, followers[1].mux.Addr().String(), "Apply", ForwardArgs{Cmd: cmd}, &r); !errors.Is(err, node.ErrNotLeader) {
 		t.Fatalf("a follower took a forwarded write: %v", err)
 	}
 	if err := followers[0].peers.call(ctx, leader.mux.Addr().String(), "Apply", ForwardArgs{Cmd: cmd}, &r); err != nil || r.Result.Err != nil || r.Index == 0 {
@@ -369,7 +370,7 @@ func TestForwardOneByOne(t *testing.T) {
 	if err := followers[0].WaitIndex(ctx, r.Index); err != nil {
 		t.Fatal(err)
 	}
-	followers[0].Read(func(st *queue.State) {
+	followers[0].fsm.read(func(st *queue.State) {
 		if st.Offices["brn"] == nil {
 			t.Error("the forwarded write is not in the follower's state")
 		}

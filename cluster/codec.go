@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -12,105 +11,64 @@ import (
 // A log entry is a batch of commands that share the leader's time stamp:
 //
 //	entry   = version(1) stamp(uvarint, unix ms) count(uvarint) { len(uvarint) command }
-//	command = type(1) mask(uvarint) fields...
+//	command = type(1) payload
 //
-// The type byte is the queue.Kind; its high bit marks a command that an older
-// node may skip. The mask says which fields follow, in bit order, so fields
-// can be added without breaking old entries. An unknown type without the
-// ignorable bit, or an unknown field, stops the node rather than letting
-// replicas diverge.
+// The type byte is the command's queue.Kind; its high bit (queue.Ignorable)
+// marks a kind that a node of an older version may skip. The payload is the
+// domain's (queue.Encode, queue.Decode): this package never looks inside.
+// An unknown type without the ignorable bit, or a payload the domain cannot
+// decode, stops the node rather than letting replicas diverge.
 const (
-	entryVersion   = 1
-	ignorableFlag  = 0x80
-	maxFieldLength = 1 << 20
-)
-
-const (
-	fOffice = 1 << iota
-	fService
-	fCategory
-	fStart
-	fBooking
-	fWindow
-	fAction
-	fHold
-	fName
-	fPhone
-	fRegion
-	fKey
-	fSub
-	fAll = fSub<<1 - 1
+	entryVersion = 1
+	// maxCommandBytes bounds one framed command; the domain's limits keep
+	// every command far below it.
+	maxCommandBytes = 8 << 20
 )
 
 // ErrUnknownCommand means a log entry holds a command this version cannot
 // apply; the node halts instead of diverging from its peers.
 var ErrUnknownCommand = errors.New("cluster: log entry holds a command this version does not know")
 
-// encodeCommand appends the wire form of c to b.
-func encodeCommand(b []byte, c *queue.Command) ([]byte, error) {
-	var mask uint64
-	set := func(bit uint64, present bool) {
-		if present {
-			mask |= bit
-		}
-	}
-	set(fOffice, c.Office != "")
-	set(fService, c.Service != "")
-	set(fCategory, c.Category != "")
-	set(fStart, c.Start != 0)
-	set(fBooking, c.Booking != 0)
-	set(fWindow, c.Window != 0)
-	set(fAction, c.Action != 0)
-	set(fHold, c.Hold)
-	set(fName, c.Name != "")
-	set(fPhone, c.Phone != "")
-	set(fRegion, c.Region != nil)
-	set(fKey, c.Key != "")
-	set(fSub, c.Sub != nil)
-	b = append(b, byte(c.Kind))
-	b = binary.AppendUvarint(b, mask)
-	str := func(bit uint64, s string) {
-		if mask&bit != 0 {
-			b = binary.AppendUvarint(b, uint64(len(s)))
-			b = append(b, s...)
-		}
-	}
-	str(fOffice, c.Office)
-	str(fService, c.Service)
-	str(fCategory, c.Category)
-	if mask&fStart != 0 {
-		b = binary.AppendVarint(b, c.Start)
-	}
-	if mask&fBooking != 0 {
-		b = binary.AppendUvarint(b, c.Booking)
-	}
-	if mask&fWindow != 0 {
-		b = binary.AppendVarint(b, int64(c.Window))
-	}
-	if mask&fAction != 0 {
-		b = append(b, byte(c.Action))
-	}
-	str(fName, c.Name)
-	str(fPhone, c.Phone)
-	if mask&fRegion != 0 {
-		js, err := json.Marshal(c.Region)
-		if err != nil {
-			return nil, err
-		}
-		str(fRegion, string(js))
-	}
-	str(fKey, c.Key)
-	if mask&fSub != 0 {
-		js, err := json.Marshal(c.Sub)
-		if err != nil {
-			return nil, err
-		}
-		str(fSub, string(js))
-	}
-	return b, nil
+// encodeCommand appends the framed command to b, after the domain
+// validated it: nothing it refuses reaches the log.
+func encodeCommand(b []byte, c queue.Command) ([]byte, *queue.Error) {
+	return queue.Encode(append(b, byte(c.Kind())), c)
 }
 
-// reader decodes the wire form; the first error sticks.
+// decodeCommand reads one framed command. skip is true for an unknown kind
+// flagged ignorable.
+func decodeCommand(b []byte) (c queue.Command, skip bool, err error) {
+	if len(b) == 0 {
+		return nil, false, errors.New("cluster: malformed entry: empty command")
+	}
+	k := queue.Kind(b[0])
+	c, err = queue.Decode(k, b[1:])
+	switch {
+	case err == nil:
+		return c, false, nil
+	case errors.Is(err, queue.ErrUnknownKind) && k&queue.Ignorable != 0:
+		return nil, true, nil
+	case errors.Is(err, queue.ErrUnknownKind):
+		return nil, false, fmt.Errorf("%w: type %d", ErrUnknownCommand, k)
+	}
+	return nil, false, fmt.Errorf("%w: %v", ErrUnknownCommand, err)
+}
+
+// admit is what the leader does with a command a follower forwarded before
+// it proposes it: the bytes must decode to a command of this version that
+// passes validation, as if the leader had built it itself.
+func admit(b []byte) *queue.Error {
+	c, skip, err := decodeCommand(b)
+	switch {
+	case err != nil || skip:
+		return &queue.Error{Code: queue.CodeInvalidCommand, Message: "the forwarded command cannot be applied by this version"}
+	case len(b) > maxCommandBytes:
+		return &queue.Error{Code: queue.CodeFieldTooLong, Message: "the forwarded command is too long"}
+	}
+	return queue.Validate(c)
+}
+
+// reader decodes the entry framing; the first error sticks.
 type reader struct {
 	b   []byte
 	err error
@@ -142,85 +100,15 @@ func (r *reader) uvarint() uint64 {
 	return v
 }
 
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail("bad varint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
 func (r *reader) bytes() []byte {
 	n := r.uvarint()
-	if n > maxFieldLength || n > uint64(len(r.b)) {
-		r.fail("field too long")
+	if n > maxCommandBytes || n > uint64(len(r.b)) {
+		r.fail("command too long")
 		return nil
 	}
 	v := r.b[:n]
 	r.b = r.b[n:]
 	return v
-}
-
-func (r *reader) str(mask, bit uint64) string {
-	if mask&bit == 0 {
-		return ""
-	}
-	return string(r.bytes())
-}
-
-// decodeCommand reads one command. skip is true for an unknown command
-// flagged ignorable.
-func decodeCommand(b []byte) (c queue.Command, skip bool, err error) {
-	r := &reader{b: b}
-	t := r.byte()
-	c.Kind = queue.Kind(t &^ ignorableFlag)
-	if r.err == nil && !queue.Known(c.Kind) {
-		if t&ignorableFlag != 0 {
-			return c, true, nil
-		}
-		return c, false, fmt.Errorf("%w: type %d", ErrUnknownCommand, t)
-	}
-	mask := r.uvarint()
-	if mask&^fAll != 0 {
-		return c, false, fmt.Errorf("%w: fields %#x", ErrUnknownCommand, mask&^fAll)
-	}
-	c.Office = r.str(mask, fOffice)
-	c.Service = r.str(mask, fService)
-	c.Category = r.str(mask, fCategory)
-	if mask&fStart != 0 {
-		c.Start = r.varint()
-	}
-	if mask&fBooking != 0 {
-		c.Booking = r.uvarint()
-	}
-	if mask&fWindow != 0 {
-		c.Window = int(r.varint())
-	}
-	if mask&fAction != 0 {
-		c.Action = queue.Action(r.byte())
-	}
-	c.Hold = mask&fHold != 0
-	c.Name = r.str(mask, fName)
-	c.Phone = r.str(mask, fPhone)
-	if mask&fRegion != 0 {
-		c.Region = new(queue.Region)
-		if err := json.Unmarshal(r.bytes(), c.Region); err != nil {
-			r.fail("region: " + err.Error())
-		}
-	}
-	c.Key = r.str(mask, fKey)
-	if mask&fSub != 0 {
-		c.Sub = new(queue.Subscription)
-		if err := json.Unmarshal(r.bytes(), c.Sub); err != nil {
-			r.fail("subscription: " + err.Error())
-		}
-	}
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("trailing bytes")
-	}
-	return c, false, r.err
 }
 
 // encodeBatch builds one log entry from already encoded commands.

@@ -12,18 +12,15 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/talon-mfc/talon/cluster/node"
 	"github.com/talon-mfc/talon/queue"
 )
-
-// ErrHalted means the node stopped applying the log because an entry could
-// not be applied (see ErrUnknownCommand); it must be upgraded or repaired.
-var ErrHalted = errors.New("cluster: node halted")
 
 // fsm applies committed log entries to the region's queue.State. It
 // implements raft.BatchingFSM: one lock for a whole batch of entries.
 type fsm struct {
 	policy queue.Policy
-	hub    *Hub
+	hub    *node.Hub
 
 	mu     sync.RWMutex
 	state  *queue.State
@@ -42,7 +39,7 @@ type fsm struct {
 	snapshots raft.SnapshotStore
 }
 
-func newFSM(p queue.Policy, hub *Hub) *fsm {
+func newFSM(p queue.Policy, hub *node.Hub) *fsm {
 	return &fsm{policy: p, hub: hub, state: queue.New(p), haltCh: make(chan struct{}), advanced: make(chan struct{})}
 }
 
@@ -92,7 +89,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 		res, err := f.applyEntry(l)
 		if err != nil {
-			f.halted = fmt.Errorf("%w at log index %d: %v", ErrHalted, l.Index, err)
+			f.halted = fmt.Errorf("%w at log index %d: %v", node.ErrHalted, l.Index, err)
 			close(f.haltCh)
 			out[i] = f.halted
 			continue
@@ -105,7 +102,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	events := f.state.TakeEvents()
 	f.mu.Unlock()
 	f.notify()
-	f.hub.publish(events)
+	f.hub.Publish(events)
 	return out
 }
 
@@ -129,7 +126,7 @@ func (f *fsm) applyEntry(l *raft.Log) ([]queue.Result, error) {
 			res[i] = queue.Result{Err: &queue.Error{Code: queue.CodeUnknownCommand, Message: "skipped by this version"}}
 			continue
 		}
-		res[i] = f.state.Apply(&decoded[i], stamp/1000, l.Index)
+		res[i] = f.state.Apply(decoded[i], stamp/1000, l.Index)
 	}
 	return res, nil
 }

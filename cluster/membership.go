@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"github.com/talon-mfc/talon/cluster/node"
+
 	"context"
 	"errors"
 	"fmt"
@@ -11,19 +13,6 @@ import (
 
 	"github.com/hashicorp/raft"
 )
-
-// ErrUnknownNode: no server with that id is in the configuration.
-var ErrUnknownNode = errors.New("cluster: no such node")
-
-// Node is one server of the configuration as talonctl shows it.
-type Node struct {
-	ID       string  `json:"id"`
-	Addr     string  `json:"addr"`
-	Suffrage string  `json:"suffrage"` // Voter or Nonvoter
-	Status   *Status `json:"status,omitempty"`
-	Error    string  `json:"error,omitempty"` // why Status is missing
-	Lag      uint64  `json:"lag"`             // entries behind the leader's commit index
-}
 
 func (s *Store) servers() ([]raft.Server, error) {
 	f := s.raft.GetConfiguration()
@@ -134,7 +123,7 @@ func (s *Store) Remove(ctx context.Context, id string) error {
 			return err
 		}
 		if !slices.ContainsFunc(servers, func(sv raft.Server) bool { return string(sv.ID) == id }) {
-			return fmt.Errorf("%w: %q", ErrUnknownNode, id)
+			return fmt.Errorf("%w: %q", node.ErrUnknownNode, id)
 		}
 		return leaderErr(s.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second).Error())
 	}, func(leader string) error {
@@ -152,7 +141,7 @@ func (s *Store) TransferLeadership(ctx context.Context, id string) error {
 
 func (s *Store) transferLocal(id string) error {
 	if s.raft.State() != raft.Leader {
-		return ErrNotLeader
+		return node.ErrNotLeader
 	}
 	if id == "" {
 		return s.raft.LeadershipTransfer().Error()
@@ -166,13 +155,13 @@ func (s *Store) transferLocal(id string) error {
 			return s.raft.LeadershipTransferToServer(sv.ID, sv.Address).Error()
 		}
 	}
-	return fmt.Errorf("%w: %q", ErrUnknownNode, id)
+	return fmt.Errorf("%w: %q", node.ErrUnknownNode, id)
 }
 
 // leaderErr maps Raft's "not the leader" to ours, so onLeader retries.
 func leaderErr(err error) error {
 	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-		return ErrNotLeader
+		return node.ErrNotLeader
 	}
 	return err
 }
@@ -180,15 +169,15 @@ func leaderErr(err error) error {
 // Nodes is every server of the configuration with its status, asked of the
 // node itself over RPC; a node that does not answer within a second shows
 // its error.
-func (s *Store) Nodes(ctx context.Context) ([]Node, error) {
+func (s *Store) Nodes(ctx context.Context) ([]node.Member, error) {
 	servers, err := s.servers()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Node, len(servers))
+	out := make([]node.Member, len(servers))
 	var wg sync.WaitGroup
 	for i, sv := range servers {
-		out[i] = Node{ID: string(sv.ID), Addr: string(sv.Address), Suffrage: sv.Suffrage.String()}
+		out[i] = node.Member{ID: string(sv.ID), Addr: string(sv.Address), Suffrage: sv.Suffrage.String()}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -199,7 +188,7 @@ func (s *Store) Nodes(ctx context.Context) ([]Node, error) {
 			}
 			ctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
-			var st Status
+			var st node.Status
 			if err := s.peers.call(ctx, string(sv.Address), "Status", struct{}{}, &st); err != nil {
 				out[i].Error = err.Error()
 				return
@@ -234,7 +223,7 @@ func (s *Store) promote(caughtUp map[string]int) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		var st Status
+		var st node.Status
 		err := s.peers.call(ctx, string(sv.Address), "Status", struct{}{}, &st)
 		cancel()
 		if err != nil || st.AppliedIndex+readyLag < s.raft.CommitIndex() {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/talon-mfc/talon/cluster/node"
 	"github.com/talon-mfc/talon/queue"
 )
 
@@ -61,11 +62,8 @@ type JoinArgs struct{ ID, Addr string }
 // connection was already closed when it was about to be sent).
 var errUnreachable = errors.New("cluster: peer unreachable")
 
-// ErrLagging: this node did not catch up to the wanted index in time.
-var ErrLagging = errors.New("cluster: this node has not caught up yet")
-
 // wireErrors keep their identity across the RPC.
-var wireErrors = []error{ErrNotLeader, ErrNoLeader, ErrUnknownOutcome, ErrHalted, ErrLagging, ErrUnknownNode, ErrBadBackup}
+var wireErrors = []error{node.ErrNotLeader, node.ErrNoLeader, node.ErrUnknownOutcome, node.ErrHalted, node.ErrLagging, node.ErrUnknownNode, node.ErrBadBackup}
 
 func fromWire(err error) error {
 	var se rpc.ServerError
@@ -101,13 +99,18 @@ func (v service) Apply(a ForwardArgs, r *ForwardReply) error {
 // own in log entries, and each is answered on its own.
 func (v service) ApplyMany(a ForwardBatch, r *ForwardBatchReply) error {
 	if v.s.raft.State() != raft.Leader {
-		return ErrNotLeader
+		return node.ErrNotLeader
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res := make([]reply, len(a.Cmds))
 	var wg sync.WaitGroup
 	for i, cmd := range a.Cmds {
+		// Only what this version would have built itself goes into the log.
+		if err := admit(cmd); err != nil {
+			res[i].res = queue.Result{Err: err}
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -116,15 +119,13 @@ func (v service) ApplyMany(a ForwardBatch, r *ForwardBatchReply) error {
 	}
 	wg.Wait()
 	r.Replies, r.Errs = make([]ForwardReply, len(res)), make([]string, len(res))
-	v.s.fsm.read(func(*queue.State) { // results point into the state: copy them before gob reads them
-		for i, x := range res {
-			if x.err != nil {
-				r.Errs[i] = x.err.Error()
-				continue
-			}
-			r.Replies[i] = ForwardReply{Result: x.res.Clone(), Index: x.index}
+	for i, x := range res {
+		if x.err != nil {
+			r.Errs[i] = x.err.Error()
+			continue
 		}
-	})
+		r.Replies[i] = ForwardReply{Result: x.res, Index: x.index}
+	}
 	return nil
 }
 
@@ -138,7 +139,7 @@ func (v service) Hello(_ struct{}, h *Hello) error {
 	return nil
 }
 
-func (v service) Status(_ struct{}, st *Status) error {
+func (v service) Status(_ struct{}, st *node.Status) error {
 	*st = v.s.Status()
 	return nil
 }
@@ -175,7 +176,7 @@ type forwarded struct {
 // MaxInflight RPCs at a time, and the writes that arrive meanwhile go
 // together in the next one (to one leader).
 func (s *Store) forward() {
-	batches(s.forwards, s.stop, s.cfg.MaxInflight, s.cfg.MaxBatch,
+	batches(s.forwards, s.stop, s.spawn, s.cfg.MaxInflight, s.cfg.MaxBatch,
 		func(a, b *forward) bool { return a.addr == b.addr },
 		func(batch []*forward) func() { return func() { s.sendForwards(batch) } })
 }

@@ -19,19 +19,8 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
 
+	"github.com/talon-mfc/talon/cluster/node"
 	"github.com/talon-mfc/talon/queue"
-)
-
-// Sentinel errors keep their identity through every layer (errors.Is).
-var (
-	// ErrNotLeader: this node cannot commit writes (it is not the leader).
-	ErrNotLeader = errors.New("cluster: not the leader")
-	// ErrNoLeader: the cluster has no leader within the wait.
-	ErrNoLeader = errors.New("cluster: no leader")
-	// ErrUnknownOutcome: leadership was lost (or the wait ran out) after the
-	// command was sent to the log; it may or may not commit. A retry with the
-	// same idempotency key (queue.Command.Key) is safe.
-	ErrUnknownOutcome = errors.New("cluster: leadership lost, outcome unknown")
 )
 
 // Config configures a node.
@@ -79,7 +68,7 @@ type Store struct {
 	cfg       Config
 	raft      *raft.Raft
 	fsm       *fsm
-	hub       *Hub
+	hub       *node.Hub
 	bolt      *raftboltdb.BoltStore
 	logs      raft.LogStore
 	mux       *mux
@@ -93,7 +82,16 @@ type Store struct {
 	started   time.Time
 	offset    atomic.Int64 // dev clock: nanoseconds added to the wall clock
 	stop      chan struct{}
-	done      chan struct{}
+	running   sync.WaitGroup // every goroutine the store starts; Close waits for them
+}
+
+// spawn runs fn on a goroutine the store owns: it ends when the store closes.
+func (s *Store) spawn(fn func()) {
+	s.running.Add(1)
+	go func() {
+		defer s.running.Done()
+		fn()
+	}()
 }
 
 type proposal struct {
@@ -127,7 +125,7 @@ func Open(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, started: time.Now(), hub: NewHub(8192), proposals: make(chan *proposal, 4096), forwards: make(chan *forward, 4096), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{cfg: cfg, started: time.Now(), hub: node.NewHub(8192), proposals: make(chan *proposal, 4096), forwards: make(chan *forward, 4096), stop: make(chan struct{})}
 	s.fsm = newFSM(cfg.Policy, s.hub)
 	s.peers.clients = map[string]*rpc.Client{}
 	s.rpc = rpc.NewServer()
@@ -177,12 +175,12 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.tuneTimeouts()
-	go s.mux.serve(s.serveRPC) // RPCs use s.raft
-	go s.propose()
-	go s.forward()
-	go s.lead()
+	s.spawn(func() { s.mux.serve(s.serveRPC) }) // RPCs use s.raft
+	s.spawn(s.propose)
+	s.spawn(s.forward)
+	s.spawn(s.lead)
 	if len(cfg.Join) > 0 {
-		go s.join()
+		s.spawn(s.join)
 	}
 	return s, nil
 }
@@ -281,25 +279,21 @@ func Recover(cfg Config) error {
 	}
 	_, trans := raft.NewInmemTransport(raft.ServerAddress(addr))
 	conf := raft.Configuration{Servers: []raft.Server{{ID: raft.ServerID(cfg.ID), Address: raft.ServerAddress(addr)}}}
-	return raft.RecoverCluster(raftConfig(cfg.ID), newFSM(cfg.Policy, NewHub(16)), logs, bolt, snaps, trans, conf)
+	return raft.RecoverCluster(raftConfig(cfg.ID), newFSM(cfg.Policy, node.NewHub(16)), logs, bolt, snaps, trans, conf)
 }
 
-// Apply commits one command through the log and returns its result. Domain
-// rejections come back in Result.Err; err is a cluster failure.
-func (s *Store) Apply(ctx context.Context, c queue.Command) (queue.Result, error) {
-	r, _, err := s.ApplyIndex(ctx, c)
-	return r, err
-}
-
-// ApplyIndex is Apply that also returns the log index of the entry that
-// carried the command. Any node takes writes: a follower forwards them to the
-// leader and answers once its own state holds the write, so a read on this
-// node after the answer sees it. While there is no leader it waits up to
-// LeaderWait, then fails with ErrNoLeader.
-func (s *Store) ApplyIndex(ctx context.Context, c queue.Command) (res queue.Result, index uint64, err error) {
-	b, err := encodeCommand(nil, &c)
-	if err != nil {
-		return queue.Result{}, 0, err
+// Apply commits one command through the log and returns its result and the
+// log index of the entry that carried it. A command the domain refuses to
+// encode (queue.Validate) never reaches Raft: its error comes back in
+// Result.Err, as do rejections while applying; err is a cluster failure.
+// Any node takes writes: a follower forwards them to the leader and answers
+// once its own state holds the write, so a read on this node after the
+// answer sees it. While there is no leader it waits up to LeaderWait, then
+// fails with node.ErrNoLeader.
+func (s *Store) Apply(ctx context.Context, c queue.Command) (res queue.Result, index uint64, err error) {
+	b, verr := encodeCommand(nil, c)
+	if verr != nil {
+		return queue.Result{Err: verr}, 0, nil
 	}
 	err = s.onLeader(ctx, func() (err error) {
 		res, index, err = s.proposeLocal(ctx, b)
@@ -309,9 +303,9 @@ func (s *Store) ApplyIndex(ctx context.Context, c queue.Command) (res queue.Resu
 		select {
 		case s.forwards <- f:
 		case <-ctx.Done():
-			return ErrNoLeader // nothing was sent
+			return node.ErrNoLeader // nothing was sent
 		case <-s.stop:
-			return ErrNoLeader
+			return node.ErrNoLeader
 		}
 		var r forwarded
 		select {
@@ -321,7 +315,7 @@ func (s *Store) ApplyIndex(ctx context.Context, c queue.Command) (res queue.Resu
 		}
 		if err := r.err; err != nil {
 			if !isRetryable(err) && !isCluster(err) {
-				err = fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+				err = fmt.Errorf("%w: %v", node.ErrUnknownOutcome, err)
 			}
 			return err
 		}
@@ -334,16 +328,16 @@ func (s *Store) ApplyIndex(ctx context.Context, c queue.Command) (res queue.Resu
 }
 
 func isRetryable(err error) bool {
-	return errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNoLeader) || errors.Is(err, errUnreachable)
+	return errors.Is(err, node.ErrNotLeader) || errors.Is(err, node.ErrNoLeader) || errors.Is(err, errUnreachable)
 }
 
 func isCluster(err error) bool {
-	return errors.Is(err, ErrUnknownOutcome) || errors.Is(err, ErrHalted) || errors.Is(err, ErrLagging)
+	return errors.Is(err, node.ErrUnknownOutcome) || errors.Is(err, node.ErrHalted) || errors.Is(err, node.ErrLagging)
 }
 
 // onLeader runs local when this node leads and remote(leader's address)
 // otherwise. While there is no leader, or the request did not reach one
-// (local or remote answered ErrNotLeader, ErrNoLeader or errUnreachable),
+// (local or remote answered node.ErrNotLeader, node.ErrNoLeader or errUnreachable),
 // it retries for up to LeaderWait.
 func (s *Store) onLeader(ctx context.Context, local func() error, remote func(addr string) error) error {
 	deadline := time.NewTimer(s.cfg.LeaderWait)
@@ -358,44 +352,44 @@ func (s *Store) onLeader(ctx context.Context, local func() error, remote func(ad
 		} else if addr, _ := s.raft.LeaderWithID(); addr != "" {
 			err = remote(string(addr))
 		} else {
-			err = ErrNoLeader
+			err = node.ErrNoLeader
 		}
 		if !isRetryable(err) {
 			return err
 		}
 		select {
 		case <-deadline.C:
-			return ErrNoLeader
+			return node.ErrNoLeader
 		case <-ctx.Done():
-			return ErrNoLeader
+			return node.ErrNoLeader
 		case <-s.stop:
-			return ErrNoLeader
+			return node.ErrNoLeader
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
 
 // proposeLocal hands an encoded command to this node's proposer; it fails
-// with ErrNotLeader (nothing was logged) unless this node leads.
+// with node.ErrNotLeader (nothing was logged) unless this node leads.
 func (s *Store) proposeLocal(ctx context.Context, cmd []byte) (queue.Result, uint64, error) {
 	if s.raft.State() != raft.Leader {
-		return queue.Result{}, 0, ErrNotLeader
+		return queue.Result{}, 0, node.ErrNotLeader
 	}
 	p := &proposal{cmd: cmd, reply: make(chan reply, 1)}
 	select {
 	case s.proposals <- p:
 	case <-ctx.Done():
-		return queue.Result{}, 0, ErrNoLeader
+		return queue.Result{}, 0, node.ErrNoLeader
 	case <-s.stop:
-		return queue.Result{}, 0, ErrNotLeader
+		return queue.Result{}, 0, node.ErrNotLeader
 	}
 	select {
 	case r := <-p.reply:
 		return r.res, r.index, r.err
 	case <-ctx.Done():
-		return queue.Result{}, 0, ErrUnknownOutcome
+		return queue.Result{}, 0, node.ErrUnknownOutcome
 	case <-s.stop:
-		return queue.Result{}, 0, ErrUnknownOutcome
+		return queue.Result{}, 0, node.ErrUnknownOutcome
 	}
 }
 
@@ -425,14 +419,14 @@ func (s *Store) Linearize(ctx context.Context) error {
 // heartbeat, and the last entry at or below it that the state sees.
 func (s *Store) readIndex() (ReadIndex, error) {
 	if s.raft.State() != raft.Leader {
-		return ReadIndex{}, ErrNotLeader
+		return ReadIndex{}, node.ErrNotLeader
 	}
 	if !s.ready.Load() {
-		return ReadIndex{}, ErrNoLeader // a new leader's commit index is current only once its barrier applied
+		return ReadIndex{}, node.ErrNoLeader // a new leader's commit index is current only once its barrier applied
 	}
 	commit := s.raft.CommitIndex()
 	if err := s.raft.VerifyLeader().Error(); err != nil {
-		return ReadIndex{}, ErrNotLeader
+		return ReadIndex{}, node.ErrNotLeader
 	}
 	for i := commit; i > 0; i-- {
 		var l raft.Log
@@ -444,13 +438,13 @@ func (s *Store) readIndex() (ReadIndex, error) {
 		}
 	}
 	if err := s.raft.Barrier(5 * time.Second).Error(); err != nil {
-		return ReadIndex{}, ErrNotLeader
+		return ReadIndex{}, node.ErrNotLeader
 	}
 	return ReadIndex{Commit: commit, Visible: s.fsm.applied.Load()}, nil
 }
 
 // WaitIndex waits until this node's state holds the write at index (an
-// X-Talon-Index a client saw), or fails with ErrLagging when ctx ends.
+// X-Talon-Index a client saw), or fails with node.ErrLagging when ctx ends.
 func (s *Store) WaitIndex(ctx context.Context, index uint64) error {
 	return s.wait(ctx, ReadIndex{Commit: index, Visible: index})
 }
@@ -465,9 +459,9 @@ func (s *Store) wait(ctx context.Context, ri ReadIndex) error {
 		case <-moved:
 		case <-time.After(5 * time.Millisecond): // Raft's own index moves without a notice
 		case <-ctx.Done():
-			return ErrLagging
+			return node.ErrLagging
 		case <-s.stop:
-			return ErrLagging
+			return node.ErrLagging
 		}
 	}
 }
@@ -480,7 +474,7 @@ func (s *Store) AppliedIndex() uint64 { return s.fsm.applied.Load() }
 // out together in the next entry, so one fsync covers many commands.
 func (s *Store) propose() {
 	var last int64
-	batches(s.proposals, s.stop, s.cfg.MaxInflight, s.cfg.MaxBatch, nil, func(batch []*proposal) func() {
+	batches(s.proposals, s.stop, s.spawn, s.cfg.MaxInflight, s.cfg.MaxBatch, nil, func(batch []*proposal) func() {
 		last = max(last+1, s.Now().UnixMilli())
 		cmds := make([][]byte, len(batch))
 		for i, p := range batch {
@@ -496,9 +490,10 @@ func (s *Store) propose() {
 // and for one of inflight slots, then takes what else is waiting, up to max
 // items that go together (together, if not nil, says whether b may join
 // a's batch), and calls send in order; the function send returns runs on
-// its own and frees the slot when done. So while earlier batches are on
-// their way, new items queue up and go out together in the next one.
-func batches[T any](ch <-chan T, stop <-chan struct{}, inflight, max int, together func(a, b T) bool, send func([]T) func()) {
+// a goroutine of spawn's and frees the slot when done. So while earlier
+// batches are on their way, new items queue up and go out together in the
+// next one.
+func batches[T any](ch <-chan T, stop <-chan struct{}, spawn func(func()), inflight, max int, together func(a, b T) bool, send func([]T) func()) {
 	slots := make(chan struct{}, inflight)
 	var next []T // the first of the next batch, which did not go with the last
 	for {
@@ -530,10 +525,10 @@ func batches[T any](ch <-chan T, stop <-chan struct{}, inflight, max int, togeth
 			}
 		}
 		wait := send(batch)
-		go func() {
+		spawn(func() {
 			defer func() { <-slots }()
 			wait()
-		}()
+		})
 	}
 }
 
@@ -541,9 +536,9 @@ func (s *Store) answer(f raft.ApplyFuture, batch []*proposal, sent time.Time) {
 	if err := f.Error(); err != nil {
 		switch {
 		case errors.Is(err, raft.ErrNotLeader):
-			err = ErrNotLeader
+			err = node.ErrNotLeader
 		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrEnqueueTimeout), errors.Is(err, raft.ErrRaftShutdown):
-			err = ErrUnknownOutcome
+			err = node.ErrUnknownOutcome
 		}
 		for _, p := range batch {
 			p.reply <- reply{err: err}
@@ -569,7 +564,6 @@ func (s *Store) answer(f raft.ApplyFuture, batch []*proposal, sent time.Time) {
 // the whole log is applied (ready), then proposes a Tick whenever the state
 // has time-driven work due.
 func (s *Store) lead() {
-	defer close(s.done)
 	t := time.NewTicker(s.cfg.TickEvery)
 	defer t.Stop()
 	caughtUp := map[string]int{}
@@ -600,7 +594,7 @@ func (s *Store) lead() {
 				continue
 			}
 			if due {
-				if _, err := s.Apply(context.Background(), queue.Command{Kind: queue.KindTick}); err != nil {
+				if _, _, err := s.Apply(context.Background(), &queue.Tick{}); err != nil {
 					s.cfg.Logger.Warn("tick", "err", err)
 				}
 			}
@@ -609,12 +603,21 @@ func (s *Store) lead() {
 	}
 }
 
-// Read runs fn on the local state under a read lock. fn must not keep
-// pointers into the state.
-func (s *Store) Read(fn func(*queue.State)) { s.fsm.read(fn) }
+// Read runs fn with the read side of this node's state, under the state's
+// read lock: fn keeps what the reader returns, never the reader.
+func (s *Store) Read(fn func(queue.Reader)) { s.fsm.read(func(st *queue.State) { fn(st.Reader()) }) }
 
-// Events is the node's event hub.
-func (s *Store) Events() *Hub { return s.hub }
+// Follow calls fn with every event after seq after, in order, until ctx
+// ends or the node closes (node.Hub.Follow).
+func (s *Store) Follow(ctx context.Context, after uint64, fn func(queue.Event), onGap func()) {
+	s.hub.Follow(ctx, after, fn, onGap)
+}
+
+// Since returns the retained events after seq (Hub.Since).
+func (s *Store) Since(seq uint64) ([]queue.Event, bool) { return s.hub.Since(seq) }
+
+// Leads reports whether this node is the leader and ready to serve.
+func (s *Store) Leads() bool { return s.raft.State() == raft.Leader && s.Ready() }
 
 // Halted is closed when the node stopped applying the log.
 func (s *Store) Halted() <-chan struct{} { return s.fsm.haltCh }
@@ -635,9 +638,6 @@ func (s *Store) Ready() bool {
 	return s.raft.AppliedIndex()+readyLag >= s.raft.CommitIndex()
 }
 
-// ErrNoDevClock: AdvanceClock on a node not started with DevClock.
-var ErrNoDevClock = errors.New("cluster: this node's clock cannot be moved (not a dev clock)")
-
 // Now is the node's clock: the wall clock, plus what AdvanceClock added.
 // The leader stamps every log entry with it.
 func (s *Store) Now() time.Time { return time.Now().Add(time.Duration(s.offset.Load())) }
@@ -645,7 +645,7 @@ func (s *Store) Now() time.Time { return time.Now().Add(time.Duration(s.offset.L
 // AdvanceClock moves a dev clock forward by d.
 func (s *Store) AdvanceClock(d time.Duration) error {
 	if !s.cfg.DevClock {
-		return ErrNoDevClock
+		return node.ErrNoDevClock
 	}
 	if d < 0 {
 		return errors.New("cluster: the clock only moves forward")
@@ -670,32 +670,15 @@ func (s *Store) LastContact() time.Duration {
 // readyLag is how many log entries a follower may be behind and be ready.
 const readyLag = 64
 
-// Status is what /api/v1/cluster and talonctl show.
-type Status struct {
-	ID           string `json:"id"`
-	Addr         string `json:"addr"`
-	State        string `json:"state"`
-	Leader       string `json:"leader"`
-	LeaderAddr   string `json:"leader_addr"`
-	Term         uint64 `json:"term"`
-	CommitIndex  uint64 `json:"commit_index"`
-	AppliedIndex uint64 `json:"applied_index"`
-	LastIndex    uint64 `json:"last_index"`
-	SnapshotIdx  uint64 `json:"snapshot_index"`
-	LastContact  string `json:"last_contact,omitempty"`
-	Ready        bool   `json:"ready"`
-	Halted       string `json:"halted,omitempty"`
-}
-
-// Status returns the node's Raft status.
-func (s *Store) Status() Status {
+// node.Status returns the node's Raft status.
+func (s *Store) Status() node.Status {
 	stats := s.raft.Stats()
 	num := func(k string) uint64 { v, _ := strconv.ParseUint(stats[k], 10, 64); return v }
 	addr, id := s.raft.LeaderWithID()
-	st := Status{
+	st := node.Status{
 		ID: s.cfg.ID, Addr: s.mux.Addr().String(), State: s.raft.State().String(), Leader: string(id), LeaderAddr: string(addr),
 		Term: num("term"), CommitIndex: s.raft.CommitIndex(), AppliedIndex: s.raft.AppliedIndex(),
-		LastIndex: s.raft.LastIndex(), SnapshotIdx: num("last_snapshot_index"), Ready: s.Ready(),
+		LastIndex: s.raft.LastIndex(), SnapshotIdx: num("last_snapshot_index"), Ready: s.Ready(), TZData: queue.TZDataVersion(),
 	}
 	if st.State != "Leader" {
 		st.LastContact = stats["last_contact"]
@@ -714,9 +697,10 @@ func (s *Store) Close() error {
 		return nil
 	}
 	close(s.stop)
-	<-s.done
 	err := s.raft.Shutdown().Error()
-	s.trans.Close()
+	s.trans.Close() // closes the mux: its listener and every connection
 	s.peers.close()
+	s.running.Wait()
+	s.hub.Close()
 	return errors.Join(err, s.bolt.Close())
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/talon-mfc/talon/cluster/node"
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler"
 )
@@ -49,7 +50,7 @@ func openStore(t *testing.T, dir string) *Store {
 
 func apply(t *testing.T, s *Store, c queue.Command) queue.Result {
 	t.Helper()
-	r, err := s.Apply(context.Background(), c)
+	r, _, err := s.Apply(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func apply(t *testing.T, s *Store, c queue.Command) queue.Result {
 
 // tomorrow10 is 10:00 tomorrow in Barnaul, a slot in the future.
 func tomorrow10() int64 {
-	loc, _ := time.LoadLocation("Asia/Barnaul")
+	loc, _ := queue.LoadLocation("Asia/Barnaul")
 	n := time.Now().In(loc)
 	return time.Date(n.Year(), n.Month(), n.Day()+1, 10, 0, 0, 0, loc).Unix()
 }
@@ -66,7 +67,7 @@ func tomorrow10() int64 {
 func TestStoreContentionAndRestart(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)
-	if r := apply(t, s, queue.Command{Kind: queue.KindSetRegion, Region: region(3)}); r.Err != nil {
+	if r := apply(t, s, &queue.SetRegion{Region: region(3)}); r.Err != nil {
 		t.Fatal(r.Err)
 	}
 	start := tomorrow10()
@@ -77,7 +78,7 @@ func TestStoreContentionAndRestart(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := s.Apply(context.Background(), queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: start, Name: "Заявитель", Phone: fmt.Sprintf("7900%07d", i)})
+			r, _, err := s.Apply(context.Background(), &queue.Book{Office: "brn", Service: "passport", Start: start, Name: "Заявитель", Phone: fmt.Sprintf("7900%07d", i)})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -97,7 +98,7 @@ func TestStoreContentionAndRestart(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := s.Apply(context.Background(), queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"})
+			r, _, err := s.Apply(context.Background(), &queue.Issue{Office: "brn", Service: "passport"})
 			if err != nil || r.Err != nil {
 				t.Error(err, r.Err)
 				return
@@ -125,17 +126,17 @@ func TestStoreContentionAndRestart(t *testing.T) {
 	if err := s.raft.Snapshot().Error(); err != nil {
 		t.Fatal(err)
 	}
-	apply(t, s, queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"})
+	apply(t, s, &queue.Issue{Office: "brn", Service: "passport"})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s = openStore(t, dir)
 	defer s.Close()
-	r := apply(t, s, queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"})
+	r := apply(t, s, &queue.Issue{Office: "brn", Service: "passport"})
 	if r.Err != nil || r.Ticket.Number != "П-052" {
 		t.Fatalf("after restart got %+v %v, want П-052", r.Ticket, r.Err)
 	}
-	s.Read(func(st *queue.State) {
+	s.fsm.read(func(st *queue.State) {
 		if len(st.Bookings) != 3 {
 			t.Fatalf("%d bookings after restart", len(st.Bookings))
 		}
@@ -157,7 +158,7 @@ func TestHaltOnUnknownCommand(t *testing.T) {
 	if s.Ready() || s.Status().Halted == "" {
 		t.Fatal("a halted node must not be ready")
 	}
-	if r, err := s.Apply(context.Background(), queue.Command{Kind: queue.KindTick}); err == nil {
+	if r, _, err := s.Apply(context.Background(), &queue.Tick{}); err == nil {
 		t.Fatalf("halted node applied a command: %+v", r)
 	}
 }
@@ -167,8 +168,8 @@ func TestHaltOnUnknownCommand(t *testing.T) {
 func BenchmarkApply(b *testing.B) {
 	const seats, perEntry = 4, 256
 	newState := func() *fsm {
-		f := newFSM(scheduler.Default{}, NewHub(1024))
-		reg, _ := encodeCommand(nil, &queue.Command{Kind: queue.KindSetRegion, Region: region(seats)})
+		f := newFSM(scheduler.Default{}, node.NewHub(1024))
+		reg, _ := encodeCommand(nil, &queue.SetRegion{Region: region(seats)})
 		f.Apply(&raftLog(1, encodeBatch(time.Now().UnixMilli(), [][]byte{reg}))[0])
 		return f
 	}
@@ -184,7 +185,7 @@ func BenchmarkApply(b *testing.B) {
 		}
 		for j := range cmds {
 			i++
-			cmds[j], _ = encodeCommand(cmds[j][:0], &queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: start + int64(i/seats)*900, Name: "Заявитель", Phone: fmt.Sprintf("79%09d", i)})
+			cmds[j], _ = encodeCommand(cmds[j][:0], &queue.Book{Office: "brn", Service: "passport", Start: start + int64(i/seats)*900, Name: "Заявитель", Phone: fmt.Sprintf("79%09d", i)})
 		}
 		logs := raftLog(uint64(i), encodeBatch(time.Now().UnixMilli(), cmds))
 		for _, r := range f.ApplyBatch([]*raftLogT{&logs[0]})[0].([]queue.Result) {
@@ -210,7 +211,7 @@ func BenchmarkRestart(b *testing.B) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	ctx := context.Background()
-	s.Apply(ctx, queue.Command{Kind: queue.KindSetRegion, Region: region(4)})
+	s.Apply(ctx, &queue.SetRegion{Region: region(4)})
 	issue := func(n int) {
 		var wg sync.WaitGroup
 		for w := range 64 {
@@ -218,7 +219,7 @@ func BenchmarkRestart(b *testing.B) {
 			go func() {
 				defer wg.Done()
 				for range n / 64 {
-					if r, err := s.Apply(ctx, queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"}); err != nil || r.Err != nil {
+					if r, _, err := s.Apply(ctx, &queue.Issue{Office: "brn", Service: "passport"}); err != nil || r.Err != nil {
 						b.Error(w, err, r.Err)
 						return
 					}
@@ -246,7 +247,7 @@ func BenchmarkRestart(b *testing.B) {
 			time.Sleep(time.Millisecond)
 		}
 		b.StopTimer()
-		s.Read(func(st *queue.State) {
+		s.fsm.read(func(st *queue.State) {
 			if len(st.Tickets) < 104_000 {
 				b.Fatalf("%d tickets after restart", len(st.Tickets))
 			}

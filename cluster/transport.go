@@ -17,14 +17,47 @@ const (
 	connRPC  byte = 'T'
 )
 
-// mux is a raft.StreamLayer over a shared listener.
+// mux is a raft.StreamLayer over a shared listener. It owns every
+// connection it accepts or dials, and closes them all when it closes, so
+// no reader is left behind (Raft's transport closes only its listener).
 type mux struct {
 	ln        net.Listener
 	advertise net.Addr
 	raftConns chan net.Conn
-	rpc       func(net.Conn)
 	closed    chan struct{}
 	once      sync.Once
+
+	mu      sync.Mutex
+	conns   map[*ownedConn]struct{}
+	serving sync.WaitGroup // the goroutines of accepted connections
+}
+
+// ownedConn is a connection the mux closes when it closes.
+type ownedConn struct {
+	net.Conn
+	m *mux
+}
+
+func (c *ownedConn) Close() error {
+	c.m.mu.Lock()
+	delete(c.m.conns, c)
+	c.m.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// own registers c, or closes it when the mux is closed already.
+func (m *mux) own(c net.Conn) (*ownedConn, bool) {
+	oc := &ownedConn{Conn: c, m: m}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	select {
+	case <-m.closed:
+		c.Close()
+		return nil, false
+	default:
+	}
+	m.conns[oc] = struct{}{}
+	return oc, true
 }
 
 type advertiseAddr string
@@ -39,7 +72,7 @@ func listen(bind, advertise string) (*mux, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &mux{ln: ln, advertise: ln.Addr(), raftConns: make(chan net.Conn, 16), closed: make(chan struct{})}
+	m := &mux{ln: ln, advertise: ln.Addr(), raftConns: make(chan net.Conn, 16), closed: make(chan struct{}), conns: map[*ownedConn]struct{}{}}
 	if advertise != "" {
 		m.advertise = advertiseAddr(advertise)
 	} else if a := ln.Addr().(*net.TCPAddr); a.IP.IsUnspecified() {
@@ -49,10 +82,12 @@ func listen(bind, advertise string) (*mux, error) {
 	return m, nil
 }
 
-// serve hands each incoming connection to Raft or to rpc by its first byte.
+// serve hands each incoming connection to Raft or to rpc by its first byte,
+// until the mux closes; it returns once the RPC connections are served.
 func (m *mux) serve(rpc func(net.Conn)) {
+	defer m.serving.Wait()
 	for {
-		c, err := m.ln.Accept()
+		nc, err := m.ln.Accept()
 		if err != nil {
 			select {
 			case <-m.closed:
@@ -62,7 +97,13 @@ func (m *mux) serve(rpc func(net.Conn)) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		c, ok := m.own(nc)
+		if !ok {
+			return
+		}
+		m.serving.Add(1)
 		go func() {
+			defer m.serving.Done()
 			var b [1]byte
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			if _, err := c.Read(b[:]); err != nil {
@@ -96,9 +137,20 @@ func (m *mux) Accept() (net.Conn, error) {
 	}
 }
 
-// Close implements raft.StreamLayer.
+// Close implements raft.StreamLayer: it closes the listener and every
+// connection.
 func (m *mux) Close() error {
-	m.once.Do(func() { close(m.closed); m.ln.Close() })
+	m.once.Do(func() {
+		m.mu.Lock()
+		close(m.closed)
+		conns := m.conns
+		m.conns = map[*ownedConn]struct{}{}
+		m.mu.Unlock()
+		m.ln.Close()
+		for c := range conns {
+			c.Conn.Close()
+		}
+	})
 	return nil
 }
 
@@ -107,7 +159,15 @@ func (m *mux) Addr() net.Addr { return m.advertise }
 
 // Dial implements raft.StreamLayer.
 func (m *mux) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dial(string(addr), connRaft, timeout)
+	c, err := dial(string(addr), connRaft, timeout)
+	if err != nil {
+		return nil, err
+	}
+	oc, ok := m.own(c)
+	if !ok {
+		return nil, net.ErrClosed
+	}
+	return oc, nil
 }
 
 func dial(addr string, kind byte, timeout time.Duration) (net.Conn, error) {

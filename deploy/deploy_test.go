@@ -458,11 +458,11 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	}
 	m.WrapHTTP(func(*fasthttp.RequestCtx) {})(new(fasthttp.RequestCtx))
 	m.ObserveNotify("gw", "ok")
-	s.Apply(context.Background(), queue.Command{Kind: queue.KindSetRegion, Region: &queue.Region{Name: "t",
+	s.Apply(context.Background(), &queue.SetRegion{Region: &queue.Region{Name: "t",
 		Services: []queue.Service{{ID: "s", Name: "S", Letter: "С", AvgMinutes: 10}},
 		Offices: []queue.OfficeConfig{{ID: "o", Name: "O", Timezone: "Asia/Barnaul", Services: []string{"s"},
 			Windows: []queue.WindowConfig{{Number: 1, Services: []string{"s"}}}}}}})
-	s.Apply(context.Background(), queue.Command{Kind: queue.KindSubscribe, Sub: &queue.Subscription{ID: "gw", URL: "https://gw.example/", Secret: "0123456789abcdef"}})
+	s.Apply(context.Background(), &queue.Subscribe{Sub: queue.Subscription{ID: "gw", URL: "https://gw.example/", Secret: "0123456789abcdef"}})
 	mfs, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

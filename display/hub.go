@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -17,7 +18,6 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/valyala/fasthttp"
 
-	"github.com/talon-mfc/talon/cluster"
 	"github.com/talon-mfc/talon/queue"
 )
 
@@ -69,10 +69,13 @@ type WindowState struct {
 // buffers, channels or timers, and a call wakes a few writers, not one
 // goroutine per screen.
 type Hub struct {
-	store *cluster.Store
-	log   *slog.Logger
-	up    websocket.Upgrader
-	work  chan *conn // screens with frames to write, each at most once
+	feed    Feed
+	log     *slog.Logger
+	up      websocket.Upgrader
+	work    chan *conn // screens with frames to write, each at most once
+	stop    context.CancelFunc
+	quit    <-chan struct{} // closed by Close
+	running sync.WaitGroup  // the follower, the pinger and the writers
 
 	mu    sync.Mutex
 	conns map[*conn]bool
@@ -108,21 +111,80 @@ const (
 	writers    = 32 // a writer stuck on a dead screen holds up only its own
 )
 
-// NewHub starts the hub: it follows the node's event stream.
-func NewHub(store *cluster.Store, log *slog.Logger) *Hub {
+// Feed is what the screens need of a node: its state, and the events it
+// applies (cmd/talond passes cluster.Store).
+type Feed interface {
+	Read(fn func(queue.Reader))
+	// Follow calls fn with every event after seq after, in order, until ctx ends.
+	Follow(ctx context.Context, after uint64, fn func(queue.Event), onGap func())
+	// Since returns the retained events after seq, and whether they reach
+	// back that far.
+	Since(seq uint64) ([]queue.Event, bool)
+}
+
+// NewHub starts the hub: it follows the node's event stream until Close.
+func NewHub(feed Feed, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &Hub{store: store, log: log, conns: map[*conn]bool{}, work: make(chan *conn, 1<<16),
+	ctx, stop := context.WithCancel(context.Background())
+	h := &Hub{feed: feed, log: log, conns: map[*conn]bool{}, work: make(chan *conn, 1<<16), stop: stop, quit: ctx.Done(),
 		// Write buffers come from a pool while a message is written; the
 		// read buffer is small (a screen only sends pongs).
 		up: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }, WriteBufferPool: &sync.Pool{}, WriteBufferSize: 2048}}
+	var after uint64
+	feed.Read(func(r queue.Reader) { after = r.EventSeq() })
+	h.running.Add(writers + 2)
 	for range writers {
-		go h.writer()
+		go func() { defer h.running.Done(); h.writer() }()
 	}
-	go h.ping()
-	go store.Events().Follow(h.broadcast, nil)
+	go func() { defer h.running.Done(); h.ping() }()
+	go func() { defer h.running.Done(); feed.Follow(ctx, after, h.broadcast, nil) }()
 	return h
+}
+
+// Close stops the hub and drops every screen (they reconnect to another
+// node, or to this one when it is back).
+func (h *Hub) Close() {
+	h.stop()
+	h.running.Wait()
+	// No writer is left: wake the readers that wait for one to let go,
+	// those of the screens still registered and of those handed over.
+	wake := func(c *conn) {
+		c.mu.Lock()
+		c.idle.Broadcast()
+		c.mu.Unlock()
+		c.drop()
+	}
+	h.mu.Lock()
+	for c := range h.conns {
+		wake(c)
+	}
+	h.mu.Unlock()
+	for {
+		select {
+		case c := <-h.work:
+			wake(c)
+		default:
+			return
+		}
+	}
+}
+
+func (h *Hub) closing() bool {
+	select {
+	case <-h.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// hand gives screen c to a writer, unless the hub is closing.
+func (h *Hub) hand(c *conn) {
+	if !h.closing() {
+		h.work <- c
+	}
 }
 
 // Connections is the number of connected screens.
@@ -156,7 +218,14 @@ func (h *Hub) broadcast(e queue.Event) {
 // ping queues a ping to every screen now and then; one that does not
 // answer within pongWait is gone (its reader times out).
 func (h *Hub) ping() {
-	for range time.Tick(pingEvery) {
+	t := time.NewTicker(pingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.quit:
+			return
+		case <-t.C:
+		}
 		h.mu.Lock()
 		for c := range h.conns {
 			h.enqueue(c, frame{})
@@ -187,13 +256,20 @@ func (h *Hub) enqueue(c *conn, f frame) {
 	}
 	c.mu.Unlock()
 	if hand {
-		h.work <- c
+		h.hand(c)
 	}
 }
 
-// writer writes the screens it is handed until their backlog is empty.
+// writer writes the screens it is handed until their backlog is empty, and
+// returns when the hub closes.
 func (h *Hub) writer() {
-	for c := range h.work {
+	for {
+		var c *conn
+		select {
+		case c = <-h.work:
+		case <-h.quit:
+			return
+		}
 		for {
 			c.mu.Lock()
 			batch := c.pending
@@ -293,19 +369,8 @@ func (h *Hub) message(e queue.Event) (Message, bool) {
 	default:
 		return m, false
 	}
-	h.store.Read(func(st *queue.State) { m.Waiting = waiting(st.Offices[e.Office]) })
+	h.feed.Read(func(r queue.Reader) { m.Waiting = r.WaitingCounts(e.Office) })
 	return m, true
-}
-
-func waiting(o *queue.Office) map[string]int {
-	out := map[string]int{}
-	if o == nil {
-		return out
-	}
-	for _, sv := range o.Config.Services {
-		out[sv] = o.WaitingFor(sv)
-	}
-	return out
 }
 
 // snapshot is an office's screen now: the windows, the calls of the day
@@ -313,20 +378,20 @@ func waiting(o *queue.Office) map[string]int {
 func (h *Hub) snapshot(office string, window int) (Message, bool) {
 	m := Message{Type: "snapshot"}
 	found := false
-	h.store.Read(func(st *queue.State) {
-		o := st.Offices[office]
+	h.feed.Read(func(r queue.Reader) {
+		o := r.Office(office)
 		if o == nil {
 			return
 		}
-		found, m.Seq, m.Waiting = true, st.EventSeq, waiting(o)
+		found, m.Seq, m.Waiting = true, r.EventSeq(), r.WaitingCounts(office)
 		for _, w := range o.Windows {
 			ws := WindowState{Number: w.Number, State: string(w.State)}
-			if t := st.Tickets[w.Current]; t != nil {
+			if t := r.Ticket(w.Current); t != nil {
 				ws.Ticket = t.Number
 			}
 			m.Windows = append(m.Windows, ws)
 		}
-		for _, t := range st.Tickets {
+		for t := range r.Tickets() {
 			if t.Office == office && t.Day == o.Day && t.CalledAt > 0 && (window == 0 || t.Window == window) {
 				m.Calls = append(m.Calls, Call{Ticket: t.Number, Service: t.Service, Window: t.Window, At: t.CalledAt})
 			}
@@ -403,7 +468,7 @@ func (h *Hub) open(ws *websocket.Conn, out *batchConn, office string, window int
 	var evs []queue.Event
 	complete := false
 	if since > 0 {
-		evs, complete = h.store.Events().Since(since)
+		evs, complete = h.feed.Since(since)
 	}
 	if complete {
 		for _, e := range evs {
@@ -431,7 +496,7 @@ func (h *Hub) open(ws *websocket.Conn, out *batchConn, office string, window int
 	c.queued = hand
 	c.mu.Unlock()
 	if hand {
-		h.work <- c
+		h.hand(c)
 	}
 	return c
 }
@@ -449,18 +514,18 @@ func (h *Hub) read(c *conn) {
 	}
 }
 
-// close unregisters the screen and waits until no writer holds it:
-// fasthttp reuses the connection once the hijack handler returns.
+// close unregisters the screen once no writer holds it: fasthttp reuses
+// the connection when the hijack handler returns.
 func (h *Hub) close(c *conn) {
-	h.mu.Lock()
-	delete(h.conns, c)
-	h.mu.Unlock()
 	c.mu.Lock()
-	c.closed = true
-	for c.queued {
+	c.closed = true // no more frames for it
+	for c.queued && !h.closing() {
 		c.idle.Wait()
 	}
 	c.mu.Unlock()
+	h.mu.Lock()
+	delete(h.conns, c)
+	h.mu.Unlock()
 }
 
 func lastSeq(evs []queue.Event) uint64 {

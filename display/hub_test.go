@@ -12,8 +12,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/talon-mfc/talon/api"
-	"github.com/talon-mfc/talon/cluster"
 	"github.com/talon-mfc/talon/display"
+	"github.com/talon-mfc/talon/internal/memstore"
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler"
 )
@@ -23,16 +23,8 @@ import (
 // events it missed, in order (events screens do not show, such as turn_near,
 // leave gaps in seq).
 func TestFeedResumes(t *testing.T) {
-	store, err := cluster.Open(cluster.Config{ID: "n1", Dir: t.TempDir(), RaftAddr: "127.0.0.1:0", Bootstrap: true, Policy: scheduler.Default{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := memstore.New(scheduler.Default{})
 	defer store.Close()
-	for deadline := time.Now().Add(10 * time.Second); !store.Ready(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("not ready")
-		}
-	}
 	hours := map[string]string{}
 	for _, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
 		hours[d] = "00:00-24:00"
@@ -40,16 +32,17 @@ func TestFeedResumes(t *testing.T) {
 	ctx := context.Background()
 	apply := func(c queue.Command) {
 		t.Helper()
-		if r, err := store.Apply(ctx, c); err != nil || r.Err != nil {
+		if r, _, err := store.Apply(ctx, c); err != nil || r.Err != nil {
 			t.Fatal(err, r.Err)
 		}
 	}
-	apply(queue.Command{Kind: queue.KindSetRegion, Region: &queue.Region{Name: "t",
+	apply(&queue.SetRegion{Region: &queue.Region{Name: "t",
 		Services: []queue.Service{{ID: "passport", Name: "Паспорт", Letter: "П", AvgMinutes: 20}},
 		Offices: []queue.OfficeConfig{{ID: "brn", Name: "Барнаул", Timezone: "Asia/Barnaul", Hours: hours, Services: []string{"passport"},
 			Windows: []queue.WindowConfig{{Number: 1, Services: []string{"passport"}}}}}}})
 	keys, _ := queue.NewKeyring("k", bytes.Repeat([]byte{1}, 32), nil)
 	hub := display.NewHub(store, nil)
+	defer hub.Close()
 	srv := api.New(api.Config{Store: store, Keys: keys, Policy: scheduler.Default{}, Screens: hub})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	hs := &fasthttp.Server{Handler: srv.Handler()}
@@ -76,7 +69,7 @@ func TestFeedResumes(t *testing.T) {
 	if snap.Type != "snapshot" || len(snap.Windows) != 1 {
 		t.Fatalf("first message: %+v", snap)
 	}
-	apply(queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"})
+	apply(&queue.Issue{Office: "brn", Service: "passport"})
 	ev := read(ws)
 	if ev.Type != "event" || ev.Kind != "ticket_issued" || ev.Ticket != "П-001" || ev.Seq <= snap.Seq || ev.Waiting["passport"] != 1 {
 		t.Fatalf("event: %+v", ev)
@@ -90,8 +83,8 @@ func TestFeedResumes(t *testing.T) {
 		t.Fatal("the connection was not dropped")
 	}
 
-	apply(queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"})
-	apply(queue.Command{Kind: queue.KindWindow, Office: "brn", Window: 1, Action: queue.ActOpen})
+	apply(&queue.Issue{Office: "brn", Service: "passport"})
+	apply(&queue.WindowAction{Office: "brn", Window: 1, Action: queue.ActOpen})
 	ws, _, err = websocket.DefaultDialer.Dial(url+"?since="+jsonNumber(ev.Seq), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +94,7 @@ func TestFeedResumes(t *testing.T) {
 	if missed[0].Ticket != "П-002" || missed[1].Kind != "window_changed" || missed[0].Seq <= ev.Seq || missed[1].Seq <= missed[0].Seq {
 		t.Fatalf("after the reconnect: %+v", missed)
 	}
-	apply(queue.Command{Kind: queue.KindWindow, Office: "brn", Window: 1, Action: queue.ActCallNext})
+	apply(&queue.WindowAction{Office: "brn", Window: 1, Action: queue.ActCallNext})
 	if call := read(ws); call.Kind != "ticket_called" || call.Window != 1 || call.Ticket != "П-001" || call.Seq <= missed[1].Seq {
 		t.Fatalf("the call: %+v", call)
 	}

@@ -1,4 +1,6 @@
-// Package metrics exports talon's figures to Prometheus.
+// Package metrics exports talon's figures to Prometheus: the domain's
+// counters and histograms, the live gauges of queues and windows, the
+// node's Raft health, and HTTP latency by route.
 //
 // The domain figures come from the events of the applied log, which every
 // node applies: each node of a region exports the same counters and
@@ -7,12 +9,16 @@
 // across instances: see deploy/prometheus.
 //
 // Labels are office and service (and route or window state) only: never a
-// ticket, booking or person.
+// ticket, booking or person. It reads a node through the small Node
+// interface below and must not know Raft; the statistics and records an
+// office reports are package report's.
 package metrics
 
 import (
+	"context"
 	"log/slog"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,7 +29,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
-	"github.com/talon-mfc/talon/cluster"
+	"github.com/talon-mfc/talon/cluster/node"
 	"github.com/talon-mfc/talon/queue"
 )
 
@@ -43,6 +49,20 @@ type Metrics struct {
 	http                                       *prometheus.HistogramVec
 	missed                                     prometheus.Counter
 	notify                                     *prometheus.CounterVec
+
+	stop      context.CancelFunc
+	following sync.WaitGroup
+}
+
+// Node is what the exporter needs of a node: its state and Raft status at
+// each scrape, and the events it applies (cmd/talond passes cluster.Store).
+type Node interface {
+	Read(fn func(queue.Reader))
+	Follow(ctx context.Context, after uint64, fn func(queue.Event), onGap func())
+	Status() node.Status
+	// LastContact is how long ago this follower heard from the leader (0 on the leader).
+	LastContact() time.Duration
+	Now() time.Time
 }
 
 // New makes the collectors; Attach feeds them from a node.
@@ -118,15 +138,31 @@ func (m *Metrics) ObserveNotify(subscription, result string) {
 	m.notify.WithLabelValues(subscription, result).Inc()
 }
 
-// Attach feeds the metrics from a node: its event stream (from now on) and,
-// at each scrape, its state and Raft status. dataDir is measured for free
-// space.
-func (m *Metrics) Attach(s *cluster.Store, dataDir string) {
+// Attach feeds the metrics from a node: its event stream (from now on,
+// until Close) and, at each scrape, its state and Raft status. dataDir is
+// measured for free space.
+func (m *Metrics) Attach(s Node, dataDir string) {
 	m.reg.MustRegister(&stateCollector{s: s, dir: dataDir})
-	go s.Events().Follow(m.Observe, func() {
-		m.missed.Inc()
-		m.log.Warn("metrics: events missed")
-	})
+	ctx, stop := context.WithCancel(context.Background())
+	m.stop = stop
+	var after uint64 // from now on
+	s.Read(func(r queue.Reader) { after = r.EventSeq() })
+	m.following.Add(1)
+	go func() {
+		defer m.following.Done()
+		s.Follow(ctx, after, m.Observe, func() {
+			m.missed.Inc()
+			m.log.Warn("metrics: events missed")
+		})
+	}()
+}
+
+// Close stops following the node's events.
+func (m *Metrics) Close() {
+	if m.stop != nil {
+		m.stop()
+	}
+	m.following.Wait()
 }
 
 // Observe counts one domain event.
@@ -192,7 +228,7 @@ func (m *Metrics) WrapHTTP(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 
 // stateCollector reads the node's state and Raft status at each scrape.
 type stateCollector struct {
-	s   *cluster.Store
+	s   Node
 	dir string
 }
 
@@ -221,21 +257,22 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	now := c.s.Now().Unix()
-	c.s.Read(func(st *queue.State) {
-		for id := range st.Subs {
-			box, lag := st.Outbox[id], 0.0
-			if len(box) > 0 {
-				lag = float64(now - box[0].At)
+	c.s.Read(func(r queue.Reader) {
+		for _, id := range r.SubscriptionIDs() {
+			pending, dead, head := r.Backlog(id)
+			lag := 0.0
+			if head != nil {
+				lag = float64(now - head.At)
 			}
-			ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(len(box)), id)
-			ch <- prometheus.MustNewConstMetric(descDead, prometheus.GaugeValue, float64(len(st.Dead[id])), id)
+			ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(pending), id)
+			ch <- prometheus.MustNewConstMetric(descDead, prometheus.GaugeValue, float64(dead), id)
 			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, lag, id)
 		}
-		if st.Region == nil {
+		if r.Region() == nil {
 			return
 		}
-		for _, oc := range st.Region.Offices {
-			o := st.Offices[oc.ID]
+		for _, oc := range r.Region().Offices {
+			o := r.Office(oc.ID)
 			waiting, oldest := map[string]float64{}, map[string]float64{}
 			for _, sv := range oc.Services {
 				waiting[sv], oldest[sv] = 0, 0

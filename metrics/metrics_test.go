@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/talon-mfc/talon/cluster"
+	"github.com/talon-mfc/talon/internal/memstore"
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler"
 )
@@ -45,7 +45,7 @@ type day struct {
 func (d *day) at(now int64, c queue.Command) queue.Result {
 	d.t.Helper()
 	d.index++
-	r := d.st.Apply(&c, now, d.index)
+	r := d.st.Apply(c, now, d.index)
 	for _, e := range d.st.TakeEvents() {
 		d.m.Observe(e)
 	}
@@ -82,17 +82,17 @@ func TestWaitsFromEvents(t *testing.T) {
 	m := New(nil)
 	d := &day{t: t, st: queue.New(scheduler.Default{}), m: m}
 	t0 := time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC).Unix() // 10:00 in Barnaul
-	d.at(t0, queue.Command{Kind: queue.KindSetRegion, Region: region()})
+	d.at(t0, &queue.SetRegion{Region: region()})
 	for range 3 {
-		d.at(t0, queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"})
+		d.at(t0, &queue.Issue{Office: "brn", Service: "passport"})
 	}
-	d.at(t0, queue.Command{Kind: queue.KindWindow, Office: "brn", Window: 1, Action: queue.ActOpen})
+	d.at(t0, &queue.WindowAction{Office: "brn", Window: 1, Action: queue.ActOpen})
 	for _, wait := range []int64{100, 400, 1000} {
-		if r := d.at(t0+wait, queue.Command{Kind: queue.KindWindow, Office: "brn", Window: 1, Action: queue.ActCallNext}); r.Err != nil || r.Ticket == nil {
+		if r := d.at(t0+wait, &queue.WindowAction{Office: "brn", Window: 1, Action: queue.ActCallNext}); r.Err != nil || r.Ticket == nil {
 			t.Fatal(r.Err)
 		}
-		d.at(t0+wait, queue.Command{Kind: queue.KindWindow, Office: "brn", Window: 1, Action: queue.ActStart})
-		d.at(t0+wait+30, queue.Command{Kind: queue.KindWindow, Office: "brn", Window: 1, Action: queue.ActFinish})
+		d.at(t0+wait, &queue.WindowAction{Office: "brn", Window: 1, Action: queue.ActStart})
+		d.at(t0+wait+30, &queue.WindowAction{Office: "brn", Window: 1, Action: queue.ActFinish})
 	}
 	h := histogram(t, m, "talon_wait_seconds")
 	if h.GetSampleCount() != 3 || bucket(h, 300) != 1 || bucket(h, 900) != 2 || h.GetSampleSum() != 1500 {
@@ -110,8 +110,8 @@ func TestWaitsFromEvents(t *testing.T) {
 
 	// A slot conflict is counted from its event.
 	slot := t0 + 3600
-	d.at(t0, queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: slot, Name: "А", Phone: "79000000001"})
-	if r := d.at(t0, queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: slot, Name: "Б", Phone: "79000000002"}); r.Err == nil || r.Err.Code != queue.CodeSlotTaken {
+	d.at(t0, &queue.Book{Office: "brn", Service: "passport", Start: slot, Name: "А", Phone: "79000000001"})
+	if r := d.at(t0, &queue.Book{Office: "brn", Service: "passport", Start: slot, Name: "Б", Phone: "79000000002"}); r.Err == nil || r.Err.Code != queue.CodeSlotTaken {
 		t.Fatalf("second booking: %v", r.Err)
 	}
 	if n := testutil.ToFloat64(m.taken.WithLabelValues("brn", "passport")); n != 1 {
@@ -127,22 +127,13 @@ func TestWaitsFromEvents(t *testing.T) {
 // ticket or person.
 func TestExpositionFollowsConventions(t *testing.T) {
 	m := New(nil)
-	dir := t.TempDir()
-	s, err := cluster.Open(cluster.Config{ID: "n1", Dir: dir, RaftAddr: "127.0.0.1:0", Bootstrap: true,
-		Policy: scheduler.Default{}, ObserveCommit: m.ObserveCommit})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := memstore.New(scheduler.Default{})
 	defer s.Close()
-	m.Attach(s, dir)
-	for deadline := time.Now().Add(10 * time.Second); !s.Ready(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("not ready")
-		}
-	}
+	m.Attach(s, t.TempDir())
+	defer m.Close()
 	ctx := context.Background()
-	s.Apply(ctx, queue.Command{Kind: queue.KindSetRegion, Region: region()})
-	s.Apply(ctx, queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"})
+	s.Apply(ctx, &queue.SetRegion{Region: region()})
+	s.Apply(ctx, &queue.Issue{Office: "brn", Service: "passport"})
 	deadline := time.Now().Add(5 * time.Second)
 	for testutil.ToFloat64(m.issued.WithLabelValues("brn", "passport", "walk_in")) != 1 {
 		if time.Now().After(deadline) {

@@ -13,6 +13,9 @@
 //
 // A notification that fails MaxAttempts times (with exponential backoff) is
 // moved to the subscription's dead letters; `talonctl replay` puts them back.
+//
+// It reads a node through the small Node interface below and must not know
+// Raft.
 package notify
 
 import (
@@ -30,13 +33,20 @@ import (
 	"sync"
 	"time"
 
-	"github.com/talon-mfc/talon/cluster"
 	"github.com/talon-mfc/talon/queue"
 )
 
+// Node is what delivery needs of a node (cmd/talond passes cluster.Store).
+type Node interface {
+	Read(fn func(queue.Reader))
+	Apply(ctx context.Context, c queue.Command) (queue.Result, uint64, error)
+	// Leads reports whether this node is the ready leader.
+	Leads() bool
+}
+
 // Config configures delivery.
 type Config struct {
-	Store       *cluster.Store
+	Store       Node
 	Logger      *slog.Logger
 	Client      *http.Client  // default: 10 s timeout
 	MaxAttempts int           // before a notification goes to the dead letters (default 12)
@@ -47,9 +57,10 @@ type Config struct {
 
 // Deliverer runs one delivery loop per subscription while its node leads.
 type Deliverer struct {
-	cfg  Config
-	mu   sync.Mutex
-	subs map[string]chan struct{} // subscription → its loop's quit channel
+	cfg   Config
+	mu    sync.Mutex
+	subs  map[string]chan struct{} // subscription → its loop's quit channel
+	loops sync.WaitGroup
 }
 
 // New makes a deliverer; Run starts it.
@@ -73,31 +84,24 @@ func New(cfg Config) *Deliverer {
 }
 
 // Run keeps a delivery loop for every subscription while this node is the
-// ready leader, until stop is closed.
-func (d *Deliverer) Run(stop <-chan struct{}) {
+// ready leader, until ctx ends; it returns once every loop has.
+func (d *Deliverer) Run(ctx context.Context) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
+	defer d.loops.Wait()
 	defer d.sync(nil)
 	for {
 		select {
-		case <-stop:
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 		var ids []string
-		if d.leads() {
-			d.cfg.Store.Read(func(st *queue.State) {
-				for id := range st.Subs {
-					ids = append(ids, id)
-				}
-			})
+		if d.cfg.Store.Leads() {
+			d.cfg.Store.Read(func(r queue.Reader) { ids = r.SubscriptionIDs() })
 		}
 		d.sync(ids)
 	}
-}
-
-func (d *Deliverer) leads() bool {
-	return d.cfg.Store.Ready() && d.cfg.Store.Status().State == "Leader"
 }
 
 // sync starts loops for ids and stops the others.
@@ -110,7 +114,11 @@ func (d *Deliverer) sync(ids []string) {
 		if d.subs[id] == nil {
 			quit := make(chan struct{})
 			d.subs[id] = quit
-			go d.loop(id, quit)
+			d.loops.Add(1)
+			go func() {
+				defer d.loops.Done()
+				d.loop(id, quit)
+			}()
 		}
 	}
 	for id, quit := range d.subs {
@@ -147,7 +155,7 @@ func (d *Deliverer) loop(id string, quit chan struct{}) {
 		if err == nil {
 			d.cfg.Observe(id, "ok")
 			attempts = 0
-			d.commit(queue.Command{Kind: queue.KindDelivered, Name: id, Booking: head.Seq})
+			d.commit(&queue.Delivered{Sub: id, Seq: head.Seq})
 			continue
 		}
 		d.cfg.Observe(id, "failed")
@@ -156,7 +164,7 @@ func (d *Deliverer) loop(id string, quit chan struct{}) {
 		if attempts >= d.cfg.MaxAttempts {
 			d.cfg.Observe(id, "dead")
 			attempts = 0
-			d.commit(queue.Command{Kind: queue.KindDelivered, Name: id, Booking: head.Seq, Hold: true})
+			d.commit(&queue.Delivered{Sub: id, Seq: head.Seq, Dead: true})
 			continue
 		}
 		if !wait(min(d.cfg.MaxBackoff, time.Second<<min(attempts-1, 16))) {
@@ -168,27 +176,21 @@ func (d *Deliverer) loop(id string, quit chan struct{}) {
 // head reads the subscription and the first notification of its outbox; ok
 // is false once the subscription is gone.
 func (d *Deliverer) head(id string) (sub queue.Subscription, head *queue.Notification, ok bool) {
-	d.cfg.Store.Read(func(st *queue.State) {
-		s := st.Subs[id]
-		if s == nil {
-			return
-		}
-		sub, ok = *s, true
-		if box := st.Outbox[id]; len(box) > 0 {
-			n := box[0]
-			head = &n
+	d.cfg.Store.Read(func(r queue.Reader) {
+		if sub, ok = r.Subscription(id); ok {
+			_, _, head = r.Backlog(id)
 		}
 	})
 	return sub, head, ok
 }
 
-func (d *Deliverer) commit(c queue.Command) {
+func (d *Deliverer) commit(c *queue.Delivered) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if r, err := d.cfg.Store.Apply(ctx, c); err != nil || r.Err != nil {
+	if r, _, err := d.cfg.Store.Apply(ctx, c); err != nil || r.Err != nil {
 		// Not recorded: the notification is sent again (same key), which
 		// at-least-once allows.
-		d.cfg.Logger.Warn("recording a delivery", "subscription", c.Name, "err", err, "refused", r.Err)
+		d.cfg.Logger.Warn("recording a delivery", "subscription", c.Sub, "err", err, "refused", r.Err)
 	}
 }
 

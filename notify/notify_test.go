@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/talon-mfc/talon/cluster"
+	"github.com/talon-mfc/talon/internal/memstore"
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler"
 )
@@ -36,36 +36,27 @@ func TestDeadLetterAndReplay(t *testing.T) {
 		}
 	}))
 	defer gw.Close()
-	s, err := cluster.Open(cluster.Config{ID: "n1", Dir: t.TempDir(), RaftAddr: "127.0.0.1:0", Bootstrap: true, Policy: scheduler.Default{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := memstore.New(scheduler.Default{})
 	defer s.Close()
-	for deadline := time.Now().Add(10 * time.Second); !s.Ready(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("not ready")
-		}
-	}
 	ctx := context.Background()
 	apply := func(c queue.Command) {
 		t.Helper()
-		if r, err := s.Apply(ctx, c); err != nil || r.Err != nil {
+		if r, _, err := s.Apply(ctx, c); err != nil || r.Err != nil {
 			t.Fatal(err, r.Err)
 		}
 	}
-	loc, _ := time.LoadLocation("Asia/Barnaul")
+	loc, _ := queue.LoadLocation("Asia/Barnaul")
 	hours := map[string]string{}
 	for _, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
 		hours[d] = "00:00-24:00"
 	}
-	apply(queue.Command{Kind: queue.KindSetRegion, Region: &queue.Region{Name: "t",
+	apply(&queue.SetRegion{Region: &queue.Region{Name: "t",
 		Services: []queue.Service{{ID: "passport", Name: "Паспорт", Letter: "П", AvgMinutes: 20, Bookable: true}},
 		Offices: []queue.OfficeConfig{{ID: "brn", Name: "Барнаул", Timezone: "Asia/Barnaul", Hours: hours, Services: []string{"passport"},
 			Windows: []queue.WindowConfig{{Number: 1, Services: []string{"passport"}, Bookings: true}}}}}})
-	apply(queue.Command{Kind: queue.KindSubscribe, Sub: &queue.Subscription{ID: "sms", URL: gw.URL, Secret: "secret-0123456789"}})
+	apply(&queue.Subscribe{Sub: queue.Subscription{ID: "sms", URL: gw.URL, Secret: "secret-0123456789"}})
 	n := time.Now().In(loc)
-	apply(queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Name: "Иванов", Phone: "79000000001",
-		Start: time.Date(n.Year(), n.Month(), n.Day()+1, 10, 0, 0, 0, loc).Unix()})
+	apply(&queue.Book{Office: "brn", Service: "passport", Name: "Иванов", Phone: "79000000001", Start: time.Date(n.Year(), n.Month(), n.Day()+1, 10, 0, 0, 0, loc).Unix()})
 
 	var dead atomic.Int32
 	d := New(Config{Store: s, MaxAttempts: 2, MaxBackoff: 10 * time.Millisecond, Observe: func(_, r string) {
@@ -73,11 +64,12 @@ func TestDeadLetterAndReplay(t *testing.T) {
 			dead.Add(1)
 		}
 	}})
-	stop := make(chan struct{})
-	go d.Run(stop)
-	defer close(stop)
+	running, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(running) }()
+	defer func() { stop(); <-done }()
 	counts := func() (dead, pending int) {
-		s.Read(func(st *queue.State) { dead, pending = len(st.Dead["sms"]), len(st.Outbox["sms"]) })
+		s.Read(func(r queue.Reader) { pending, dead, _ = r.Backlog("sms") })
 		return dead, pending
 	}
 	waitFor := func(what string, cond func() bool) {
@@ -93,6 +85,6 @@ func TestDeadLetterAndReplay(t *testing.T) {
 		t.Fatalf("%d attempts, want 2", calls.Load())
 	}
 	healthy.Store(true)
-	apply(queue.Command{Kind: queue.KindReplay, Name: "sms"})
+	apply(&queue.Replay{Sub: "sms"})
 	waitFor("the replayed delivery", func() bool { d, p := counts(); return d == 0 && p == 0 && calls.Load() == 3 })
 }

@@ -82,7 +82,7 @@ func (s *State) checkBookable(o *Office, service string) *Error {
 	return nil
 }
 
-func (s *State) book(c *Command) Result {
+func (s *State) book(c *Book) Result {
 	o, err := s.office(c.Office)
 	if err != nil {
 		return Result{Err: err}
@@ -204,7 +204,7 @@ func (s *State) expireHold(b *Booking) {
 	}
 }
 
-func (s *State) confirm(c *Command) Result {
+func (s *State) confirm(c *Confirm) Result {
 	b, err := s.liveBooking(c.Booking)
 	if err != nil {
 		return Result{Err: err}
@@ -217,7 +217,7 @@ func (s *State) confirm(c *Command) Result {
 	return Result{Booking: copyOf(b)}
 }
 
-func (s *State) reschedule(c *Command) Result {
+func (s *State) reschedule(c *Reschedule) Result {
 	b, err := s.liveBooking(c.Booking)
 	if err != nil {
 		return Result{Err: err}
@@ -254,7 +254,7 @@ func (s *State) reschedule(c *Command) Result {
 	return Result{Booking: copyOf(b)}
 }
 
-func (s *State) cancel(c *Command) Result {
+func (s *State) cancel(c *Cancel) Result {
 	if b := s.Bookings[c.Booking]; b != nil && b.Status == BookingCancelled {
 		return Result{Booking: copyOf(b)} // cancelling twice is harmless
 	}

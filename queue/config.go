@@ -1,7 +1,9 @@
 package queue
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -121,12 +123,12 @@ func parseSpan(s string) (span, error) {
 		return span{}, nil
 	}
 	var h1, m1, h2, m2 int
-	if _, err := fmt.Sscanf(s, "%d:%d-%d:%d", &h1, &m1, &h2, &m2); err != nil {
-		return span{}, fmt.Errorf("hours %q: want HH:MM-HH:MM or closed", s)
+	if _, err := fmt.Sscanf(s, "%d:%d-%d:%d", &h1, &m1, &h2, &m2); err != nil || len(s) > 16 {
+		return span{}, fmt.Errorf("hours %.16q: want HH:MM-HH:MM or closed", s)
 	}
 	sp := span{h1*60 + m1, h2*60 + m2}
 	if h1 < 0 || m1 < 0 || m1 > 59 || m2 < 0 || m2 > 59 || sp.Open < 0 || sp.Close > 24*60 || sp.closed() {
-		return span{}, fmt.Errorf("hours %q: not a time range within one day", s)
+		return span{}, fmt.Errorf("hours %.16q: not a time range within one day", s)
 	}
 	return sp, nil
 }
@@ -137,9 +139,35 @@ func (r *Region) Validate() error {
 	return err
 }
 
+// maxTextRunes bounds the names and addresses of a region's configuration.
+const maxTextRunes = 300
+
+// checkText checks a name, address or other free text of the configuration.
+func checkText(what, s string) error {
+	if utf8.RuneCountInString(s) > maxTextRunes || !utf8.ValidString(s) {
+		return fmt.Errorf("%s: at most %d characters of UTF-8", what, maxTextRunes)
+	}
+	return nil
+}
+
+// checkID checks an identifier of the configuration: commands carry it, so
+// it keeps to their limit.
+func checkID(what, s string) error {
+	if s == "" || len(s) > MaxIDBytes || strings.ContainsAny(s, "|\x00") {
+		return fmt.Errorf("%s %.64q: an id is 1..%d bytes, without | or NUL", what, s, MaxIDBytes)
+	}
+	return nil
+}
+
 // compile validates a region and builds the offices' lookup tables.
 func (r *Region) compile() (map[string]*Office, error) {
 	r.Rules.defaults()
+	if err := checkText("region name", r.Name); err != nil {
+		return nil, err
+	}
+	if _, err := time.Parse("15:04", r.Rules.ReminderAt); err != nil {
+		return nil, fmt.Errorf("reminder_at %.16q: want HH:MM", r.Rules.ReminderAt)
+	}
 	if 60%r.Rules.SlotMinutes != 0 {
 		return nil, fmt.Errorf("slot_minutes %d must divide an hour", r.Rules.SlotMinutes)
 	}
@@ -147,8 +175,11 @@ func (r *Region) compile() (map[string]*Office, error) {
 	letters := map[string]string{}
 	for i := range r.Services {
 		sv := &r.Services[i]
-		if sv.ID == "" || utf8.RuneCountInString(sv.Letter) != 1 {
-			return nil, fmt.Errorf("service %q: needs an id and a one-letter prefix", sv.ID)
+		if err := errors.Join(checkID("service", sv.ID), checkText("service name", sv.Name), checkText("service name_en", sv.NameEN)); err != nil {
+			return nil, err
+		}
+		if utf8.RuneCountInString(sv.Letter) != 1 {
+			return nil, fmt.Errorf("service %q: needs a one-letter prefix", sv.ID)
 		}
 		if services[sv.ID] != nil || letters[sv.Letter] != "" {
 			return nil, fmt.Errorf("service %q: id or letter %q used twice", sv.ID, sv.Letter)
@@ -163,8 +194,11 @@ func (r *Region) compile() (map[string]*Office, error) {
 		minutes[id] = sv.AvgMinutes
 	}
 	for _, c := range r.Categories {
-		if _, dup := prio[c.ID]; c.ID == "" || dup {
-			return nil, fmt.Errorf("category %q: empty or duplicate id", c.ID)
+		if err := errors.Join(checkID("category", c.ID), checkText("category name", c.Name), checkText("category name_en", c.NameEN)); err != nil {
+			return nil, err
+		}
+		if _, dup := prio[c.ID]; dup {
+			return nil, fmt.Errorf("category %q: duplicate id", c.ID)
 		}
 		prio[c.ID] = c.Priority
 	}
@@ -175,8 +209,8 @@ func (r *Region) compile() (map[string]*Office, error) {
 		if err != nil {
 			return nil, fmt.Errorf("office %q: %w", oc.ID, err)
 		}
-		if offices[oc.ID] != nil || strings.Contains(oc.ID, "|") {
-			return nil, fmt.Errorf("office %q: id used twice or contains |", oc.ID)
+		if offices[oc.ID] != nil {
+			return nil, fmt.Errorf("office %q: id used twice", oc.ID)
 		}
 		o.prio, o.minutes = prio, minutes
 		offices[oc.ID] = o
@@ -185,18 +219,23 @@ func (r *Region) compile() (map[string]*Office, error) {
 }
 
 func compileOffice(oc *OfficeConfig, services map[string]*Service) (*Office, error) {
-	if oc.ID == "" {
-		return nil, fmt.Errorf("needs an id")
+	if err := errors.Join(checkID("office", oc.ID), checkText("name", oc.Name), checkText("address", oc.Address)); err != nil {
+		return nil, err
 	}
-	loc, err := time.LoadLocation(oc.Timezone)
+	loc, err := LoadLocation(oc.Timezone)
 	if err != nil || oc.Timezone == "" {
-		return nil, fmt.Errorf("timezone %q: not an IANA zone", oc.Timezone)
+		return nil, fmt.Errorf("timezone %.64q: not an IANA zone", oc.Timezone)
 	}
 	o := &Office{Config: oc, loc: loc, holidays: map[string]span{}, offers: map[string]bool{}, counts: map[string]int{}}
 	if len(oc.Hours) == 0 {
 		oc.Hours = map[string]string{}
 		for k, v := range defaultHours {
 			oc.Hours[k] = v
+		}
+	}
+	for day := range oc.Hours {
+		if !slices.Contains(weekdays[:], day) {
+			return nil, fmt.Errorf("hours: %.16q is not a day (mon..sun)", day)
 		}
 	}
 	for d, name := range weekdays {
@@ -206,7 +245,7 @@ func compileOffice(oc *OfficeConfig, services map[string]*Service) (*Office, err
 	}
 	for _, hd := range oc.Holidays {
 		if _, err := time.Parse(time.DateOnly, hd.Date); err != nil {
-			return nil, fmt.Errorf("holiday %q: want YYYY-MM-DD", hd.Date)
+			return nil, fmt.Errorf("holiday %.16q: want YYYY-MM-DD", hd.Date)
 		}
 		if o.holidays[hd.Date], err = parseSpan(hd.Hours); err != nil {
 			return nil, err
@@ -214,26 +253,26 @@ func compileOffice(oc *OfficeConfig, services map[string]*Service) (*Office, err
 	}
 	for _, id := range oc.Services {
 		if services[id] == nil {
-			return nil, fmt.Errorf("unknown service %q", id)
+			return nil, fmt.Errorf("unknown service %.64q", id)
 		}
 		o.offers[id] = true
 	}
 	seen := map[int]bool{}
 	for _, wc := range oc.Windows {
-		if wc.Number <= 0 || seen[wc.Number] {
-			return nil, fmt.Errorf("window %d: numbers are positive and unique", wc.Number)
+		if wc.Number <= 0 || wc.Number > MaxWindow || seen[wc.Number] {
+			return nil, fmt.Errorf("window %d: numbers are 1..%d and unique", wc.Number, MaxWindow)
 		}
 		seen[wc.Number] = true
 		for _, id := range wc.Services {
 			if !o.offers[id] {
-				return nil, fmt.Errorf("window %d: service %q is not offered by the office", wc.Number, id)
+				return nil, fmt.Errorf("window %d: service %.64q is not offered by the office", wc.Number, id)
 			}
 		}
 		o.Windows = append(o.Windows, &Window{Number: wc.Number, Services: wc.Services, Bookings: wc.Bookings, State: WindowClosed})
 	}
 	for id, n := range oc.Seats {
 		if !o.offers[id] || n < 0 {
-			return nil, fmt.Errorf("seats for %q: not an offered service or negative", id)
+			return nil, fmt.Errorf("seats for %.64q: not an offered service or negative", id)
 		}
 	}
 	o.seats = map[string]int{}

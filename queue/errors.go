@@ -32,6 +32,8 @@ const (
 	CodeWindowNotOpen    Code = "window_not_open"
 	CodeInvalidConfig    Code = "invalid_config"
 	CodeUnknownCommand   Code = "unknown_command"
+	CodeFieldTooLong     Code = "field_too_long"  // a field over its limit (queue's Max… constants)
+	CodeInvalidCommand   Code = "invalid_command" // bytes that are no command this version can apply
 )
 
 // Error is a domain rejection. A rejected command changes nothing.

@@ -73,45 +73,38 @@ func checkInvariants(t *testing.T, s *queue.State) {
 func randomCommand(r *rand.Rand, e *env) queue.Command {
 	offices := []string{"brn", "brn", "brn", "bsk", "nope"}
 	services := []string{"passport", "passport", "snils", "consult", "x"}
-	c := queue.Command{
-		Office:  offices[r.IntN(len(offices))],
-		Service: services[r.IntN(len(services))],
-		Start:   e.now/900*900 + int64(r.IntN(4*24*3)-8)*900 + int64(r.IntN(30)/29)*int64(r.IntN(40*24*4))*900 + int64(r.IntN(20)/19)*60,
-		Booking: uint64(r.IntN(int(e.s.NextBookingID) + 3)),
-		Window:  r.IntN(5),
-		Action:  queue.Action(r.IntN(11)),
-		Hold:    r.IntN(2) == 0,
-		Name:    "Заявитель",
-		Phone:   fmt.Sprintf("7913000%04d", r.IntN(60)),
-	}
+	office, service := offices[r.IntN(len(offices))], services[r.IntN(len(services))]
+	start := e.now/900*900 + int64(r.IntN(4*24*3)-8)*900 + int64(r.IntN(30)/29)*int64(r.IntN(40*24*4))*900 + int64(r.IntN(20)/19)*60
+	booking := uint64(r.IntN(int(e.s.NextBookingID) + 3))
+	category := ""
 	if r.IntN(10) == 0 {
-		c.Category = "disabled"
+		category = "disabled"
 	}
 	switch r.IntN(10) {
 	case 0, 1:
-		c.Kind = queue.KindBook
+		return &queue.Book{Office: office, Service: service, Start: start, Hold: r.IntN(2) == 0,
+			Name: "Заявитель", Phone: fmt.Sprintf("7913000%04d", r.IntN(60))}
 	case 2:
-		c.Kind = queue.KindConfirm
+		return &queue.Confirm{Booking: booking}
 	case 3:
-		c.Kind = queue.KindReschedule
+		return &queue.Reschedule{Booking: booking, Start: start}
 	case 4:
-		c.Kind = queue.KindCancel
+		return &queue.Cancel{Booking: booking}
 	case 5:
-		c.Kind = queue.KindIssue
+		return &queue.Issue{Office: office, Service: service, Category: category}
 	case 6:
-		c.Kind = queue.KindCheckIn
+		c := &queue.CheckIn{Office: office, Booking: booking, Start: start}
 		for _, b := range e.s.Bookings { // prefer a booking whose check-in window is open
 			if b.Start-1800 <= e.now && e.now <= b.Start+900 && r.IntN(4) > 0 {
 				c.Booking, c.Office, c.Start = b.ID, b.Office, b.Start
 				break
 			}
 		}
+		return c
 	case 7, 8:
-		c.Kind = queue.KindWindow
-	default:
-		c.Kind = queue.KindTick
+		return &queue.WindowAction{Office: office, Service: service, Window: r.IntN(5), Action: queue.Action(r.IntN(11))}
 	}
-	return c
+	return &queue.Tick{}
 }
 
 // step moves time on: mostly seconds to minutes, now and then six hours.

@@ -65,69 +65,91 @@ const outboxLimit = 100_000
 
 var subscriptionID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
-func (s *State) subscribe(c *Command) Result {
-	sub := c.Sub
-	if sub == nil || !subscriptionID.MatchString(sub.ID) {
-		return Result{Err: errf(CodeInvalidRequest, "a subscription needs an id of lowercase letters, digits, - and _ (up to 64)")}
+// Limits of a subscription, besides its id's.
+const (
+	maxURLBytes          = 2048
+	minSecret, maxSecret = 16, 256
+	maxSubOffices        = 128
+)
+
+// validate checks a subscription's form; whether its offices exist is the
+// state's to judge.
+func (sub *Subscription) validate() *Error {
+	if err := needID(sub.ID); err != nil {
+		return err
+	}
+	if len(sub.URL) > maxURLBytes || len(sub.Secret) > maxSecret || len(sub.Offices) > maxSubOffices {
+		return errf(CodeFieldTooLong, "a subscription's url is at most %d bytes, its secret %d, its offices %d", maxURLBytes, maxSecret, maxSubOffices)
 	}
 	if u, err := url.Parse(sub.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Result{Err: errf(CodeInvalidRequest, "url must be an absolute http(s) URL")}
+		return errf(CodeInvalidRequest, "url must be an absolute http(s) URL")
 	}
-	if len(sub.Secret) < 16 {
-		return Result{Err: errf(CodeInvalidRequest, "secret must be at least 16 characters")}
+	if len(sub.Secret) < minSecret {
+		return errf(CodeInvalidRequest, "secret must be at least %d characters", minSecret)
 	}
 	for _, k := range sub.Kinds {
 		if !slices.Contains(NotificationKinds, k) {
-			return Result{Err: errf(CodeInvalidRequest, "unknown notification kind %q", k)}
+			return errf(CodeInvalidRequest, "unknown notification kind %.64q", k)
 		}
+	}
+	for _, o := range sub.Offices {
+		if len(o) > MaxIDBytes {
+			return errf(CodeFieldTooLong, "office ids are at most %d bytes", MaxIDBytes)
+		}
+	}
+	return nil
+}
+
+func (s *State) subscribe(c *Subscribe) Result {
+	sub := c.Sub
+	if err := sub.validate(); err != nil {
+		return Result{Err: err}
 	}
 	for _, o := range sub.Offices {
 		if s.Offices[o] == nil {
 			return Result{Err: errf(CodeUnknownOffice, "no office %q", o)}
 		}
 	}
-	cp := *sub
-	s.Subs[sub.ID] = &cp
+	s.Subs[sub.ID] = &sub
 	return Result{}
 }
 
-func (s *State) unsubscribe(c *Command) Result {
-	if s.Subs[c.Name] == nil {
-		return Result{Err: errf(CodeNotFound, "no subscription %q", c.Name)}
+func (s *State) unsubscribe(c *Unsubscribe) Result {
+	if s.Subs[c.ID] == nil {
+		return Result{Err: errf(CodeNotFound, "no subscription %q", c.ID)}
 	}
-	delete(s.Subs, c.Name)
-	delete(s.Outbox, c.Name)
-	delete(s.Dead, c.Name)
+	delete(s.Subs, c.ID)
+	delete(s.Outbox, c.ID)
+	delete(s.Dead, c.ID)
 	return Result{}
 }
 
-// delivered records that the gateway took every notification up to Seq
-// (c.Booking) of subscription c.Name; with c.Hold the head notification Seq
-// gave up after its retries and goes to the dead letters instead.
-func (s *State) delivered(c *Command) Result {
-	box := s.Outbox[c.Name]
-	if s.Subs[c.Name] == nil {
-		return Result{Err: errf(CodeNotFound, "no subscription %q", c.Name)}
+// delivered records that the gateway took every notification up to c.Seq,
+// or, with c.Dead, that the head notification c.Seq goes to the dead letters.
+func (s *State) delivered(c *Delivered) Result {
+	box := s.Outbox[c.Sub]
+	if s.Subs[c.Sub] == nil {
+		return Result{Err: errf(CodeNotFound, "no subscription %q", c.Sub)}
 	}
-	if c.Hold {
-		if len(box) > 0 && box[0].Seq == c.Booking {
-			s.bury(c.Name, box[0])
-			s.Outbox[c.Name] = box[1:]
+	if c.Dead {
+		if len(box) > 0 && box[0].Seq == c.Seq {
+			s.bury(c.Sub, box[0])
+			s.Outbox[c.Sub] = box[1:]
 		}
 		return Result{}
 	}
-	n := sort.Search(len(box), func(i int) bool { return box[i].Seq > c.Booking })
-	s.Outbox[c.Name] = box[n:]
+	n := sort.Search(len(box), func(i int) bool { return box[i].Seq > c.Seq })
+	s.Outbox[c.Sub] = box[n:]
 	return Result{}
 }
 
 // replay puts a subscription's dead letters back in front of its outbox.
-func (s *State) replay(c *Command) Result {
-	if s.Subs[c.Name] == nil {
-		return Result{Err: errf(CodeNotFound, "no subscription %q", c.Name)}
+func (s *State) replay(c *Replay) Result {
+	if s.Subs[c.Sub] == nil {
+		return Result{Err: errf(CodeNotFound, "no subscription %q", c.Sub)}
 	}
-	s.Outbox[c.Name] = append(s.Dead[c.Name], s.Outbox[c.Name]...)
-	delete(s.Dead, c.Name)
+	s.Outbox[c.Sub] = append(s.Dead[c.Sub], s.Outbox[c.Sub]...)
+	delete(s.Dead, c.Sub)
 	return Result{}
 }
 

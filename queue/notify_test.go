@@ -13,7 +13,7 @@ func subscribe(e *env, sub queue.Subscription) {
 	if sub.Secret == "" {
 		sub.Secret = "0123456789abcdef"
 	}
-	wantCode(e.t, e.do(queue.Command{Kind: queue.KindSubscribe, Sub: &sub}), "")
+	wantCode(e.t, e.do(&queue.Subscribe{Sub: sub}), "")
 }
 
 func kinds(ns []queue.Notification) []string {
@@ -35,15 +35,15 @@ func TestSubscriptionsAreValidated(t *testing.T) {
 		{ID: "sms", URL: "https://x.example/", Secret: "0123456789abcdef", Offices: []string{"nowhere"}},
 	} {
 		before := dump(t, e.s)
-		if r := e.do(queue.Command{Kind: queue.KindSubscribe, Sub: &sub}); r.Err == nil {
+		if r := e.do(&queue.Subscribe{Sub: sub}); r.Err == nil {
 			t.Errorf("%+v was accepted", sub)
 		}
 		if dump(t, e.s) != before || len(e.s.Subs) != 0 {
 			t.Fatal("a refused subscription changed the state")
 		}
 	}
-	wantCode(t, e.do(queue.Command{Kind: queue.KindUnsubscribe, Name: "nope"}), queue.CodeNotFound)
-	wantCode(t, e.do(queue.Command{Kind: queue.KindDelivered, Name: "nope", Booking: 1}), queue.CodeNotFound)
+	wantCode(t, e.do(&queue.Unsubscribe{ID: "nope"}), queue.CodeNotFound)
+	wantCode(t, e.do(&queue.Delivered{Sub: "nope", Seq: 1}), queue.CodeNotFound)
 }
 
 // TestNotificationsFlow: the events a gateway wants become notifications in
@@ -60,7 +60,7 @@ func TestNotificationsFlow(t *testing.T) {
 	e.win(1, queue.ActCallNext)
 	e.book("brn", "passport", "2026-11-24 11:00", "79000000002", true) // held: not confirmed yet
 	c := e.book("brn", "passport", "2026-11-24 12:00", "79000000003", false).Booking
-	e.do(queue.Command{Kind: queue.KindCancel, Booking: c.ID})
+	e.do(&queue.Cancel{Booking: c.ID})
 
 	box := e.s.Outbox["sms"]
 	if got := kinds(box); len(got) != 4 || got[0] != queue.NBookingConfirmed || got[1] != queue.NCalled || got[2] != queue.NBookingConfirmed || got[3] != queue.NBookingCancelled {
@@ -79,17 +79,17 @@ func TestNotificationsFlow(t *testing.T) {
 	}
 
 	// Delivered up to the second: two left. The head gives up: dead letter.
-	wantCode(t, e.do(queue.Command{Kind: queue.KindDelivered, Name: "sms", Booking: box[1].Seq}), "")
-	wantCode(t, e.do(queue.Command{Kind: queue.KindDelivered, Name: "sms", Booking: box[2].Seq, Hold: true}), "")
+	wantCode(t, e.do(&queue.Delivered{Sub: "sms", Seq: box[1].Seq}), "")
+	wantCode(t, e.do(&queue.Delivered{Sub: "sms", Seq: box[2].Seq, Dead: true}), "")
 	if len(e.s.Outbox["sms"]) != 1 || len(e.s.Dead["sms"]) != 1 || e.s.Dead["sms"][0].Seq != box[2].Seq {
 		t.Fatalf("outbox %v, dead %v", kinds(e.s.Outbox["sms"]), kinds(e.s.Dead["sms"]))
 	}
 	// A stale acknowledgement (an older Seq) changes nothing.
-	wantCode(t, e.do(queue.Command{Kind: queue.KindDelivered, Name: "sms", Booking: box[0].Seq}), "")
+	wantCode(t, e.do(&queue.Delivered{Sub: "sms", Seq: box[0].Seq}), "")
 	if len(e.s.Outbox["sms"]) != 1 {
 		t.Fatal("a stale acknowledgement dropped a notification")
 	}
-	wantCode(t, e.do(queue.Command{Kind: queue.KindReplay, Name: "sms"}), "")
+	wantCode(t, e.do(&queue.Replay{Sub: "sms"}), "")
 	if got := e.s.Outbox["sms"]; len(got) != 2 || got[0].Seq != box[2].Seq || got[1].Seq != box[3].Seq || len(e.s.Dead["sms"]) != 0 {
 		t.Fatalf("after replay: %v", kinds(got))
 	}
@@ -101,7 +101,7 @@ func TestNotificationsFlow(t *testing.T) {
 	if err != nil || len(l.Outbox["sms"]) != 2 || l.Subs["sms"] == nil {
 		t.Fatalf("after a snapshot: %v %+v", err, l.Outbox)
 	}
-	wantCode(t, e.do(queue.Command{Kind: queue.KindUnsubscribe, Name: "sms"}), "")
+	wantCode(t, e.do(&queue.Unsubscribe{ID: "sms"}), "")
 	if e.s.Outbox["sms"] != nil || e.s.Subs["sms"] != nil {
 		t.Fatal("unsubscribe left the outbox")
 	}
@@ -120,7 +120,7 @@ func TestReminderOnceTheDayBefore(t *testing.T) {
 	tick := func(when string) int {
 		e.now = at(when)
 		if e.s.Due(e.now) {
-			e.do(queue.Command{Kind: queue.KindTick})
+			e.do(&queue.Tick{})
 		}
 		return len(e.s.Outbox["sms"])
 	}

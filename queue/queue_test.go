@@ -14,7 +14,7 @@ import (
 	"github.com/talon-mfc/talon/scheduler"
 )
 
-var barnaul, _ = time.LoadLocation("Asia/Barnaul")
+var barnaul, _ = queue.LoadLocation("Asia/Barnaul")
 
 // at is a Barnaul local time "2006-01-02 15:04" as unix seconds.
 func at(s string) int64 {
@@ -64,7 +64,7 @@ type env struct {
 
 func newEnv(t *testing.T, now string) *env {
 	e := &env{t: t, s: queue.New(scheduler.Default{}), now: at(now)}
-	if r := e.do(queue.Command{Kind: queue.KindSetRegion, Region: testRegion()}); r.Err != nil {
+	if r := e.do(&queue.SetRegion{Region: testRegion()}); r.Err != nil {
 		t.Fatal(r.Err)
 	}
 	return e
@@ -72,15 +72,15 @@ func newEnv(t *testing.T, now string) *env {
 
 func (e *env) do(c queue.Command) queue.Result {
 	e.index++
-	return e.s.Apply(&c, e.now, e.index)
+	return e.s.Apply(c, e.now, e.index)
 }
 
 func (e *env) book(office, service, start, phone string, hold bool) queue.Result {
-	return e.do(queue.Command{Kind: queue.KindBook, Office: office, Service: service, Start: at(start), Name: "Иванов Иван", Phone: phone, Hold: hold})
+	return e.do(&queue.Book{Office: office, Service: service, Start: at(start), Name: "Иванов Иван", Phone: phone, Hold: hold})
 }
 
 func (e *env) win(w int, a queue.Action, service ...string) queue.Result {
-	c := queue.Command{Kind: queue.KindWindow, Office: "brn", Window: w, Action: a}
+	c := &queue.WindowAction{Office: "brn", Window: w, Action: a}
 	if len(service) > 0 {
 		c.Service = service[0]
 	}
@@ -88,11 +88,11 @@ func (e *env) win(w int, a queue.Action, service ...string) queue.Result {
 }
 
 func (e *env) issue(service, category string) queue.Result {
-	return e.do(queue.Command{Kind: queue.KindIssue, Office: "brn", Service: service, Category: category})
+	return e.do(&queue.Issue{Office: "brn", Service: service, Category: category})
 }
 
 func (e *env) checkIn(b *queue.Booking) queue.Result {
-	return e.do(queue.Command{Kind: queue.KindCheckIn, Office: b.Office, Booking: b.ID, Start: b.Start})
+	return e.do(&queue.CheckIn{Office: b.Office, Booking: b.ID, Start: b.Start})
 }
 
 func wantCode(t *testing.T, r queue.Result, code queue.Code) {
@@ -199,18 +199,18 @@ func TestApplicantLimit(t *testing.T) {
 	wantCode(t, e.book("brn", "snils", "2026-11-25 10:00", "79000000001", false), "")
 	wantCode(t, e.book("brn", "passport", "2026-11-25 10:00", "not a phone", false), queue.CodeInvalidRequest)
 	// Cancelling frees the applicant's quota.
-	wantCode(t, e.do(queue.Command{Kind: queue.KindCancel, Booking: 1}), "")
+	wantCode(t, e.do(&queue.Cancel{Booking: 1}), "")
 	wantCode(t, e.book("bsk", "passport", "2026-11-25 10:00", "79000000001", false), "")
 }
 
 func TestHoldExpiryAndConfirm(t *testing.T) {
 	e := newEnv(t, "2026-11-23 10:00")
-	e.s.Apply(&queue.Command{Kind: queue.KindSetRegion, Region: func() *queue.Region {
+	e.s.Apply(&queue.SetRegion{Region: func() *queue.Region {
 		r := testRegion()
 		r.Offices[0].Seats = map[string]int{"passport": 1}
 		return r
 	}()}, e.now, 99)
-	e.do(queue.Command{Kind: queue.KindTick})
+	e.do(&queue.Tick{})
 	held := e.book("brn", "passport", "2026-11-24 10:00", "79000000001", true)
 	wantCode(t, held, "")
 	if held.Booking.Status != queue.BookingHeld || held.Booking.HoldUntil != e.now+600 {
@@ -221,12 +221,12 @@ func TestHoldExpiryAndConfirm(t *testing.T) {
 	wantCode(t, e.book("brn", "passport", "2026-11-24 10:00", "79000000002", false), queue.CodeSlotTaken)
 	e.now++ // the hold has run out: the seat is free without waiting for a tick
 	wantCode(t, e.book("brn", "passport", "2026-11-24 10:00", "79000000002", false), "")
-	wantCode(t, e.do(queue.Command{Kind: queue.KindConfirm, Booking: held.Booking.ID}), queue.CodeHoldExpired)
+	wantCode(t, e.do(&queue.Confirm{Booking: held.Booking.ID}), queue.CodeHoldExpired)
 
 	// A hold confirmed in time becomes a confirmed booking.
 	h2 := e.book("brn", "passport", "2026-11-24 11:00", "79000000003", true)
 	e.now += 300
-	r := e.do(queue.Command{Kind: queue.KindConfirm, Booking: h2.Booking.ID})
+	r := e.do(&queue.Confirm{Booking: h2.Booking.ID})
 	if r.Err != nil || r.Booking.Status != queue.BookingConfirmed {
 		t.Fatalf("confirm %+v", r)
 	}
@@ -238,13 +238,13 @@ func TestHoldExpiryAndConfirm(t *testing.T) {
 
 func TestTickExpiresHolds(t *testing.T) {
 	e := newEnv(t, "2026-11-23 10:00")
-	e.do(queue.Command{Kind: queue.KindTick})
+	e.do(&queue.Tick{})
 	b := e.book("brn", "passport", "2026-11-24 10:00", "79000000001", true).Booking
 	e.now += 601
 	if !e.s.Due(e.now) {
 		t.Fatal("an expired hold should make a tick due")
 	}
-	e.do(queue.Command{Kind: queue.KindTick})
+	e.do(&queue.Tick{})
 	ev := e.s.TakeEvents()
 	if last := ev[len(ev)-1]; last.Kind != queue.EvBookingExpired || last.Booking.ID != b.ID {
 		t.Fatalf("events %+v", ev)
@@ -258,44 +258,44 @@ func TestReschedule(t *testing.T) {
 	e := newEnv(t, "2026-11-23 10:00")
 	b := e.book("brn", "passport", "2026-11-24 10:00", "79000000001", false).Booking
 	for i, start := range []string{"2026-11-25 10:00", "2026-11-26 10:00", "2026-12-23 17:45"} {
-		r := e.do(queue.Command{Kind: queue.KindReschedule, Booking: b.ID, Start: at(start)})
+		r := e.do(&queue.Reschedule{Booking: b.ID, Start: at(start)})
 		wantCode(t, r, "")
 		if r.Booking.Reschedules != i+1 || r.Booking.OriginalStart != at("2026-11-24 10:00") {
 			t.Fatalf("reschedule %d: %+v", i, r.Booking)
 		}
 	}
-	wantCode(t, e.do(queue.Command{Kind: queue.KindReschedule, Booking: b.ID, Start: at("2026-11-27 10:00")}), queue.CodeRescheduleLimit)
+	wantCode(t, e.do(&queue.Reschedule{Booking: b.ID, Start: at("2026-11-27 10:00")}), queue.CodeRescheduleLimit)
 
 	// The old seat is freed; the new one is taken; a taken target keeps the old seat.
 	c := e.book("brn", "snils", "2026-11-24 10:00", "79000000002", false).Booking
 	e.book("brn", "snils", "2026-11-24 11:00", "79000000003", false)
-	wantCode(t, e.do(queue.Command{Kind: queue.KindReschedule, Booking: c.ID, Start: at("2026-11-24 11:00")}), queue.CodeSlotTaken)
+	wantCode(t, e.do(&queue.Reschedule{Booking: c.ID, Start: at("2026-11-24 11:00")}), queue.CodeSlotTaken)
 	wantCode(t, e.book("brn", "snils", "2026-11-24 10:00", "79000000004", false), queue.CodeSlotTaken)
-	wantCode(t, e.do(queue.Command{Kind: queue.KindReschedule, Booking: c.ID, Start: at("2026-11-24 12:00")}), "")
+	wantCode(t, e.do(&queue.Reschedule{Booking: c.ID, Start: at("2026-11-24 12:00")}), "")
 	wantCode(t, e.book("brn", "snils", "2026-11-24 10:00", "79000000004", false), "")
-	wantCode(t, e.do(queue.Command{Kind: queue.KindReschedule, Booking: c.ID, Start: at("2026-12-24 12:00")}), queue.CodeOutsideHorizon)
+	wantCode(t, e.do(&queue.Reschedule{Booking: c.ID, Start: at("2026-12-24 12:00")}), queue.CodeOutsideHorizon)
 }
 
 func TestRescheduleWindowFromOriginalDate(t *testing.T) {
 	e := newEnv(t, "2026-11-23 10:00")
 	b := e.book("brn", "passport", "2026-11-24 10:00", "79000000001", false).Booking
 	e.now = at("2026-12-20 10:00") // the horizon now reaches 2027-01-19
-	wantCode(t, e.do(queue.Command{Kind: queue.KindReschedule, Booking: b.ID, Start: at("2026-12-25 10:00")}), queue.CodeOutsideHorizon)
-	wantCode(t, e.do(queue.Command{Kind: queue.KindReschedule, Booking: b.ID, Start: at("2026-12-24 10:00")}), "")
+	wantCode(t, e.do(&queue.Reschedule{Booking: b.ID, Start: at("2026-12-25 10:00")}), queue.CodeOutsideHorizon)
+	wantCode(t, e.do(&queue.Reschedule{Booking: b.ID, Start: at("2026-12-24 10:00")}), "")
 }
 
 func TestCancel(t *testing.T) {
 	e := newEnv(t, "2026-11-23 10:00")
 	r := e.book("brn", "snils", "2026-11-24 10:00", "79000000001", false)
 	wantCode(t, e.book("brn", "snils", "2026-11-24 10:00", "79000000002", false), queue.CodeSlotTaken)
-	c := e.do(queue.Command{Kind: queue.KindCancel, Booking: r.Booking.ID})
+	c := e.do(&queue.Cancel{Booking: r.Booking.ID})
 	if c.Err != nil || c.Booking.Status != queue.BookingCancelled {
 		t.Fatalf("cancel %+v", c)
 	}
 	wantCode(t, e.book("brn", "snils", "2026-11-24 10:00", "79000000002", false), "")
-	wantCode(t, e.do(queue.Command{Kind: queue.KindCancel, Booking: r.Booking.ID}), "")
-	wantCode(t, e.do(queue.Command{Kind: queue.KindConfirm, Booking: r.Booking.ID}), queue.CodeCancelled)
-	wantCode(t, e.do(queue.Command{Kind: queue.KindCancel, Booking: 999}), queue.CodeNotFound)
+	wantCode(t, e.do(&queue.Cancel{Booking: r.Booking.ID}), "")
+	wantCode(t, e.do(&queue.Confirm{Booking: r.Booking.ID}), queue.CodeCancelled)
+	wantCode(t, e.do(&queue.Cancel{Booking: 999}), queue.CodeNotFound)
 }
 
 func TestCheckIn(t *testing.T) {
@@ -306,8 +306,8 @@ func TestCheckIn(t *testing.T) {
 	e.now = at("2026-11-23 10:29")
 	wantCode(t, e.checkIn(b), queue.CodeTooEarly)
 	e.now = at("2026-11-23 10:30")
-	wantCode(t, e.do(queue.Command{Kind: queue.KindCheckIn, Office: "brn", Booking: other.ID, Start: other.Start}), queue.CodeWrongOffice)
-	wantCode(t, e.do(queue.Command{Kind: queue.KindCheckIn, Office: "brn", Booking: b.ID, Start: b.Start + 900}), queue.CodeInvalidQR)
+	wantCode(t, e.do(&queue.CheckIn{Office: "brn", Booking: other.ID, Start: other.Start}), queue.CodeWrongOffice)
+	wantCode(t, e.do(&queue.CheckIn{Office: "brn", Booking: b.ID, Start: b.Start + 900}), queue.CodeInvalidQR)
 	held := e.book("brn", "snils", "2026-11-23 11:00", "79000000002", true).Booking
 	wantCode(t, e.checkIn(held), queue.CodeNotConfirmed)
 	r := e.checkIn(b)
@@ -326,7 +326,7 @@ func TestCheckIn(t *testing.T) {
 	e.now = at("2026-11-23 12:46")
 	wantCode(t, e.checkIn(late2), queue.CodeTooLate)
 	cancelled := e.book("brn", "snils", "2026-11-23 13:00", "79000000006", false).Booking
-	e.do(queue.Command{Kind: queue.KindCancel, Booking: cancelled.ID})
+	e.do(&queue.Cancel{Booking: cancelled.ID})
 	wantCode(t, e.checkIn(cancelled), queue.CodeCancelled)
 }
 
@@ -433,7 +433,7 @@ func TestDayRollover(t *testing.T) {
 	if !e.s.Due(e.now) {
 		t.Fatal("midnight should make a tick due")
 	}
-	e.do(queue.Command{Kind: queue.KindTick})
+	e.do(&queue.Tick{})
 	kinds := map[queue.EventKind]int{}
 	for _, ev := range e.s.TakeEvents() {
 		kinds[ev.Kind]++
@@ -470,11 +470,12 @@ func TestBadInputNeverPanics(t *testing.T) {
 	e := newEnv(t, "2026-11-23 10:00")
 	before := dump(t, e.s)
 	for _, c := range []queue.Command{
-		{Kind: 0}, {Kind: 200}, {Kind: queue.KindBook}, {Kind: queue.KindConfirm}, {Kind: queue.KindReschedule, Booking: 5},
-		{Kind: queue.KindIssue}, {Kind: queue.KindCheckIn}, {Kind: queue.KindWindow}, {Kind: queue.KindWindow, Office: "brn", Window: 1},
-		{Kind: queue.KindWindow, Office: "brn", Window: 1, Action: 77}, {Kind: queue.KindSetRegion},
-		{Kind: queue.KindSetRegion, Region: &queue.Region{Offices: []queue.OfficeConfig{{ID: "x", Timezone: "Mars/Olympus"}}}},
-		{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: -1 << 62, Name: "x", Phone: "79000000000"},
+		&queue.Book{}, &queue.Confirm{}, &queue.Reschedule{Booking: 5},
+		&queue.Issue{}, &queue.CheckIn{}, &queue.WindowAction{}, &queue.WindowAction{Office: "brn", Window: 1},
+		&queue.WindowAction{Office: "brn", Window: 1, Action: 77}, &queue.SetRegion{},
+		&queue.SetRegion{Region: &queue.Region{Offices: []queue.OfficeConfig{{ID: "x", Timezone: "Mars/Olympus"}}}},
+		&queue.Book{Office: "brn", Service: "passport", Start: -1 << 62, Name: "x", Phone: "79000000000"},
+		&queue.Subscribe{}, &queue.Unsubscribe{ID: "none"}, &queue.Delivered{Sub: "none"}, &queue.Replay{},
 	} {
 		if r := e.do(c); r.Err == nil {
 			t.Fatalf("%+v accepted", c)
@@ -542,7 +543,7 @@ func TestRegionChangeKeepsWhatLiveRecordsNeed(t *testing.T) {
 	drop := func(mut func(r *queue.Region)) queue.Result {
 		r := testRegion()
 		mut(r)
-		return e.do(queue.Command{Kind: queue.KindSetRegion, Region: r})
+		return e.do(&queue.SetRegion{Region: r})
 	}
 	wantCode(t, drop(func(r *queue.Region) { r.Offices = r.Offices[:1] }), queue.CodeInvalidConfig)
 	wantCode(t, drop(func(r *queue.Region) {
@@ -563,19 +564,19 @@ func TestRegionChangeKeepsWhatLiveRecordsNeed(t *testing.T) {
 
 func TestIdempotencyKey(t *testing.T) {
 	e := newEnv(t, "2026-11-23 10:00")
-	book := queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: at("2026-11-24 10:00"), Name: "Иванов", Phone: "79000000001", Key: "portal:req-1"}
+	book := &queue.Book{Office: "brn", Service: "passport", Start: at("2026-11-24 10:00"), Name: "Иванов", Phone: "79000000001", Key: "portal:req-1"}
 	first := e.do(book)
 	again := e.do(book)
 	if first.Err != nil || again.Err != nil || !again.Replayed || again.Booking.ID != first.Booking.ID || len(e.s.Bookings) != 1 {
 		t.Fatalf("retry of a booking: %+v then %+v", first, again)
 	}
-	issue := queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport", Key: "kiosk-3:77"}
+	issue := &queue.Issue{Office: "brn", Service: "passport", Key: "kiosk-3:77"}
 	t1, t2 := e.do(issue), e.do(issue)
-	if !t2.Replayed || t2.Ticket.Number != t1.Ticket.Number || e.do(queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"}).Ticket.Number != "П-002" {
+	if !t2.Replayed || t2.Ticket.Number != t1.Ticket.Number || e.do(&queue.Issue{Office: "brn", Service: "passport"}).Ticket.Number != "П-002" {
 		t.Fatal("a retried ticket must not use up a number")
 	}
 	// A rejected command is not remembered: the retry is judged afresh.
-	late := queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "nope", Key: "kiosk-3:78"}
+	late := &queue.Issue{Office: "brn", Service: "nope", Key: "kiosk-3:78"}
 	wantCode(t, e.do(late), queue.CodeUnknownService)
 	late.Service = "snils"
 	if r := e.do(late); r.Err != nil || r.Replayed {
@@ -583,7 +584,7 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 	// Keys are forgotten after a day.
 	e.now += 24*3600 + 1
-	e.do(queue.Command{Kind: queue.KindTick})
+	e.do(&queue.Tick{})
 	if len(e.s.Retries) != 0 {
 		t.Fatalf("%d keys remembered after a day", len(e.s.Retries))
 	}
@@ -615,8 +616,7 @@ func TestAlternativesNearest(t *testing.T) {
 				grid = append(grid, sl.Start)
 				if rng.IntN(3) > 0 { // fill two thirds of the slots
 					for seat := range 2 {
-						e.do(queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: sl.Start, Name: "Тест",
-							Phone: fmt.Sprintf("7900%07d", len(grid)*2+seat)})
+						e.do(&queue.Book{Office: "brn", Service: "passport", Start: sl.Start, Name: "Тест", Phone: fmt.Sprintf("7900%07d", len(grid)*2+seat)})
 					}
 				}
 			}
@@ -655,10 +655,9 @@ func BenchmarkSlotSearch(b *testing.B) {
 	r.Offices[0].Hours = map[string]string{"mon": "00:00-24:00", "tue": "00:00-24:00", "wed": "00:00-24:00", "thu": "00:00-24:00",
 		"fri": "00:00-24:00", "sat": "00:00-24:00", "sun": "00:00-24:00"}
 	r.Offices[0].Seats = map[string]int{"passport": 10}
-	e.do(queue.Command{Kind: queue.KindSetRegion, Region: r})
+	e.do(&queue.SetRegion{Region: r})
 	for i := range 48 * 10 {
-		e.do(queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: at("2026-11-24 00:00") + int64(i/10)*900,
-			Name: "Тест", Phone: fmt.Sprintf("79%09d", i)})
+		e.do(&queue.Book{Office: "brn", Service: "passport", Start: at("2026-11-24 00:00") + int64(i/10)*900, Name: "Тест", Phone: fmt.Sprintf("79%09d", i)})
 	}
 	b.Run("day", func(b *testing.B) {
 		b.ReportAllocs()

@@ -15,11 +15,10 @@ func BenchmarkSnapshot(b *testing.B) {
 	e := newEnv(&testing.T{}, "2026-11-23 09:00")
 	r := testRegion()
 	r.Offices[0].Seats = map[string]int{"passport": 3000}
-	e.do(queue.Command{Kind: queue.KindSetRegion, Region: r})
+	e.do(&queue.SetRegion{Region: r})
 	for i := range 100_000 {
-		e.do(queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: at("2026-11-24 09:00") + int64(i%36)*900,
-			Name: "Заявитель Тестовый", Phone: fmt.Sprintf("79%09d", i)})
-		e.do(queue.Command{Kind: queue.KindIssue, Office: "brn", Service: "passport"})
+		e.do(&queue.Book{Office: "brn", Service: "passport", Start: at("2026-11-24 09:00") + int64(i%36)*900, Name: "Заявитель Тестовый", Phone: fmt.Sprintf("79%09d", i)})
+		e.do(&queue.Issue{Office: "brn", Service: "passport"})
 	}
 	if len(e.s.Bookings) != 100_000 || len(e.s.Tickets) != 100_000 {
 		b.Fatalf("%d bookings, %d tickets", len(e.s.Bookings), len(e.s.Tickets))

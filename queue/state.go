@@ -173,47 +173,6 @@ func (w *Window) Serves(service string) bool {
 	return false
 }
 
-// Command is one request to change the state. Kind selects the fields used.
-type Command struct {
-	Kind     Kind
-	Office   string
-	Service  string
-	Category string
-	Start    int64 // slot start, unix seconds
-	Booking  uint64
-	Window   int
-	Action   Action
-	Hold     bool
-	Name     string
-	Phone    string
-	Region   *Region
-	Key      string // idempotency key of a Book or Issue: a retry returns the first result
-	Sub      *Subscription
-}
-
-// Kind is a command type. Its value is the type byte of the log entry, so
-// values are never reused.
-type Kind byte
-
-const (
-	KindSetRegion  Kind = 1
-	KindBook       Kind = 2
-	KindConfirm    Kind = 3
-	KindReschedule Kind = 4
-	KindCancel     Kind = 5
-	KindIssue      Kind = 6
-	KindCheckIn    Kind = 7
-	KindWindow     Kind = 8
-	KindTick       Kind = 9
-	// Notifications: Subscribe (Sub), Unsubscribe (Name), Delivered (Name,
-	// Booking = the last Seq taken; Hold: the head goes to the dead letters),
-	// Replay (Name).
-	KindSubscribe   Kind = 10
-	KindUnsubscribe Kind = 11
-	KindDelivered   Kind = 12
-	KindReplay      Kind = 13
-)
-
 // Action is what an operator does at a window.
 type Action byte
 
@@ -249,81 +208,51 @@ type Result struct {
 	Replayed bool `json:"replayed,omitempty"`
 }
 
-// Clone copies the records a Result points to, so it can be kept or sent
-// outside the state's lock.
-func (r Result) Clone() Result {
-	if r.Booking != nil {
-		b := *r.Booking
-		r.Booking = &b
-	}
-	if r.Ticket != nil {
-		t := *r.Ticket
-		r.Ticket = &t
-	}
-	if r.Window != nil {
-		w := *r.Window
-		w.Services = append([]string(nil), w.Services...)
-		r.Window = &w
-	}
-	if r.Err != nil {
-		e := *r.Err
-		r.Err = &e
-	}
-	return r
-}
-
-var handlers = map[Kind]func(*State, *Command) Result{
-	KindSetRegion: (*State).setRegion, KindBook: (*State).book, KindConfirm: (*State).confirm,
-	KindReschedule: (*State).reschedule, KindCancel: (*State).cancel, KindIssue: (*State).issue,
-	KindCheckIn: (*State).checkIn, KindWindow: (*State).window, KindTick: (*State).tick,
-	KindSubscribe: (*State).subscribe, KindUnsubscribe: (*State).unsubscribe, KindDelivered: (*State).delivered, KindReplay: (*State).replay,
-}
-
-// Known reports whether k is a command type this version understands.
-func Known(k Kind) bool { return handlers[k] != nil }
-
 // Apply applies one command at time now (stamped by the leader) as part of
 // log entry index. Time never goes back: a stamp older than the last one is
 // raised to it. A rejected command changes nothing, apart from time-driven
 // work that was due anyway (an expired hold, a day rollover).
-func (s *State) Apply(c *Command, now int64, index uint64) Result {
+func (s *State) Apply(c Command, now int64, index uint64) Result {
 	if now > s.Now {
 		s.Now = now
 	}
 	s.Index = index
-	h := handlers[c.Kind]
-	if h == nil {
-		return Result{Err: errf(CodeUnknownCommand, "unknown command type %d", c.Kind)}
-	}
-	if c.Kind != KindSetRegion && s.Region == nil {
+	if _, ok := c.(*SetRegion); !ok && s.Region == nil {
 		return Result{Err: errf(CodeInvalidConfig, "no region is configured yet")}
 	}
-	var r Result
-	if c.Key == "" || c.Kind != KindBook && c.Kind != KindIssue {
-		r = h(s, c)
-	} else {
-		r = s.once(h, c)
-	}
-	switch o := s.Offices[c.Office]; {
-	case c.Kind == KindTick:
+	r := c.apply(s)
+	switch c := c.(type) {
+	case *Tick:
 		for _, oc := range s.Region.Offices {
 			s.remind(s.Offices[oc.ID])
 			s.loadChanged(s.Offices[oc.ID])
 		}
-	case o != nil && (c.Kind == KindIssue || c.Kind == KindCheckIn || c.Kind == KindWindow):
-		s.nearTurn(o)
-		s.loadChanged(o)
+	case *Issue:
+		s.queueMoved(c.Office)
+	case *CheckIn:
+		s.queueMoved(c.Office)
+	case *WindowAction:
+		s.queueMoved(c.Office)
 	}
 	return r
 }
 
+// queueMoved tells those whose turn is near, and follows the load, after
+// office's queue may have changed.
+func (s *State) queueMoved(office string) {
+	if o := s.Offices[office]; o != nil {
+		s.nearTurn(o)
+		s.loadChanged(o)
+	}
+}
+
 // once applies a command that carries an idempotency key: the first success
 // is remembered, and a retry with the same key returns it unchanged.
-func (s *State) once(h func(*State, *Command) Result, c *Command) Result {
-	if len(c.Key) > 160 {
-		return Result{Err: errf(CodeInvalidRequest, "the idempotency key is too long (at most 128 bytes)")}
+func (s *State) once(key string, c Command, apply func() Result) Result {
+	if key == "" {
+		return apply()
 	}
-	k := fmt.Sprint(c.Kind, "|", c.Key)
+	k := fmt.Sprint(c.Kind(), "|", key)
 	if r, ok := s.Retries[k]; ok {
 		if b := s.Bookings[r.Booking]; b != nil {
 			return Result{Booking: copyOf(b), Replayed: true}
@@ -332,7 +261,7 @@ func (s *State) once(h func(*State, *Command) Result, c *Command) Result {
 			return Result{Ticket: copyOf(t), Replayed: true}
 		}
 	}
-	res := h(s, c)
+	res := apply()
 	if res.Booking != nil {
 		s.Retries[k] = Retry{Booking: res.Booking.ID, At: s.Now}
 	} else if res.Ticket != nil {
@@ -377,7 +306,7 @@ func (s *State) Rules() Rules { return s.Region.Rules }
 
 // setRegion installs a new region configuration. Live state (window states,
 // waiting tickets) of offices that still exist is kept.
-func (s *State) setRegion(c *Command) Result {
+func (s *State) setRegion(c *SetRegion) Result {
 	if c.Region == nil {
 		return Result{Err: errf(CodeInvalidConfig, "no region given")}
 	}

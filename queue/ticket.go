@@ -43,7 +43,7 @@ type Ticket struct {
 	Near           bool         `json:"-"` // told that its turn is near
 }
 
-func (s *State) issue(c *Command) Result {
+func (s *State) issue(c *Issue) Result {
 	o, err := s.office(c.Office)
 	if err != nil {
 		return Result{Err: err}
@@ -81,7 +81,7 @@ func (s *State) enqueue(o *Office, t *Ticket, arrived int64) {
 
 // checkIn puts a booked applicant who scanned their talon into the live
 // queue. Start is the slot start the talon was issued for.
-func (s *State) checkIn(c *Command) Result {
+func (s *State) checkIn(c *CheckIn) Result {
 	b := s.Bookings[c.Booking]
 	if b == nil {
 		return Result{Err: errf(CodeNotFound, "no booking %d", c.Booking)}
@@ -177,7 +177,7 @@ func (s *State) missBookings(o *Office, today string) {
 
 // tick does the time-driven work: expired holds and day rollovers. The
 // leader proposes it when Due says there is something to do.
-func (s *State) tick(*Command) Result {
+func (s *State) tick() Result {
 	for _, oc := range s.Region.Offices {
 		s.rollover(s.Offices[oc.ID])
 	}

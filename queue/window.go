@@ -1,6 +1,6 @@
 package queue
 
-func (s *State) window(c *Command) Result {
+func (s *State) window(c *WindowAction) Result {
 	o, err := s.office(c.Office)
 	if err != nil {
 		return Result{Err: err}
@@ -78,7 +78,7 @@ func (s *State) callNext(o *Office, w *Window, cur *Ticket) Result {
 }
 
 // handle applies an action to the window's current ticket.
-func (s *State) handle(o *Office, w *Window, t *Ticket, c *Command) Result {
+func (s *State) handle(o *Office, w *Window, t *Ticket, c *WindowAction) Result {
 	switch c.Action {
 	case ActRecall:
 		if t.Status != TicketCalled {

@@ -68,15 +68,18 @@ type Recommendation struct {
 
 // Recommend ranks the offices offering service: open offices first, then by
 // the wait a walk-in would have now, then by the earliest free booking slot.
-func Recommend(s *queue.State, p queue.Policy, service string, now int64) []Recommendation {
+func Recommend(rd queue.Reader, p queue.Policy, service string, now int64) []Recommendation {
 	out := []Recommendation{}
-	for _, oc := range s.Region.Offices {
-		o := s.Offices[oc.ID]
+	if rd.Region() == nil {
+		return out
+	}
+	for _, oc := range rd.Region().Offices {
+		o := rd.Office(oc.ID)
 		if !o.Offers(service) {
 			continue
 		}
 		r := Recommendation{Office: oc.ID, EstWait: p.EstimateWait(o, service, now), Open: o.IsOpen(now)}
-		if sl, ok := s.EarliestFree(o, service, now); ok {
+		if sl, ok := rd.EarliestFree(oc.ID, service, now); ok {
 			r.Earliest = &sl
 		}
 		out = append(out, r)

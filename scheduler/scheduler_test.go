@@ -36,13 +36,13 @@ type sim struct {
 
 func newSim(t *testing.T) *sim {
 	x := &sim{t: t, s: queue.New(scheduler.Default{}), now: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC).Unix()}
-	x.do(queue.Command{Kind: queue.KindSetRegion, Region: region()})
+	x.do(&queue.SetRegion{Region: region()})
 	return x
 }
 
 func (x *sim) do(c queue.Command) queue.Result {
 	x.idx++
-	r := x.s.Apply(&c, x.now, x.idx)
+	r := x.s.Apply(c, x.now, x.idx)
 	if r.Err != nil {
 		x.t.Fatalf("%+v: %v", c, r.Err)
 	}
@@ -51,18 +51,18 @@ func (x *sim) do(c queue.Command) queue.Result {
 
 func (x *sim) ticket(office, service, category string) *queue.Ticket {
 	x.now += 60
-	return x.do(queue.Command{Kind: queue.KindIssue, Office: office, Service: service, Category: category}).Ticket
+	return x.do(&queue.Issue{Office: office, Service: service, Category: category}).Ticket
 }
 
 func TestPickOrder(t *testing.T) {
 	x := newSim(t)
 	slot := x.now + 1800
-	b := x.do(queue.Command{Kind: queue.KindBook, Office: "a", Service: "p", Start: slot, Name: "Б", Phone: "79000000000"}).Booking
+	b := x.do(&queue.Book{Office: "a", Service: "p", Start: slot, Name: "Б", Phone: "79000000000"}).Booking
 	first := x.ticket("a", "p", "")
 	x.ticket("a", "s", "")
 	vip := x.ticket("a", "p", "vip")
 	x.now = slot - 600
-	x.do(queue.Command{Kind: queue.KindCheckIn, Office: "a", Booking: b.ID, Start: b.Start})
+	x.do(&queue.CheckIn{Office: "a", Booking: b.ID, Start: b.Start})
 	o := x.s.Offices["a"]
 	w1, w2 := o.Window(1), o.Window(2)
 	p := scheduler.Default{}
@@ -96,14 +96,14 @@ func TestEstimateAndLoad(t *testing.T) {
 	if est := p.EstimateWait(o, "p", x.now); est != 3*20*60 {
 		t.Fatalf("estimate %d", est)
 	}
-	x.do(queue.Command{Kind: queue.KindWindow, Office: "a", Window: 1, Action: queue.ActOpen})
-	x.do(queue.Command{Kind: queue.KindWindow, Office: "a", Window: 2, Action: queue.ActOpen})
+	x.do(&queue.WindowAction{Office: "a", Window: 1, Action: queue.ActOpen})
+	x.do(&queue.WindowAction{Office: "a", Window: 2, Action: queue.ActOpen})
 	l := scheduler.OfficeLoad(o, x.now)
 	if l.Waiting != 3 || l.OpenWindows != 2 || l.FreeWindows != 2 || l.EstWait != 3*20*60/2 || l.Level != "high" {
 		t.Fatalf("load %+v", l)
 	}
 	x.now += 120
-	x.do(queue.Command{Kind: queue.KindWindow, Office: "a", Window: 1, Action: queue.ActCallNext})
+	x.do(&queue.WindowAction{Office: "a", Window: 1, Action: queue.ActCallNext})
 	if l := scheduler.OfficeLoad(o, x.now); l.FreeWindows != 1 || l.AvgWait != 240 || l.EstWait != 2*20*60/2 || l.Level != "high" {
 		t.Fatalf("load after a call %+v", l)
 	}
@@ -113,7 +113,7 @@ func TestRecommend(t *testing.T) {
 	x := newSim(t)
 	x.ticket("a", "p", "")
 	x.ticket("a", "p", "")
-	recs := scheduler.Recommend(x.s, scheduler.Default{}, "p", x.now)
+	recs := scheduler.Recommend(x.s.Reader(), scheduler.Default{}, "p", x.now)
 	if len(recs) != 2 || recs[0].Office != "b" || recs[0].EstWait != 0 || recs[1].EstWait != 2*20*60 || recs[0].Earliest == nil {
 		t.Fatalf("recommend %+v", recs)
 	}
@@ -123,14 +123,14 @@ func TestRecommend(t *testing.T) {
 // third of them for the service only window 1 serves.
 func busyOffice() (*queue.Office, int64) {
 	x := newSim(&testing.T{})
-	x.do(queue.Command{Kind: queue.KindWindow, Office: "a", Window: 1, Action: queue.ActOpen})
-	x.do(queue.Command{Kind: queue.KindWindow, Office: "a", Window: 2, Action: queue.ActOpen})
+	x.do(&queue.WindowAction{Office: "a", Window: 1, Action: queue.ActOpen})
+	x.do(&queue.WindowAction{Office: "a", Window: 2, Action: queue.ActOpen})
 	for i := range 1000 {
 		svc := "p"
 		if i%3 == 0 {
 			svc = "s"
 		}
-		x.do(queue.Command{Kind: queue.KindIssue, Office: "a", Service: svc})
+		x.do(&queue.Issue{Office: "a", Service: svc})
 	}
 	return x.s.Offices["a"], x.now
 }

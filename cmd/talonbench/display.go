@@ -11,7 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/talon-mfc/talon/metrics"
+	"github.com/talon-mfc/talon/metrics/report"
 )
 
 // screen is one connected hall display: when each called ticket reached it.
@@ -105,7 +105,7 @@ func (b *bench) display() error {
 		s.mu.Unlock()
 	}
 	fmt.Fprintf(b.out, "call → screen: %d calls × %d screens: p50 %s  p99 %s  max %s  missing %d\n", len(sent), len(screens),
-		ms(metrics.NearestRank(lat, 0.5)), ms(metrics.NearestRank(lat, 0.99)), ms(metrics.NearestRank(lat, 1)), missing)
+		ms(report.NearestRank(lat, 0.5)), ms(report.NearestRank(lat, 0.99)), ms(report.NearestRank(lat, 1)), missing)
 	if missing > 0 {
 		return fmt.Errorf("%d calls never reached their screen", missing)
 	}

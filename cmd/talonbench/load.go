@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/talon-mfc/talon/metrics"
+	"github.com/talon-mfc/talon/metrics/report"
 )
 
 // outcome is what one request came to.
@@ -95,7 +95,7 @@ func (r *result) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-22s %5d clients  %9.0f ok/s  ok %d  conflicts %d  errors %d  p50 %s  p99 %s  max %s  (%.1f s)",
 		r.name, r.clients, r.rate(), r.ok, r.conflicts, r.errs,
-		ms(metrics.NearestRank(r.lat, 0.5)), ms(metrics.NearestRank(r.lat, 0.99)), ms(metrics.NearestRank(r.lat, 1)), r.elapsed.Seconds())
+		ms(report.NearestRank(r.lat, 0.5)), ms(report.NearestRank(r.lat, 0.99)), ms(report.NearestRank(r.lat, 1)), r.elapsed.Seconds())
 	for _, k := range slices.Sorted(maps.Keys(r.codes)) {
 		fmt.Fprintf(&b, "\n%24s %s × %d", "", k, r.codes[k])
 	}

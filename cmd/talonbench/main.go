@@ -9,6 +9,8 @@
 package main
 
 import (
+	"github.com/talon-mfc/talon/queue"
+
 	"flag"
 	"fmt"
 	"io"
@@ -130,7 +132,7 @@ func (b *bench) cluster() ([]*node, error) {
 
 // day is the local date days from now in the bench region's time zone.
 func day(days int) string {
-	loc, _ := time.LoadLocation("Asia/Barnaul")
+	loc, _ := queue.LoadLocation("Asia/Barnaul")
 	return time.Now().In(loc).AddDate(0, 0, days).Format(time.DateOnly)
 }
 

@@ -105,20 +105,20 @@ func (b *bench) dataset() ([]byte, *queue.State, error) {
 	var index uint64
 	apply := func(c queue.Command) error {
 		index++
-		r := st.Apply(&c, now, index)
+		r := st.Apply(c, now, index)
 		st.TakeEvents() // nobody listens here
 		if r.Err != nil {
 			return fmt.Errorf("%+v: %w", c, r.Err)
 		}
 		return nil
 	}
-	if err := apply(queue.Command{Kind: queue.KindSetRegion, Region: &cfg.Region}); err != nil {
+	if err := apply(&queue.SetRegion{Region: &cfg.Region}); err != nil {
 		return nil, nil, err
 	}
 	// Bookings: every seat of each office and service, day after day.
 	bookings := b.records / 2
 	phone := 0
-	loc, _ := time.LoadLocation("Asia/Barnaul")
+	loc, _ := queue.LoadLocation("Asia/Barnaul")
 	for d := 1; phone < bookings && d < 24; d++ {
 		date := time.Now().In(loc).AddDate(0, 0, d)
 		for o := 0; o < b.region.Offices && phone < bookings; o++ {
@@ -130,8 +130,7 @@ func (b *bench) dataset() ([]byte, *queue.State, error) {
 							break
 						}
 						phone++
-						if err := apply(queue.Command{Kind: queue.KindBook, Office: b.region.office(o), Service: sv, Start: start,
-							Name: "Нагрузочный Тест", Phone: fmt.Sprintf("+78%09d", phone)}); err != nil {
+						if err := apply(&queue.Book{Office: b.region.office(o), Service: sv, Start: start, Name: "Нагрузочный Тест", Phone: fmt.Sprintf("+78%09d", phone)}); err != nil {
 							return nil, nil, err
 						}
 					}
@@ -142,20 +141,20 @@ func (b *bench) dataset() ([]byte, *queue.State, error) {
 	// Tickets: issued, called and served at every window of every office.
 	for o := range b.region.Offices {
 		for w := 1; w <= b.region.Windows; w++ {
-			if err := apply(queue.Command{Kind: queue.KindWindow, Office: b.region.office(o), Window: w, Action: queue.ActOpen}); err != nil {
+			if err := apply(&queue.WindowAction{Office: b.region.office(o), Window: w, Action: queue.ActOpen}); err != nil {
 				return nil, nil, err
 			}
 		}
 	}
 	for i := range b.records - bookings {
 		office, w := b.region.office(i%b.region.Offices), 1+(i/b.region.Offices)%b.region.Windows
-		if err := apply(queue.Command{Kind: queue.KindIssue, Office: office, Service: walkIn}); err != nil {
+		if err := apply(&queue.Issue{Office: office, Service: walkIn}); err != nil {
 			return nil, nil, err
 		}
-		if err := apply(queue.Command{Kind: queue.KindWindow, Office: office, Window: w, Action: queue.ActCallNext}); err != nil {
+		if err := apply(&queue.WindowAction{Office: office, Window: w, Action: queue.ActCallNext}); err != nil {
 			return nil, nil, err
 		}
-		if err := apply(queue.Command{Kind: queue.KindWindow, Office: office, Window: w, Action: queue.ActStart}); err != nil {
+		if err := apply(&queue.WindowAction{Office: office, Window: w, Action: queue.ActStart}); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -37,7 +37,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/talon-mfc/talon/cluster"
+	"github.com/talon-mfc/talon/cluster/node"
 	"github.com/talon-mfc/talon/queue"
 )
 
@@ -203,7 +203,7 @@ func (c *client) do(method, path string, body any, out any) error {
 
 // show runs a cluster change and prints the nodes after it.
 func (c *client) show(out io.Writer, method, path string, body any) error {
-	var res struct{ Nodes []cluster.Node }
+	var res struct{ Nodes []node.Member }
 	if err := c.do(method, path, body, &res); err != nil {
 		return err
 	}
@@ -212,7 +212,7 @@ func (c *client) show(out io.Writer, method, path string, body any) error {
 }
 
 func (c *client) status(out io.Writer) error {
-	var res struct{ Nodes []cluster.Node }
+	var res struct{ Nodes []node.Member }
 	if err := c.do("GET", "/api/v1/cluster/nodes", nil, &res); err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (c *client) status(out io.Writer) error {
 }
 
 // printNodes prints a table of the nodes and returns what is wrong.
-func printNodes(out io.Writer, nodes []cluster.Node) ([]string, error) {
+func printNodes(out io.Writer, nodes []node.Member) ([]string, error) {
 	w := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tRAFT ADDRESS\tSUFFRAGE\tSTATE\tTERM\tCOMMIT\tAPPLIED\tLAG\tREADY")
 	var problems []string

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/talon-mfc/talon/queue"
+
 	"context"
 	"fmt"
 	"net/http"
@@ -239,7 +241,7 @@ func TestFrontDeskInBrowser(t *testing.T) {
 	screenshot(t, ctx, "operator-panel")
 
 	// Check-in with a talon booked for the next quarter hour.
-	loc, _ := time.LoadLocation("Asia/Barnaul")
+	loc, _ := queue.LoadLocation("Asia/Barnaul")
 	next := time.Now().In(loc).Truncate(15 * time.Minute).Add(15 * time.Minute)
 	b := d.mustPost("/api/v1/bookings", map[string]any{"office": "demo-24h", "service": "passport", "start": next.Format(time.RFC3339),
 		"applicant": map[string]string{"name": "Иванова Мария", "phone": "+7 913 000-00-01"}})

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/talon-mfc/talon/queue"
+
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
@@ -199,7 +201,7 @@ func TestClusterFailover(t *testing.T) {
 	nodes := newCluster(t, 3)
 	lead, followers := leader(t, nodes)
 
-	loc, _ := time.LoadLocation("Asia/Barnaul")
+	loc, _ := queue.LoadLocation("Asia/Barnaul")
 	day := time.Now().In(loc).AddDate(0, 0, 3)
 	// Bookers race through the slots of demo-24h in the same order, so each
 	// slot is contended, before, during and after the failover.

@@ -15,9 +15,9 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
-	_ "time/tzdata" // every node resolves office time zones from the same data
 
 	systemd "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/valyala/fasthttp"
@@ -121,10 +121,12 @@ func run() error {
 	}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- httpSrv.Serve(ln) }()
-	go seed(store, cfg.Region, subs, log)
+	ctx, stopBackground := context.WithCancel(context.Background())
+	var background sync.WaitGroup
+	background.Add(2)
+	go func() { defer background.Done(); seed(ctx, store, cfg.Region, subs, log) }()
 	deliver := notify.New(notify.Config{Store: store, Logger: log, Observe: m.ObserveNotify})
-	stopDelivery := make(chan struct{})
-	go deliver.Run(stopDelivery)
+	go func() { defer background.Done(); deliver.Run(ctx) }()
 	systemd.SdNotify(false, systemd.SdNotifyReady) // systemd Type=notify: serving HTTP; /readyz says when it can serve
 
 	fmt.Printf("talond %s: region %q, data in %s\n", cfg.Node.ID, cfg.Region.Name, cfg.Node.DataDir)
@@ -151,9 +153,12 @@ func run() error {
 		err = fmt.Errorf("node halted: %s", store.Status().Halted)
 	}
 	systemd.SdNotify(false, systemd.SdNotifyStopping)
-	close(stopDelivery)
+	stopBackground()
+	background.Wait()
 	handOver(store, log)
+	screens.Close()
 	httpSrv.ShutdownWithContext(context.Background())
+	m.Close()
 	return joinErr(err, store.Close())
 }
 
@@ -188,17 +193,23 @@ func joinErr(a, b error) error {
 // cluster). Later changes go through the API (talonctl region load,
 // talonctl subscribe), so a node restarted with an older file never undoes
 // them.
-func seed(store *cluster.Store, r *queue.Region, subs []queue.Subscription, log *slog.Logger) {
+func seed(ctx context.Context, store *cluster.Store, r *queue.Region, subs []queue.Subscription, log *slog.Logger) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
 	for {
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 		var missing []queue.Command
-		store.Read(func(st *queue.State) {
-			if st.Region == nil {
-				missing = append(missing, queue.Command{Kind: queue.KindSetRegion, Region: r})
+		store.Read(func(rd queue.Reader) {
+			if rd.Region() == nil {
+				missing = append(missing, &queue.SetRegion{Region: r})
 			}
 			for _, sub := range subs {
-				if st.Subs[sub.ID] == nil {
-					missing = append(missing, queue.Command{Kind: queue.KindSubscribe, Sub: &sub})
+				if _, ok := rd.Subscription(sub.ID); !ok {
+					missing = append(missing, &queue.Subscribe{Sub: sub})
 				}
 			}
 		})
@@ -209,20 +220,21 @@ func seed(store *cluster.Store, r *queue.Region, subs []queue.Subscription, log 
 			continue
 		}
 		for _, c := range missing {
-			res, err := store.Apply(context.Background(), c)
+			res, _, err := store.Apply(ctx, c)
+			sub, isSub := c.(*queue.Subscribe)
 			switch {
 			case err != nil:
 				log.Warn("seeding the configuration", "err", err)
-			case res.Err != nil && c.Kind == queue.KindSetRegion:
+			case res.Err != nil && !isSub:
 				log.Error("the configured region was rejected", "err", res.Err)
 				return
 			case res.Err != nil:
-				log.Error("a configured subscription was rejected", "id", c.Sub.ID, "err", res.Err)
-				subs = slices.DeleteFunc(subs, func(s queue.Subscription) bool { return s.ID == c.Sub.ID })
-			case c.Kind == queue.KindSetRegion:
+				log.Error("a configured subscription was rejected", "id", sub.Sub.ID, "err", res.Err)
+				subs = slices.DeleteFunc(subs, func(s queue.Subscription) bool { return s.ID == sub.Sub.ID })
+			case !isSub:
 				log.Info("region loaded", "name", r.Name, "offices", len(r.Offices))
 			default:
-				log.Info("subscription created", "id", c.Sub.ID)
+				log.Info("subscription created", "id", sub.Sub.ID)
 			}
 		}
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/talon-mfc/talon/queue"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -166,7 +168,7 @@ func TestKillAndRestart(t *testing.T) {
 	dir := t.TempDir()
 	d := startDaemon(t, bin, dir)
 
-	loc, _ := time.LoadLocation("Asia/Barnaul")
+	loc, _ := queue.LoadLocation("Asia/Barnaul")
 	day := time.Now().In(loc).AddDate(0, 0, 2)
 	var mu sync.Mutex
 	tickets := map[string]bool{}    // acknowledged ticket numbers

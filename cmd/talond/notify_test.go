@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/talon-mfc/talon/queue"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -70,7 +72,7 @@ func TestNotificationsSurviveFailover(t *testing.T) {
 		t.Fatalf("subscribe: %v %v", err, resp)
 	}
 
-	loc, _ := time.LoadLocation("Asia/Barnaul")
+	loc, _ := queue.LoadLocation("Asia/Barnaul")
 	day := time.Now().In(loc).AddDate(0, 0, 2)
 	var mu sync.Mutex
 	acked := map[uint64]bool{}
@@ -177,7 +179,7 @@ func TestReminderAcrossRestart(t *testing.T) {
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("subscribe: %v %v", err, resp)
 	}
-	loc, _ := time.LoadLocation("Asia/Barnaul")
+	loc, _ := queue.LoadLocation("Asia/Barnaul")
 	now := time.Now().In(loc)
 	visit := time.Date(now.Year(), now.Month(), now.Day()+2, 10, 0, 0, 0, loc)
 	for i, phone := range []string{"79230000001", "79230000002"} {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/talon-mfc/talon/queue"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -39,7 +41,7 @@ func TestPrometheusScrapesServiceLevel(t *testing.T) {
 		return post("/api/v1/dev/clock", map[string]string{"advance": d.String()})
 	}
 	// Keep the scripted 30 minutes inside one local day in Barnaul.
-	loc, _ := time.LoadLocation("Asia/Barnaul")
+	loc, _ := queue.LoadLocation("Asia/Barnaul")
 	if now := time.Now().In(loc); now.Hour() == 23 {
 		advance(time.Hour)
 	}

@@ -15,7 +15,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/talon-mfc/talon/metrics"
+	"github.com/talon-mfc/talon/metrics/report"
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler"
 )
@@ -151,7 +151,7 @@ func RunRegion(rs RegionScenario, policy queue.Policy, name string, seed uint64,
 		}
 		r.hours = append(r.hours, [2]int{open, closeAt})
 	}
-	if err := r.apply(day0.Unix()-86400, queue.Command{Kind: queue.KindSetRegion, Region: r.region()}); err != nil {
+	if err := r.apply(day0.Unix()-86400, &queue.SetRegion{Region: r.region()}); err != nil {
 		return nil, err
 	}
 	for d := range rs.Days {
@@ -186,11 +186,11 @@ func RunRegion(rs RegionScenario, policy queue.Policy, name string, seed uint64,
 		}
 	}
 	rep.MeanWait /= math.Max(1, float64(called))
-	rep.Within15, rep.BookedOn, rep.P90Wait = ratio(within, called), ratio(onTime, booked), metrics.NearestRank(waits, 0.9)
+	rep.Within15, rep.BookedOn, rep.P90Wait = ratio(within, called), ratio(onTime, booked), report.NearestRank(waits, 0.9)
 	end := day0.AddDate(0, 0, rs.Days).Unix()
 	var busy, opened int64
 	for _, sc := range rs.Offices {
-		_, windows := metrics.Stats(r.st, sc.Name, day0.Unix(), end, end)
+		_, windows := report.Stats(r.st.Reader(), sc.Name, day0.Unix(), end, end)
 		for _, w := range windows {
 			busy, opened = busy+w.BusySeconds, opened+w.OpenSeconds
 		}
@@ -201,7 +201,7 @@ func RunRegion(rs RegionScenario, policy queue.Policy, name string, seed uint64,
 		for _, e := range errs {
 			sum += e
 		}
-		rep.Estimators[name] = EstimateError{MAE: sum / math.Max(1, float64(len(errs))), P90: metrics.NearestRank(errs, 0.9), N: len(errs)}
+		rep.Estimators[name] = EstimateError{MAE: sum / math.Max(1, float64(len(errs))), P90: report.NearestRank(errs, 0.9), N: len(errs)}
 	}
 	return rep, nil
 }
@@ -272,15 +272,13 @@ func (r *runner) apply(now int64, c queue.Command) error {
 
 func (r *runner) do(now int64, c queue.Command) (queue.Result, error) {
 	r.index++
-	res := r.st.Apply(&c, now, r.index)
+	res := r.st.Apply(c, now, r.index)
 	r.st.TakeEvents()
 	if res.Err != nil {
-		return res, fmt.Errorf("%s at %s: %s", kindName(c), time.Unix(now, 0).UTC().Format(time.DateTime), res.Err.Message)
+		return res, fmt.Errorf("%T%+v at %s: %s", c, c, time.Unix(now, 0).UTC().Format(time.DateTime), res.Err.Message)
 	}
 	return res, nil
 }
-
-func kindName(c queue.Command) string { return fmt.Sprintf("command %d/%d", c.Kind, c.Action) }
 
 // Event kinds of the simulation.
 const (
@@ -358,7 +356,7 @@ func (r *runner) day(d time.Time) error {
 		e := heap.Pop(&r.events).(event)
 		r.now = max(r.now, e.at)
 		if r.st.Due(r.now) { // what the leader's ticker does: rollover at midnight, expired holds
-			if err := r.apply(r.now, queue.Command{Kind: queue.KindTick}); err != nil {
+			if err := r.apply(r.now, &queue.Tick{}); err != nil {
 				return err
 			}
 		}
@@ -387,8 +385,7 @@ func (r *runner) book(i int, base int64) error {
 	for k := range sc.BookedPerDay {
 		s := pick(r.rng, bookable, total)
 		start := base + int64(open)*60 + int64((k*slots/sc.BookedPerDay)%slots)*900
-		res, err := r.do(base-6*3600, queue.Command{Kind: queue.KindBook, Office: sc.Name, Service: s.ID, Start: start, Name: "Заявитель",
-			Phone: fmt.Sprintf("7900%07d", r.index%10_000_000)})
+		res, err := r.do(base-6*3600, &queue.Book{Office: sc.Name, Service: s.ID, Start: start, Name: "Заявитель", Phone: fmt.Sprintf("7900%07d", r.index%10_000_000)})
 		if err != nil {
 			continue // the slot's seats are taken: that applicant books elsewhere
 		}
@@ -459,9 +456,9 @@ func (r *runner) handle(e event) error {
 			if e.prio {
 				cat = "priority"
 			}
-			res, err = r.do(r.now, queue.Command{Kind: queue.KindIssue, Office: id, Service: e.service, Category: cat})
+			res, err = r.do(r.now, &queue.Issue{Office: id, Service: e.service, Category: cat})
 		} else {
-			res, err = r.do(r.now, queue.Command{Kind: queue.KindCheckIn, Office: id, Booking: e.booking.ID, Start: e.booking.Start})
+			res, err = r.do(r.now, &queue.CheckIn{Office: id, Booking: e.booking.ID, Start: e.booking.Start})
 		}
 		if err != nil {
 			return nil // e.g. a check-in outside the allowed window: the applicant goes home
@@ -480,7 +477,7 @@ func (r *runner) handle(e event) error {
 		// After midnight the day's rollover has already ended the ticket
 		// (it expired): then there is nothing to finish.
 		act := map[int]queue.Action{evFinish: queue.ActFinish, evNoShow: queue.ActNoShow}[e.kind]
-		if res, err := r.do(r.now, queue.Command{Kind: queue.KindWindow, Office: r.rs.Offices[e.office].Name, Window: e.window, Action: act}); err != nil && res.Err.Code != queue.CodeNoCurrentTicket {
+		if res, err := r.do(r.now, &queue.WindowAction{Office: r.rs.Offices[e.office].Name, Window: e.window, Action: act}); err != nil && res.Err.Code != queue.CodeNoCurrentTicket {
 			return err
 		}
 		return r.callNext(wkey{e.office, e.window})
@@ -498,7 +495,7 @@ func (r *runner) handle(e event) error {
 	case evBackEnd:
 		k := wkey{e.office, e.window}
 		if r.window(k).State == queue.WindowPaused {
-			if err := r.apply(r.now, queue.Command{Kind: queue.KindWindow, Office: r.rs.Offices[e.office].Name, Window: e.window, Action: queue.ActOpen}); err != nil {
+			if err := r.apply(r.now, &queue.WindowAction{Office: r.rs.Offices[e.office].Name, Window: e.window, Action: queue.ActOpen}); err != nil {
 				return err
 			}
 			return r.callNext(k)
@@ -508,7 +505,7 @@ func (r *runner) handle(e event) error {
 	case evOpen:
 		sc := r.rs.Offices[e.office]
 		for _, w := range sc.Windows {
-			if err := r.apply(r.now, queue.Command{Kind: queue.KindWindow, Office: sc.Name, Window: w.Number, Action: queue.ActOpen}); err != nil {
+			if err := r.apply(r.now, &queue.WindowAction{Office: sc.Name, Window: w.Number, Action: queue.ActOpen}); err != nil {
 				return err
 			}
 			r.at(event{at: r.now, kind: evFree, office: e.office, window: w.Number})
@@ -523,7 +520,7 @@ func (r *runner) window(k wkey) *queue.Window {
 
 // windowDo runs a window action.
 func (r *runner) windowDo(k wkey, a queue.Action) (queue.Result, error) {
-	return r.do(r.now, queue.Command{Kind: queue.KindWindow, Office: r.rs.Offices[k.office].Name, Window: k.n, Action: a})
+	return r.do(r.now, &queue.WindowAction{Office: r.rs.Offices[k.office].Name, Window: k.n, Action: a})
 }
 
 // pause starts window k's break of length seconds.
@@ -575,7 +572,7 @@ func (r *runner) callNext(k wkey) error {
 // whether the applicant left.
 func (r *runner) elsewhere(e *event) bool {
 	here := r.rs.Offices[e.office].Name
-	recs := scheduler.Recommend(r.st, r.policy, e.service, r.now)
+	recs := scheduler.Recommend(r.st.Reader(), r.policy, e.service, r.now)
 	var hereWait int64 = -1
 	for _, rec := range recs {
 		if rec.Office == here {

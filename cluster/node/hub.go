@@ -1,6 +1,7 @@
-package cluster
+package node
 
 import (
+	"context"
 	"sync"
 
 	"github.com/talon-mfc/talon/queue"
@@ -11,8 +12,9 @@ import (
 // subscriber whose buffer is full is dropped, its channel closed, and it
 // resubscribes from the last Seq it saw using Since.
 type Hub struct {
-	mu   sync.Mutex
-	subs map[*Subscription]struct{}
+	mu     sync.Mutex
+	closed chan struct{} // closed with the hub: followers return
+	subs   map[*Subscription]struct{}
 	ring []queue.Event // the most recent events, circular: event Seq sits at Seq % len(ring)
 	last uint64        // Seq of the newest retained event
 }
@@ -25,7 +27,7 @@ type Subscription struct {
 
 // NewHub keeps the last size events for resuming subscribers.
 func NewHub(size int) *Hub {
-	return &Hub{subs: map[*Subscription]struct{}{}, ring: make([]queue.Event, size)}
+	return &Hub{subs: map[*Subscription]struct{}{}, ring: make([]queue.Event, size), closed: make(chan struct{})}
 }
 
 // Subscribe returns a subscription with a buffer of n events.
@@ -65,7 +67,9 @@ func (h *Hub) Since(seq uint64) ([]queue.Event, bool) {
 	return out, true
 }
 
-func (h *Hub) publish(evs []queue.Event) {
+// Publish hands the events of an applied batch, in order, to every
+// subscriber; it never blocks.
+func (h *Hub) Publish(evs []queue.Event) {
 	if len(evs) == 0 {
 		return
 	}
@@ -90,29 +94,53 @@ func (h *Hub) publish(evs []queue.Event) {
 	}
 }
 
-// Follow calls fn with every event from now on, in order, for as long as
-// the process lives. When the subscription is dropped (fn was too slow) it
-// resubscribes and catches up from the ring; onGap, if set, is called when
-// the ring no longer reached back and events were skipped.
-func (h *Hub) Follow(fn func(queue.Event), onGap func()) {
-	var last uint64
+// Follow calls fn with every event after seq after, in order, until ctx
+// ends or the hub closes. It catches up from the ring first, and again
+// whenever its subscription is dropped (fn was too slow); onGap, if set, is
+// called when the ring no longer reached back and events were skipped.
+// Pass the state's EventSeq read before starting to follow "from now on"
+// without a gap.
+func (h *Hub) Follow(ctx context.Context, after uint64, fn func(queue.Event), onGap func()) {
+	last := after
 	for {
 		sub := h.Subscribe(1 << 14)
-		if last > 0 {
-			evs, complete := h.Since(last)
-			if !complete && onGap != nil {
-				onGap()
-			}
-			for _, e := range evs {
-				fn(e)
-				last = e.Seq
+		evs, complete := h.Since(last)
+		if !complete && onGap != nil {
+			onGap()
+		}
+		for _, e := range evs {
+			fn(e)
+			last = e.Seq
+		}
+	events:
+		for {
+			select {
+			case e, ok := <-sub.C:
+				if !ok {
+					break events // dropped: catch up
+				}
+				if e.Seq > last {
+					fn(e)
+					last = e.Seq
+				}
+			case <-ctx.Done():
+				sub.Close()
+				return
+			case <-h.closed:
+				sub.Close()
+				return
 			}
 		}
-		for e := range sub.C {
-			if e.Seq > last {
-				fn(e)
-				last = e.Seq
-			}
-		}
+	}
+}
+
+// Close ends every follower.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	select {
+	case <-h.closed:
+	default:
+		close(h.closed)
 	}
 }

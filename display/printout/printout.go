@@ -1,7 +1,9 @@
-// Package display holds what applicants see: the printed talon (PDF and
-// PNG with its QR code), and the pages and the WebSocket feed of the hall
-// screens.
-package display
+// Package printout renders the talon an applicant takes away: a PDF (an A4
+// page to print at home, or an 80 mm kiosk receipt) and a PNG for a phone's
+// screen, each with the QR code of the booking's signed token. It knows
+// only what a talon shows (Talon); it does not know bookings, the state or
+// HTTP.
+package printout
 
 import (
 	"bytes"

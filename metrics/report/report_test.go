@@ -1,4 +1,4 @@
-package metrics
+package report
 
 import (
 	"reflect"
@@ -9,12 +9,40 @@ import (
 	"github.com/talon-mfc/talon/scheduler"
 )
 
+func region() *queue.Region {
+	hours := map[string]string{}
+	for _, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
+		hours[d] = "00:00-24:00"
+	}
+	return &queue.Region{
+		Name:     "test",
+		Services: []queue.Service{{ID: "passport", Name: "Паспорт", Letter: "П", AvgMinutes: 20, Bookable: true}},
+		Offices: []queue.OfficeConfig{{
+			ID: "brn", Name: "Барнаул", Timezone: "Asia/Barnaul", Hours: hours, Services: []string{"passport"},
+			Windows: []queue.WindowConfig{{Number: 1, Services: []string{"passport"}, Bookings: true}},
+		}},
+	}
+}
+
+// day drives a state through commands at given times.
+type day struct {
+	st    *queue.State
+	index uint64
+}
+
+func (d *day) at(now int64, c queue.Command) queue.Result {
+	d.index++
+	r := d.st.Apply(c, now, d.index)
+	d.st.TakeEvents()
+	return r
+}
+
 // scriptedDay drives one office through a morning whose figures are worked
 // out by hand in TestStatsOfAScriptedDay. t0 is 10:00 in Barnaul; commands
 // come in time order (the state's clock never goes back).
 func scriptedDay(t *testing.T) (*queue.State, int64) {
 	t0 := time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC).Unix()
-	d := &day{t: t, st: queue.New(scheduler.FCFS{}), m: New(nil)} // first come, first served: a call order easy to follow by hand
+	d := &day{st: queue.New(scheduler.FCFS{})} // first come, first served: a call order easy to follow by hand
 	r := region()
 	r.Services = append(r.Services, queue.Service{ID: "consult", Name: "Консультация", Letter: "К", AvgMinutes: 5})
 	r.Offices[0].Services = []string{"passport", "consult"}
@@ -28,14 +56,14 @@ func scriptedDay(t *testing.T) (*queue.State, int64) {
 	}
 	win := func(at int64, n int, a queue.Action) queue.Result {
 		t.Helper()
-		return must(d.at(t0+at, queue.Command{Kind: queue.KindWindow, Office: "brn", Window: n, Action: a}))
+		return must(d.at(t0+at, &queue.WindowAction{Office: "brn", Window: n, Action: a}))
 	}
 	issue := func(at int64, service string) {
 		t.Helper()
-		must(d.at(t0+at, queue.Command{Kind: queue.KindIssue, Office: "brn", Service: service}))
+		must(d.at(t0+at, &queue.Issue{Office: "brn", Service: service}))
 	}
-	must(d.at(t0, queue.Command{Kind: queue.KindSetRegion, Region: r}))
-	b := must(d.at(t0, queue.Command{Kind: queue.KindBook, Office: "brn", Service: "passport", Start: t0 + 1800, Name: "Д", Phone: "79000000004"})).Booking
+	must(d.at(t0, &queue.SetRegion{Region: r}))
+	b := must(d.at(t0, &queue.Book{Office: "brn", Service: "passport", Start: t0 + 1800, Name: "Д", Phone: "79000000004"})).Booking
 	win(0, 1, queue.ActOpen)
 	win(0, 2, queue.ActOpen)
 	issue(0, "passport")  // A
@@ -55,7 +83,7 @@ func scriptedDay(t *testing.T) (*queue.State, int64) {
 	win(520, 2, queue.ActStart)
 	win(820, 2, queue.ActFinish)
 	win(930, 1, queue.ActFinish)
-	must(d.at(t0+1500, queue.Command{Kind: queue.KindCheckIn, Office: "brn", Booking: b.ID, Start: b.Start})) // D
+	must(d.at(t0+1500, &queue.CheckIn{Office: "brn", Booking: b.ID, Start: b.Start})) // D
 	if tk := win(2000, 1, queue.ActCallNext).Ticket; tk.Booking != b.ID {
 		t.Fatalf("window 1 called %s, not the booking", tk.Number)
 	}
@@ -74,7 +102,7 @@ func scriptedDay(t *testing.T) (*queue.State, int64) {
 
 func TestStatsOfAScriptedDay(t *testing.T) {
 	st, t0 := scriptedDay(t)
-	services, windows := Stats(st, "brn", t0-3600, t0+7200, t0+4000)
+	services, windows := Stats(st.Reader(), "brn", t0-3600, t0+7200, t0+4000)
 	wantServices := []ServiceStats{
 		// consult: C waited 380 s, served 300 s.
 		{Office: "brn", Service: "consult", Tickets: 1, Called: 1, Within15: 1, MeanWait: 380, P90Wait: 380, Served: 1, MeanService: 300},
@@ -108,7 +136,7 @@ func TestStatsOfAScriptedDay(t *testing.T) {
 	}
 
 	// A period before anything happened has nothing in it.
-	services, windows = Stats(st, "brn", t0-7200, t0-3600, t0+4000)
+	services, windows = Stats(st.Reader(), "brn", t0-7200, t0-3600, t0+4000)
 	if services[1].Tickets != 0 || windows[0].OpenSeconds != 0 || windows[0].Called != 0 {
 		t.Errorf("an empty period: %+v %+v", services, windows)
 	}
@@ -116,7 +144,7 @@ func TestStatsOfAScriptedDay(t *testing.T) {
 
 func TestHistoryAndRecords(t *testing.T) {
 	st, t0 := scriptedDay(t)
-	pts := History(st, "brn", t0+3900)
+	pts := History(st.Reader(), "brn", t0+3900)
 	if len(pts) != 288 || pts[287].At != t0+3900 {
 		t.Fatalf("%d points, last at %d", len(pts), pts[len(pts)-1].At-t0)
 	}
@@ -142,7 +170,7 @@ func TestHistoryAndRecords(t *testing.T) {
 		}
 	}
 
-	recs := Records(st, "brn", t0-3600, t0+7200)
+	recs := Records(st.Reader(), "brn", t0-3600, t0+7200)
 	var numbers, sources, outcomes []string
 	for _, r := range recs {
 		numbers, sources, outcomes = append(numbers, r.Number), append(sources, r.Source), append(outcomes, r.Outcome)

@@ -1,4 +1,4 @@
-package cluster
+package node
 
 import (
 	"testing"
@@ -13,7 +13,7 @@ func TestHub(t *testing.T) {
 	for seq := uint64(1); seq <= 6; seq++ {
 		evs = append(evs, queue.Event{Seq: seq})
 	}
-	h.publish(evs)
+	h.Publish(evs)
 	for want := uint64(1); want <= 6; want++ {
 		if e := <-fast.C; e.Seq != want {
 			t.Fatalf("got %d, want %d", e.Seq, want)

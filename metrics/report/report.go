@@ -1,4 +1,4 @@
-package metrics
+package report
 
 import (
 	"math"
@@ -8,10 +8,15 @@ import (
 	"github.com/talon-mfc/talon/queue"
 )
 
-// The statistics below are computed from the tickets in the replicated
-// state, so every node gives the same figures for a period. A ticket is one
-// place in a queue: an applicant redirected to another service counts once
-// in each service they queued for, and their wait runs from their arrival.
+// Package report computes what an office reports of its work: statistics
+// per service and window over a period, the visit records for the АИС МФЦ
+// (no personal data), and the load history of the last 24 hours.
+//
+// The figures come from the tickets in the replicated state, read through a
+// queue.Reader, so every node gives the same figures for a period. A ticket
+// is one place in a queue: an applicant redirected to another service counts
+// once in each service they queued for, and their wait runs from their
+// arrival. It depends on the domain alone: not on Prometheus, HTTP or Raft.
 
 // ServiceStats are one office's figures for one service over a period:
 // the tickets whose applicant arrived in it.
@@ -49,8 +54,8 @@ type WindowStats struct {
 }
 
 // Stats computes an office's figures for the period [from, to) at time now.
-func Stats(st *queue.State, office string, from, to, now int64) ([]ServiceStats, []WindowStats) {
-	o := st.Offices[office]
+func Stats(r queue.Reader, office string, from, to, now int64) ([]ServiceStats, []WindowStats) {
+	o := r.Office(office)
 	if o == nil {
 		return nil, nil
 	}
@@ -62,7 +67,7 @@ func Stats(st *queue.State, office string, from, to, now int64) ([]ServiceStats,
 	for _, w := range o.Windows {
 		windows[w.Number] = &WindowStats{Office: office, Window: w.Number}
 	}
-	for _, t := range st.Tickets {
+	for t := range r.Tickets() {
 		if t.Office != office {
 			continue
 		}
@@ -196,7 +201,7 @@ type Point struct {
 
 // History is an office's load over the 24 hours before now, in 288 points
 // 5 minutes apart, the last at now.
-func History(st *queue.State, office string, now int64) []Point {
+func History(r queue.Reader, office string, now int64) []Point {
 	const step, n = 300, 288
 	last := now
 	first := last - (n-1)*step
@@ -210,7 +215,7 @@ func History(st *queue.State, office string, now int64) []Point {
 		}
 		return int((t - first + step - 1) / step)
 	}
-	for _, t := range st.Tickets {
+	for t := range r.Tickets() {
 		end := t.CalledAt
 		if end == 0 {
 			end = t.FinishedAt
@@ -258,9 +263,9 @@ type Record struct {
 
 // Records are the visits to an office that joined a queue in [from, to),
 // in order of issue.
-func Records(st *queue.State, office string, from, to int64) []Record {
+func Records(rd queue.Reader, office string, from, to int64) []Record {
 	var out []Record
-	for _, t := range st.Tickets {
+	for t := range rd.Tickets() {
 		if t.Office != office || t.IssuedAt < from || t.IssuedAt >= to {
 			continue
 		}
@@ -273,8 +278,8 @@ func Records(st *queue.State, office string, from, to int64) []Record {
 		case t.Booking != 0:
 			r.Source = "booking"
 		}
-		if b := st.Bookings[t.Booking]; b != nil {
-			r.Booking = b.Number
+		if t.Booking != 0 {
+			r.Booking = t.Number // a checked-in booking's ticket carries its number
 		}
 		if t.CalledAt > 0 {
 			r.WaitS = t.CalledAt - t.ArrivedAt

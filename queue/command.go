@@ -1,0 +1,275 @@
+package queue
+
+// Command is one request to change the state: one Go type per kind, each
+// with its own fields. A command enters the log only through Encode, which
+// validates it first, and leaves it only through Decode, which enforces the
+// same limits: whatever Encode accepts decodes to an equal command, so no
+// node ever halts on an entry that passed validation.
+//
+// The set is closed: only this package defines commands.
+type Command interface {
+	// Kind is the command's type byte in the log.
+	Kind() Kind
+	// wire describes the fields once, for the encoder and the decoder alike.
+	wire(w wire)
+	// check validates what the wire limits do not: ranges and enums.
+	check() *Error
+	apply(s *State) Result
+}
+
+// Kind is a command type. Its value is the type byte of the log entry, so
+// values are never reused. A kind with the high bit (Ignorable) set is one
+// that a node of an older version may skip; any other kind it does not know
+// halts it rather than let replicas diverge.
+type Kind byte
+
+// Ignorable marks a kind older nodes may skip.
+const Ignorable Kind = 0x80
+
+const (
+	KindSetRegion   Kind = 1
+	KindBook        Kind = 2
+	KindConfirm     Kind = 3
+	KindReschedule  Kind = 4
+	KindCancel      Kind = 5
+	KindIssue       Kind = 6
+	KindCheckIn     Kind = 7
+	KindWindow      Kind = 8
+	KindTick        Kind = 9
+	KindSubscribe   Kind = 10
+	KindUnsubscribe Kind = 11
+	KindDelivered   Kind = 12
+	KindReplay      Kind = 13
+)
+
+// commands makes an empty command of each kind, for Decode.
+var commands = map[Kind]func() Command{
+	KindSetRegion: func() Command { return new(SetRegion) }, KindBook: func() Command { return new(Book) },
+	KindConfirm: func() Command { return new(Confirm) }, KindReschedule: func() Command { return new(Reschedule) },
+	KindCancel: func() Command { return new(Cancel) }, KindIssue: func() Command { return new(Issue) },
+	KindCheckIn: func() Command { return new(CheckIn) }, KindWindow: func() Command { return new(WindowAction) },
+	KindTick: func() Command { return new(Tick) }, KindSubscribe: func() Command { return new(Subscribe) },
+	KindUnsubscribe: func() Command { return new(Unsubscribe) }, KindDelivered: func() Command { return new(Delivered) },
+	KindReplay: func() Command { return new(Replay) },
+}
+
+// SetRegion installs a region configuration. Live state (window states,
+// waiting tickets) of offices that still exist is kept.
+type SetRegion struct{ Region *Region }
+
+// Book books a seat: confirmed at once, or held until confirmed (Hold).
+// Key is an idempotency key: a retry with it returns the first result.
+type Book struct {
+	Office, Service string
+	Start           int64 // slot start, unix seconds
+	Hold            bool
+	Name, Phone     string
+	Key             string
+}
+
+// Confirm confirms a held booking.
+type Confirm struct{ Booking uint64 }
+
+// Reschedule moves a booking to another slot of its office.
+type Reschedule struct {
+	Booking uint64
+	Start   int64
+}
+
+// Cancel cancels a booking and frees its seat.
+type Cancel struct{ Booking uint64 }
+
+// Issue issues a walk-in ticket. Key is an idempotency key, as in Book.
+type Issue struct{ Office, Service, Category, Key string }
+
+// CheckIn puts a booked applicant who scanned their talon into the live
+// queue. Start is the slot start the talon was signed for.
+type CheckIn struct {
+	Office  string
+	Booking uint64
+	Start   int64
+}
+
+// WindowAction is what an operator does at a window; Service is the target
+// of a redirect.
+type WindowAction struct {
+	Office  string
+	Window  int
+	Action  Action
+	Service string
+}
+
+// Tick does the time-driven work that is due: expired holds, day
+// rollovers, reminders. The leader proposes it when State.Due says so.
+type Tick struct{}
+
+// Subscribe adds or replaces a notification webhook.
+type Subscribe struct{ Sub Subscription }
+
+// Unsubscribe removes a webhook with its outbox and dead letters.
+type Unsubscribe struct{ ID string }
+
+// Delivered records that subscription Sub's gateway took every notification
+// up to Seq; with Dead, that the head notification Seq was given up after
+// its retries and goes to the dead letters instead.
+type Delivered struct {
+	Sub  string
+	Seq  uint64
+	Dead bool
+}
+
+// Replay puts a subscription's dead letters back in front of its outbox.
+type Replay struct{ Sub string }
+
+func (*SetRegion) Kind() Kind    { return KindSetRegion }
+func (*Book) Kind() Kind         { return KindBook }
+func (*Confirm) Kind() Kind      { return KindConfirm }
+func (*Reschedule) Kind() Kind   { return KindReschedule }
+func (*Cancel) Kind() Kind       { return KindCancel }
+func (*Issue) Kind() Kind        { return KindIssue }
+func (*CheckIn) Kind() Kind      { return KindCheckIn }
+func (*WindowAction) Kind() Kind { return KindWindow }
+func (*Tick) Kind() Kind         { return KindTick }
+func (*Subscribe) Kind() Kind    { return KindSubscribe }
+func (*Unsubscribe) Kind() Kind  { return KindUnsubscribe }
+func (*Delivered) Kind() Kind    { return KindDelivered }
+func (*Replay) Kind() Kind       { return KindReplay }
+
+// The fields of each kind on the wire. A field's bit is its place in the
+// command's mask; bits are per kind and never reused within a kind, so a
+// field can be added without breaking entries written before. The kinds of
+// the first version keep the bits of its single shared mask, so the log it
+// wrote still decodes.
+const (
+	bOffice = 1 << iota
+	bService
+	bCategory
+	bStart
+	bBooking
+	bWindow
+	bAction
+	bHold
+	bName
+	bPhone
+	bRegion
+	bKey
+	bSub
+)
+
+func (c *SetRegion) wire(w wire) { w.json(bRegion, "region", &c.Region, MaxRegionBytes) }
+
+func (c *Book) wire(w wire) {
+	w.str(bOffice, "office", &c.Office, MaxIDBytes)
+	w.str(bService, "service", &c.Service, MaxIDBytes)
+	w.varint(bStart, &c.Start)
+	w.flag(bHold, &c.Hold)
+	w.str(bName, "applicant name", &c.Name, MaxNameBytes)
+	w.str(bPhone, "applicant phone", &c.Phone, MaxPhoneBytes)
+	w.str(bKey, "idempotency key", &c.Key, MaxKeyBytes)
+}
+
+func (c *Confirm) wire(w wire) { w.uvarint(bBooking, &c.Booking) }
+func (c *Cancel) wire(w wire)  { w.uvarint(bBooking, &c.Booking) }
+
+func (c *Reschedule) wire(w wire) {
+	w.varint(bStart, &c.Start)
+	w.uvarint(bBooking, &c.Booking)
+}
+
+func (c *Issue) wire(w wire) {
+	w.str(bOffice, "office", &c.Office, MaxIDBytes)
+	w.str(bService, "service", &c.Service, MaxIDBytes)
+	w.str(bCategory, "category", &c.Category, MaxIDBytes)
+	w.str(bKey, "idempotency key", &c.Key, MaxKeyBytes)
+}
+
+func (c *CheckIn) wire(w wire) {
+	w.str(bOffice, "office", &c.Office, MaxIDBytes)
+	w.varint(bStart, &c.Start)
+	w.uvarint(bBooking, &c.Booking)
+}
+
+func (c *WindowAction) wire(w wire) {
+	w.str(bOffice, "office", &c.Office, MaxIDBytes)
+	w.str(bService, "service", &c.Service, MaxIDBytes)
+	w.int(bWindow, &c.Window)
+	w.byte(bAction, (*byte)(&c.Action))
+}
+
+func (*Tick) wire(wire) {}
+
+func (c *Subscribe) wire(w wire) { w.json(bSub, "subscription", &c.Sub, MaxSubscriptionBytes) }
+
+func (c *Unsubscribe) wire(w wire) { w.str(bName, "subscription id", &c.ID, MaxIDBytes) }
+
+func (c *Delivered) wire(w wire) {
+	w.uvarint(bBooking, &c.Seq)
+	w.flag(bHold, &c.Dead)
+	w.str(bName, "subscription id", &c.Sub, MaxIDBytes)
+}
+
+func (c *Replay) wire(w wire) { w.str(bName, "subscription id", &c.Sub, MaxIDBytes) }
+
+// Ranges and enums. Names, phones and whether an office or service exists
+// are the state's to judge when the command applies.
+
+func (c *SetRegion) check() *Error {
+	if c.Region == nil {
+		return errf(CodeInvalidConfig, "no region given")
+	}
+	if err := c.Region.Validate(); err != nil {
+		return errf(CodeInvalidConfig, "%v", err)
+	}
+	return nil
+}
+
+func (*Book) check() *Error    { return nil }
+func (*Issue) check() *Error   { return nil }
+func (*CheckIn) check() *Error { return nil }
+func (*Tick) check() *Error    { return nil }
+
+func (c *Confirm) check() *Error    { return needBooking(c.Booking) }
+func (c *Cancel) check() *Error     { return needBooking(c.Booking) }
+func (c *Reschedule) check() *Error { return needBooking(c.Booking) }
+
+func needBooking(id uint64) *Error {
+	if id == 0 {
+		return errf(CodeInvalidRequest, "no booking given")
+	}
+	return nil
+}
+
+func (c *WindowAction) check() *Error {
+	if c.Window <= 0 || c.Window > MaxWindow {
+		return errf(CodeUnknownWindow, "window numbers are 1..%d", MaxWindow)
+	}
+	if c.Action < ActOpen || c.Action > ActRedirect {
+		return errf(CodeInvalidRequest, "unknown window action %d", c.Action)
+	}
+	return nil
+}
+
+func (c *Subscribe) check() *Error   { return c.Sub.validate() }
+func (c *Unsubscribe) check() *Error { return needID(c.ID) }
+func (c *Delivered) check() *Error   { return needID(c.Sub) }
+func (c *Replay) check() *Error      { return needID(c.Sub) }
+func needID(id string) *Error {
+	if !subscriptionID.MatchString(id) {
+		return errf(CodeInvalidRequest, "a subscription id is lowercase letters, digits, - and _ (up to 64)")
+	}
+	return nil
+}
+
+func (c *SetRegion) apply(s *State) Result    { return s.setRegion(c) }
+func (c *Book) apply(s *State) Result         { return s.once(c.Key, c, func() Result { return s.book(c) }) }
+func (c *Confirm) apply(s *State) Result      { return s.confirm(c) }
+func (c *Reschedule) apply(s *State) Result   { return s.reschedule(c) }
+func (c *Cancel) apply(s *State) Result       { return s.cancel(c) }
+func (c *Issue) apply(s *State) Result        { return s.once(c.Key, c, func() Result { return s.issue(c) }) }
+func (c *CheckIn) apply(s *State) Result      { return s.checkIn(c) }
+func (c *WindowAction) apply(s *State) Result { return s.window(c) }
+func (c *Tick) apply(s *State) Result         { return s.tick() }
+func (c *Subscribe) apply(s *State) Result    { return s.subscribe(c) }
+func (c *Unsubscribe) apply(s *State) Result  { return s.unsubscribe(c) }
+func (c *Delivered) apply(s *State) Result    { return s.delivered(c) }
+func (c *Replay) apply(s *State) Result       { return s.replay(c) }

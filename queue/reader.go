@@ -1,0 +1,178 @@
+package queue
+
+import (
+	"iter"
+	"slices"
+	"sort"
+	"time"
+)
+
+// Reader is the read side of a State for the layers above the domain (the
+// API, the screens, the metrics, notification delivery). Every method
+// returns a copy or a part of the configuration, which is never modified
+// once installed, so what a caller keeps stays as it was. A Reader is valid
+// only while the state's owner holds its read lock (cluster's Store.Read
+// hands it out); keep what it returns, never the Reader.
+type Reader struct{ s *State }
+
+// Reader returns the read side of s.
+func (s *State) Reader() Reader { return Reader{s} }
+
+// Index is the last applied log index.
+func (r Reader) Index() uint64 { return r.s.Index }
+
+// EventSeq is the number of the last event.
+func (r Reader) EventSeq() uint64 { return r.s.EventSeq }
+
+// Now is the last stamped time.
+func (r Reader) Now() int64 { return r.s.Now }
+
+// Region is the installed configuration, nil before one is loaded. It is
+// never modified: a change installs a new one.
+func (r Reader) Region() *Region { return r.s.Region }
+
+// Rules are the region's rules.
+func (r Reader) Rules() Rules { return r.s.Region.Rules }
+
+// Service returns the service with the id.
+func (r Reader) Service(id string) (Service, bool) {
+	if r.s.Region == nil {
+		return Service{}, false
+	}
+	if sv := r.s.Service(id); sv != nil {
+		return *sv, true
+	}
+	return Service{}, false
+}
+
+// Config is an office's configuration and time zone, or nil.
+func (r Reader) Config(office string) (*OfficeConfig, *time.Location) {
+	if o := r.s.Offices[office]; o != nil {
+		return o.Config, o.loc
+	}
+	return nil, nil
+}
+
+// Office returns a copy of an office's live state (its windows, waiting
+// tickets, recent calls, open spans), or nil. The copy answers the same
+// queries as the office (Offers, Window, WaitingFor, IsOpen, …), so the
+// scheduler's functions take it.
+func (r Reader) Office(id string) *Office {
+	o := r.s.Offices[id]
+	if o == nil {
+		return nil
+	}
+	c := *o
+	c.Windows = make([]*Window, len(o.Windows))
+	for i, w := range o.Windows {
+		c.Windows[i] = copyOf(w)
+	}
+	c.Waiting = make([]*Ticket, len(o.Waiting))
+	for i, t := range o.Waiting {
+		c.Waiting[i] = copyOf(t)
+	}
+	c.counts = make(map[string]int, len(o.counts))
+	for k, v := range o.counts {
+		c.counts[k] = v
+	}
+	c.Recent = slices.Clone(o.Recent)
+	c.Spans = slices.Clip(o.Spans) // only ever appended to: the copy's part never changes
+	return &c
+}
+
+// WaitingCounts is how many wait at an office, per service it offers.
+func (r Reader) WaitingCounts(office string) map[string]int {
+	out := map[string]int{}
+	if o := r.s.Offices[office]; o != nil {
+		for _, sv := range o.Config.Services {
+			out[sv] = o.counts[sv]
+		}
+	}
+	return out
+}
+
+// Booking is a copy of booking id as of time now (a hold that ran out shows
+// as expired), or nil.
+func (r Reader) Booking(id uint64, now int64) *Booking { return r.s.Booking(id, now) }
+
+// Ticket is a copy of ticket id, or nil.
+func (r Reader) Ticket(id uint64) *Ticket {
+	if t := r.s.Tickets[id]; t != nil {
+		return copyOf(t)
+	}
+	return nil
+}
+
+// Tickets yields a copy of every ticket, in no order.
+func (r Reader) Tickets() iter.Seq[Ticket] {
+	return func(yield func(Ticket) bool) {
+		for _, t := range r.s.Tickets {
+			if !yield(*t) {
+				return
+			}
+		}
+	}
+}
+
+// Slots lists the bookable slots (State.Slots).
+func (r Reader) Slots(office, service, day string, days int, now int64) ([]Slot, *Error) {
+	return r.s.Slots(office, service, day, days, now)
+}
+
+// EarliestFree is the first slot of service at office with a free seat
+// after now.
+func (r Reader) EarliestFree(office, service string, now int64) (Slot, bool) {
+	o := r.s.Offices[office]
+	if o == nil {
+		return Slot{}, false
+	}
+	return r.s.EarliestFree(o, service, now)
+}
+
+// Alternatives are the nearest free slots to a taken one (State.Alternatives).
+func (r Reader) Alternatives(office, service string, start, now int64) *Alternatives {
+	return r.s.Alternatives(office, service, start, now)
+}
+
+// Seats is how many applicants one slot of service holds at office.
+func (r Reader) Seats(office, service string) int {
+	if o := r.s.Offices[office]; o != nil {
+		return r.s.Seats(o, service)
+	}
+	return 0
+}
+
+// SubscriptionIDs lists the webhook subscriptions, sorted.
+func (r Reader) SubscriptionIDs() []string {
+	ids := make([]string, 0, len(r.s.Subs))
+	for id := range r.s.Subs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Subscription is a copy of subscription id.
+func (r Reader) Subscription(id string) (Subscription, bool) {
+	sub := r.s.Subs[id]
+	if sub == nil {
+		return Subscription{}, false
+	}
+	c := *sub
+	c.Kinds, c.Offices = slices.Clone(sub.Kinds), slices.Clone(sub.Offices)
+	return c, true
+}
+
+// Backlog is subscription id's outbox: how many notifications wait, how
+// many are dead letters, and a copy of the first waiting one (nil: none).
+func (r Reader) Backlog(id string) (pending, dead int, head *Notification) {
+	box := r.s.Outbox[id]
+	if len(box) > 0 {
+		n := box[0]
+		head = &n
+	}
+	return len(box), len(r.s.Dead[id]), head
+}
+
+// DeadLetters is a copy of subscription id's dead letters.
+func (r Reader) DeadLetters(id string) []Notification { return slices.Clone(r.s.Dead[id]) }
