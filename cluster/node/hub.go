@@ -15,8 +15,8 @@ type Hub struct {
 	mu     sync.Mutex
 	closed chan struct{} // closed with the hub: followers return
 	subs   map[*Subscription]struct{}
-	ring []queue.Event // the most recent events, circular: event Seq sits at Seq % len(ring)
-	last uint64        // Seq of the newest retained event
+	ring   []queue.Event // the most recent events, circular: event Seq sits at Seq % len(ring)
+	last   uint64        // Seq of the newest retained event
 }
 
 // Subscription receives events on C until it is closed or dropped.
