@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -143,6 +144,20 @@ func parseBody(body []byte, v any) *queue.Error {
 	return nil
 }
 
+// parseStrict reads a JSON body into v and refuses a field v does not
+// have: a misspelt key of a configuration must not be dropped in silence.
+func parseStrict(body []byte, v any) *queue.Error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("request body: %.200v", err)
+	}
+	if dec.More() {
+		return badRequest("request body: one JSON object expected")
+	}
+	return nil
+}
+
 // parseStart reads an RFC 3339 slot start.
 func parseStart(s string) (int64, *queue.Error) {
 	t, err := time.Parse(time.RFC3339, s)
@@ -242,7 +257,7 @@ func windowRequest(office, window, action string, body []byte) (*queue.WindowAct
 
 func regionRequest(body []byte) (*queue.SetRegion, *queue.Error) {
 	var region queue.Region
-	if err := parseBody(body, &region); err != nil {
+	if err := parseStrict(body, &region); err != nil {
 		return nil, err
 	}
 	return &queue.SetRegion{Region: &region}, nil
@@ -250,7 +265,7 @@ func regionRequest(body []byte) (*queue.SetRegion, *queue.Error) {
 
 func subscriptionRequest(id string, body []byte) (*queue.Subscribe, *queue.Error) {
 	var sub queue.Subscription
-	if err := parseBody(body, &sub); err != nil {
+	if err := parseStrict(body, &sub); err != nil {
 		return nil, err
 	}
 	sub.ID = id

@@ -9,13 +9,13 @@
 package main
 
 import (
-	"github.com/talon-mfc/talon/queue"
-
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"time"
+
+	"github.com/talon-mfc/talon/queue"
 )
 
 // bench holds a run's settings.

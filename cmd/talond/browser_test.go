@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/talon-mfc/talon/queue"
-
 	"context"
 	"fmt"
 	"net/http"
@@ -16,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/talon-mfc/talon/queue"
 )
 
 // The browser tests drive a real headless Chromium (Debian's, installed by

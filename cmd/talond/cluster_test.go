@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/talon-mfc/talon/queue"
-
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
@@ -21,6 +19,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/talon-mfc/talon/queue"
 )
 
 // The system tests in this file run clusters of real talond processes on

@@ -1,13 +1,12 @@
 package main
 
 import (
-	"github.com/talon-mfc/talon/queue"
-
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/talon-mfc/talon/queue"
 )
 
 // workers runs fn(w, i), i = 0, 1, …, in n goroutines w until stop is
@@ -46,6 +47,7 @@ type daemon struct {
 	cmd      *exec.Cmd
 	base     string
 	args     []string
+	env      []string // added to the test's environment
 	bin      string
 	id, raft string
 	logs     *bytes.Buffer
@@ -98,6 +100,7 @@ func (d *daemon) start() {
 // launch starts the process.
 func (d *daemon) launch() {
 	d.cmd = exec.Command(d.bin, d.args...)
+	d.cmd.Env = append(os.Environ(), d.env...)
 	d.logs = new(bytes.Buffer)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/talon-mfc/talon/queue"
-
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/talon-mfc/talon/notify"
+	"github.com/talon-mfc/talon/queue"
 )
 
 // receiver is a gateway: it records every request and fails while told to.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/talon-mfc/talon/queue"
-
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -14,6 +12,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/talon-mfc/talon/queue"
 )
 
 // TestPrometheusScrapesServiceLevel runs a real Prometheus server against a
