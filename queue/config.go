@@ -21,7 +21,7 @@ type Region struct {
 	Offices    []OfficeConfig `json:"offices" yaml:"offices"`
 }
 
-// Rules are the region-wide numbers of DOMAIN.md; zero means the default.
+// Rules are the region-wide numbers of docs/domain.md; zero means the default.
 type Rules struct {
 	SlotMinutes          int `json:"slot_minutes" yaml:"slot_minutes"`                     // 15
 	HorizonDays          int `json:"horizon_days" yaml:"horizon_days"`                     // 30
