@@ -43,7 +43,7 @@ const (
 )
 
 // commands makes an empty command of each kind, for Decode.
-var commands = map[Kind]func() Command{
+var commands = [256]func() Command{
 	KindSetRegion: func() Command { return new(SetRegion) }, KindBook: func() Command { return new(Book) },
 	KindConfirm: func() Command { return new(Confirm) }, KindReschedule: func() Command { return new(Reschedule) },
 	KindCancel: func() Command { return new(Cancel) }, KindIssue: func() Command { return new(Issue) },
@@ -261,11 +261,21 @@ func needID(id string) *Error {
 }
 
 func (c *SetRegion) apply(s *State) Result    { return s.setRegion(c) }
-func (c *Book) apply(s *State) Result         { return s.once(c.Key, c, func() Result { return s.book(c) }) }
+func (c *Book) apply(s *State) Result {
+	if r, ok := s.replayed(c.Key, c); ok {
+		return r
+	}
+	return s.remember(c.Key, c, s.book(c))
+}
 func (c *Confirm) apply(s *State) Result      { return s.confirm(c) }
 func (c *Reschedule) apply(s *State) Result   { return s.reschedule(c) }
 func (c *Cancel) apply(s *State) Result       { return s.cancel(c) }
-func (c *Issue) apply(s *State) Result        { return s.once(c.Key, c, func() Result { return s.issue(c) }) }
+func (c *Issue) apply(s *State) Result {
+	if r, ok := s.replayed(c.Key, c); ok {
+		return r
+	}
+	return s.remember(c.Key, c, s.issue(c))
+}
 func (c *CheckIn) apply(s *State) Result      { return s.checkIn(c) }
 func (c *WindowAction) apply(s *State) Result { return s.window(c) }
 func (c *Tick) apply(s *State) Result         { return s.tick() }

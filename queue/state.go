@@ -246,26 +246,33 @@ func (s *State) queueMoved(office string) {
 	}
 }
 
-// once applies a command that carries an idempotency key: the first success
-// is remembered, and a retry with the same key returns it unchanged.
-func (s *State) once(key string, c Command, apply func() Result) Result {
+// Commands that carry an idempotency key: the first success is remembered
+// (remember), and a retry with the same key returns it unchanged (replayed).
+
+func retryKey(key string, c Command) string { return fmt.Sprint(c.Kind(), "|", key) }
+
+func (s *State) replayed(key string, c Command) (Result, bool) {
 	if key == "" {
-		return apply()
+		return Result{}, false
 	}
-	k := fmt.Sprint(c.Kind(), "|", key)
-	if r, ok := s.Retries[k]; ok {
+	if r, ok := s.Retries[retryKey(key, c)]; ok {
 		if b := s.Bookings[r.Booking]; b != nil {
-			return Result{Booking: copyOf(b), Replayed: true}
+			return Result{Booking: copyOf(b), Replayed: true}, true
 		}
 		if t := s.Tickets[r.Ticket]; t != nil {
-			return Result{Ticket: copyOf(t), Replayed: true}
+			return Result{Ticket: copyOf(t), Replayed: true}, true
 		}
 	}
-	res := apply()
-	if res.Booking != nil {
-		s.Retries[k] = Retry{Booking: res.Booking.ID, At: s.Now}
-	} else if res.Ticket != nil {
-		s.Retries[k] = Retry{Ticket: res.Ticket.ID, At: s.Now}
+	return Result{}, false
+}
+
+func (s *State) remember(key string, c Command, res Result) Result {
+	switch {
+	case key == "":
+	case res.Booking != nil:
+		s.Retries[retryKey(key, c)] = Retry{Booking: res.Booking.ID, At: s.Now}
+	case res.Ticket != nil:
+		s.Retries[retryKey(key, c)] = Retry{Ticket: res.Ticket.ID, At: s.Now}
 	}
 	return res
 }

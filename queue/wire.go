@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"sync"
 )
 
 // The limits of command fields, in bytes. Encode refuses a command with a
@@ -52,15 +53,19 @@ func Encode(b []byte, c Command) ([]byte, *Error) {
 		return b, err
 	}
 	start := len(b)
-	e := encoder{fields: b}
-	c.wire(&e)
-	if e.err != nil {
-		return b, e.err
+	e := encoders.Get().(*encoder) // c.wire's argument escapes: reuse it
+	*e = encoder{fields: b}
+	c.wire(e)
+	mask, out, err := e.mask, e.fields, e.err
+	*e = encoder{}
+	encoders.Put(e)
+	if err != nil {
+		return b, err
 	}
 	// The mask goes first: grow by its length, move the fields up behind it.
 	var m [binary.MaxVarintLen64]byte
-	n := binary.PutUvarint(m[:], e.mask)
-	out := append(e.fields, m[:n]...)
+	n := binary.PutUvarint(m[:], mask)
+	out = append(out, m[:n]...)
 	copy(out[start+n:], out[start:len(out)-n])
 	copy(out[start:], m[:n])
 	return out, nil
@@ -81,9 +86,11 @@ func Decode(k Kind, payload []byte) (Command, error) {
 		return nil, fmt.Errorf("%w: %d", ErrUnknownKind, k)
 	}
 	c := mk()
-	d := decoder{b: payload}
+	d := decoders.Get().(*decoder)
+	defer func() { *d = decoder{}; decoders.Put(d) }()
+	*d = decoder{b: payload}
 	d.mask = d.readUvarint()
-	c.wire(&d)
+	c.wire(d)
 	switch {
 	case d.err != nil:
 		return nil, d.err
@@ -94,6 +101,11 @@ func Decode(k Kind, payload []byte) (Command, error) {
 	}
 	return c, nil
 }
+
+var (
+	encoders = sync.Pool{New: func() any { return new(encoder) }}
+	decoders = sync.Pool{New: func() any { return new(decoder) }}
+)
 
 // encoder writes the fields that are present; the first error sticks.
 type encoder struct {
