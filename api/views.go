@@ -163,12 +163,13 @@ func windowViewOf(r queue.Reader, office string, w *queue.Window) windowView {
 }
 
 type serviceRef struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	NameEN   string `json:"name_en,omitempty"`
-	Letter   string `json:"letter"`
-	Bookable bool   `json:"bookable"`
-	Seats    int    `json:"seats_per_slot"`
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	NameEN         string `json:"name_en,omitempty"`
+	Letter         string `json:"letter"`
+	Bookable       bool   `json:"bookable"`
+	BookingWindows int    `json:"booking_windows"` // windows that take its bookings: at most that many of its visits at once
+	BookingMinutes int    `json:"booking_minutes"` // how long a booked visit holds a window
 }
 
 type officeView struct {
@@ -192,7 +193,7 @@ func officeViewOf(r queue.Reader, o *queue.Office, now int64) officeView {
 	}
 	for _, id := range o.Config.Services {
 		sv, _ := r.Service(id)
-		v.Services = append(v.Services, serviceRef{ID: id, Name: sv.Name, NameEN: sv.NameEN, Letter: sv.Letter, Bookable: sv.Bookable, Seats: r.Seats(o.Config.ID, id)})
+		v.Services = append(v.Services, serviceRef{ID: id, Name: sv.Name, NameEN: sv.NameEN, Letter: sv.Letter, Bookable: sv.Bookable, BookingWindows: r.BookingWindows(o.Config.ID, id), BookingMinutes: sv.BookingMinutes})
 	}
 	return v
 }

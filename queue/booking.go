@@ -34,6 +34,12 @@ type Booking struct {
 	HoldUntil     int64         `json:"hold_until,omitempty"`
 	CreatedAt     int64         `json:"created_at"`
 	Ticket        uint64        `json:"ticket,omitempty"`
+	// Slots is how many slots the visit holds a window; Seat is the window
+	// that holds them (internal: the applicant is called at any free
+	// window), 0 while the booking holds no window time (unplaced: the
+	// region or a closure took it away).
+	Slots int `json:"slots"`
+	Seat  int `json:"seat,omitempty"`
 }
 
 func (b *Booking) live() bool { return b.Status == BookingHeld || b.Status == BookingConfirmed }
@@ -76,7 +82,7 @@ func (s *State) checkBookable(o *Office, service string) *Error {
 	if sv == nil || !o.offers[service] {
 		return errf(CodeUnknownService, "office %s does not offer service %q", o.Config.ID, service)
 	}
-	if !sv.Bookable || s.Seats(o, service) == 0 {
+	if !sv.Bookable || o.BookingWindows(service) == 0 {
 		return errf(CodeNotBookable, "service %q cannot be booked at office %s", service, o.Config.ID)
 	}
 	return nil
@@ -95,20 +101,21 @@ func (s *State) book(c *Book) Result {
 	if err := s.checkBookable(o, c.Service); err != nil {
 		return Result{Err: err}
 	}
-	if err := s.checkSlot(o, c.Start, s.Now); err != nil {
+	if err := s.checkSlot(o, c.Service, c.Start, s.Now); err != nil {
 		return Result{Err: err}
 	}
 	key := phone + "|" + c.Service
 	if n := s.activeCount(key); n >= s.Region.Rules.ActivePerService {
 		return Result{Err: errf(CodeLimitExceeded, "the applicant already holds %d active booking(s) for this service", n)}
 	}
-	if s.free(o, c.Service, c.Start) <= 0 {
+	b := &Booking{
+		ID: s.NextBookingID + 1, Office: o.Config.ID, Service: c.Service, Start: c.Start, OriginalStart: c.Start,
+		Name: name, Phone: phone, Status: BookingConfirmed, CreatedAt: s.Now, Slots: o.visit[c.Service],
+	}
+	if s.capped(o, c.Service, c.Start) || !s.seat(o, b) {
 		return Result{Err: s.slotTaken(o, c.Service, c.Start)}
 	}
-	b := &Booking{
-		ID: s.nextID(&s.NextBookingID), Office: o.Config.ID, Service: c.Service, Start: c.Start, OriginalStart: c.Start,
-		Name: name, Phone: phone, Status: BookingConfirmed, CreatedAt: s.Now,
-	}
+	s.NextBookingID++
 	if c.Hold {
 		b.Status, b.HoldUntil = BookingHeld, s.Now+int64(s.Region.Rules.HoldMinutes)*60
 	}
@@ -199,6 +206,7 @@ func (s *State) liveBooking(id uint64) (*Booking, *Error) {
 func (s *State) expireHold(b *Booking) {
 	if b.Status == BookingHeld && b.HoldUntil <= s.Now {
 		s.unindex(b)
+		s.unseat(b)
 		b.Status = BookingExpired
 		s.emit(Event{Kind: EvBookingExpired, Office: b.Office, Booking: copyOf(b)})
 	}
@@ -227,26 +235,35 @@ func (s *State) reschedule(c *Reschedule) Result {
 		return Result{Err: errf(CodeUnknownOffice, "office %s no longer exists", b.Office)}
 	}
 	rules := s.Region.Rules
-	if b.Reschedules >= rules.MaxReschedules {
+	// A booking that lost its window time (unplaced) moves for free.
+	free := b.Seat == 0
+	if b.Reschedules >= rules.MaxReschedules && !free {
 		return Result{Err: errf(CodeRescheduleLimit, "a booking can be rescheduled at most %d times", rules.MaxReschedules)}
 	}
-	if c.Start == b.Start {
+	if c.Start == b.Start && !free {
 		return Result{Err: errf(CodeInvalidRequest, "the booking is already at that time")}
 	}
-	if err := s.checkSlot(o, c.Start, s.Now); err != nil {
+	if err := s.checkSlot(o, b.Service, c.Start, s.Now); err != nil {
 		return Result{Err: err}
 	}
 	if d := o.daysBetween(b.OriginalStart, c.Start); d > rules.RescheduleWindowDays || -d > rules.RescheduleWindowDays {
 		return Result{Err: errf(CodeOutsideHorizon, "the new date must be within %d days of the original date", rules.RescheduleWindowDays)}
 	}
-	if s.free(o, b.Service, c.Start) <= 0 {
+	old := *b
+	s.unseat(b)
+	b.Start, b.Slots = c.Start, o.visit[b.Service]
+	if s.capped(o, b.Service, c.Start) || !s.seat(o, b) {
+		b.Start, b.Slots = old.Start, old.Slots
+		s.occupy(o, b, old.Seat) // where it was: nothing else changed
 		return Result{Err: s.slotTaken(o, b.Service, c.Start)}
 	}
-	oldDay := o.localDay(b.Start)
+	b.Start = old.Start // the indexes know it by its old start
 	s.unindex(b)
 	b.Start = c.Start
-	b.Reschedules++
-	if o.localDay(b.Start) != oldDay {
+	if !free {
+		b.Reschedules++
+	}
+	if o.localDay(b.Start) != o.localDay(old.Start) {
 		b.Number = s.bookingNumber(o, b)
 	}
 	s.index(b)
@@ -263,6 +280,7 @@ func (s *State) cancel(c *Cancel) Result {
 		return Result{Err: err}
 	}
 	s.unindex(b)
+	s.unseat(b)
 	b.Status, b.HoldUntil = BookingCancelled, 0
 	s.emit(Event{Kind: EvBookingCancelled, Office: b.Office, Booking: copyOf(b)})
 	return Result{Booking: copyOf(b)}

@@ -40,6 +40,7 @@ const (
 	KindUnsubscribe Kind = 11
 	KindDelivered   Kind = 12
 	KindReplay      Kind = 13
+	KindCloseOffice Kind = 14
 )
 
 // commands makes an empty command of each kind, for Decode.
@@ -50,12 +51,26 @@ var commands = [256]func() Command{
 	KindCheckIn: func() Command { return new(CheckIn) }, KindWindow: func() Command { return new(WindowAction) },
 	KindTick: func() Command { return new(Tick) }, KindSubscribe: func() Command { return new(Subscribe) },
 	KindUnsubscribe: func() Command { return new(Unsubscribe) }, KindDelivered: func() Command { return new(Delivered) },
-	KindReplay: func() Command { return new(Replay) },
+	KindReplay: func() Command { return new(Replay) }, KindCloseOffice: func() Command { return new(CloseOffice) },
 }
 
 // SetRegion installs a region configuration. Live state (window states,
-// waiting tickets) of offices that still exist is kept.
-type SetRegion struct{ Region *Region }
+// waiting tickets) of offices that still exist is kept. A region in which
+// some bookings would lose their window time is refused (bookings_affected)
+// unless Force: then they are unplaced and told (booking_affected).
+type SetRegion struct {
+	Region *Region
+	Force  bool
+}
+
+// CloseOffice closes an office at short notice (a power cut, a flood) from
+// From to To, replacing a closure with the same From; To <= From lifts it.
+// The bookings it takes window time from are unplaced and told.
+type CloseOffice struct {
+	Office   string
+	From, To int64
+	Reason   string
+}
 
 // Book books a seat: confirmed at once, or held until confirmed (Hold).
 // Key is an idempotency key: a retry with it returns the first result.
@@ -134,6 +149,7 @@ func (*Subscribe) Kind() Kind    { return KindSubscribe }
 func (*Unsubscribe) Kind() Kind  { return KindUnsubscribe }
 func (*Delivered) Kind() Kind    { return KindDelivered }
 func (*Replay) Kind() Kind       { return KindReplay }
+func (*CloseOffice) Kind() Kind  { return KindCloseOffice }
 
 // The fields of each kind on the wire. A field's bit is its place in the
 // command's mask; bits are per kind and never reused within a kind, so a
@@ -156,7 +172,17 @@ const (
 	bSub
 )
 
-func (c *SetRegion) wire(w wire) { w.json(bRegion, "region", &c.Region, MaxRegionBytes) }
+func (c *SetRegion) wire(w wire) {
+	w.json(bRegion, "region", &c.Region, MaxRegionBytes)
+	w.flag(1<<13, &c.Force)
+}
+
+func (c *CloseOffice) wire(w wire) {
+	w.str(1<<0, "office", &c.Office, MaxIDBytes)
+	w.varint(1<<1, &c.From)
+	w.varint(1<<2, &c.To)
+	w.str(1<<3, "reason", &c.Reason, MaxReasonBytes)
+}
 
 func (c *Book) wire(w wire) {
 	w.str(bOffice, "office", &c.Office, MaxIDBytes)
@@ -223,7 +249,14 @@ func (c *SetRegion) check() *Error {
 	return nil
 }
 
-func (*Book) check() *Error    { return nil }
+func (*Book) check() *Error { return nil }
+
+func (c *CloseOffice) check() *Error {
+	if c.From <= 0 {
+		return errf(CodeInvalidRequest, "a closure needs its start")
+	}
+	return nil
+}
 func (*Issue) check() *Error   { return nil }
 func (*CheckIn) check() *Error { return nil }
 func (*Tick) check() *Error    { return nil }
@@ -283,3 +316,4 @@ func (c *Subscribe) apply(s *State) Result    { return s.subscribe(c) }
 func (c *Unsubscribe) apply(s *State) Result  { return s.unsubscribe(c) }
 func (c *Delivered) apply(s *State) Result    { return s.delivered(c) }
 func (c *Replay) apply(s *State) Result       { return s.replay(c) }
+func (c *CloseOffice) apply(s *State) Result  { return s.closeOffice(c) }

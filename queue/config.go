@@ -67,6 +67,12 @@ type Service struct {
 	Letter     string `json:"letter" yaml:"letter"`
 	AvgMinutes int    `json:"avg_minutes" yaml:"avg_minutes"`
 	Bookable   bool   `json:"bookable" yaml:"bookable"`
+	// BookingMinutes is how long a booked visit holds a window: whole
+	// slots, by default the average service time rounded up to them.
+	BookingMinutes int `json:"booking_minutes,omitempty" yaml:"booking_minutes"`
+	// BookingHours limits when the service can be booked, every day (for
+	// example "09:00-13:00": mornings only); none: whenever the office is open.
+	BookingHours string `json:"booking_hours,omitempty" yaml:"booking_hours"`
 }
 
 // Category is a priority category of applicants (e.g. disabled people of
@@ -84,11 +90,13 @@ type OfficeConfig struct {
 	Name     string            `json:"name" yaml:"name"`
 	Address  string            `json:"address" yaml:"address"`
 	Timezone string            `json:"timezone" yaml:"timezone"`
-	Hours    map[string]string `json:"hours,omitempty" yaml:"hours"` // mon..sun: "09:00-18:00" or "closed"
+	Hours    map[string]string `json:"hours,omitempty" yaml:"hours"` // mon..sun: "09:00-18:00", "08:00-13:00, 14:00-20:00" (a break) or "closed"
 	Holidays []Holiday         `json:"holidays,omitempty" yaml:"holidays"`
 	Services []string          `json:"services" yaml:"services"`
 	Windows  []WindowConfig    `json:"windows" yaml:"windows"`
-	Seats    map[string]int    `json:"seats,omitempty" yaml:"seats"` // per service, overrides the derived count
+	// Seats caps how many bookings of a service may start in one slot (the
+	// windows' time is the limit without it), e.g. to keep time for walk-ins.
+	Seats map[string]int `json:"seats,omitempty" yaml:"seats"`
 }
 
 // Holiday overrides one local date: closed, or other hours.
@@ -102,35 +110,9 @@ type WindowConfig struct {
 	Number   int      `json:"number" yaml:"number"`
 	Services []string `json:"services" yaml:"services"`
 	Bookings bool     `json:"bookings" yaml:"bookings"` // takes booked applicants
-}
-
-// span is an opening interval in minutes from local midnight; closed when Close <= Open.
-type span struct{ Open, Close int }
-
-func (s span) closed() bool { return s.Close <= s.Open }
-
-var weekdays = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
-
-// Default working hours (seed 002 «График работы»).
-var defaultHours = map[string]string{
-	"mon": "09:00-18:00", "tue": "09:00-18:00", "wed": "09:00-18:00", "thu": "09:00-18:00",
-	"fri": "09:00-18:00", "sat": "10:00-15:00", "sun": "closed",
-}
-
-func parseSpan(s string) (span, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "closed" {
-		return span{}, nil
-	}
-	var h1, m1, h2, m2 int
-	if _, err := fmt.Sscanf(s, "%d:%d-%d:%d", &h1, &m1, &h2, &m2); err != nil || len(s) > 16 {
-		return span{}, fmt.Errorf("hours %.16q: want HH:MM-HH:MM or closed", s)
-	}
-	sp := span{h1*60 + m1, h2*60 + m2}
-	if h1 < 0 || m1 < 0 || m1 > 59 || m2 < 0 || m2 > 59 || sp.Open < 0 || sp.Close > 24*60 || sp.closed() {
-		return span{}, fmt.Errorf("hours %.16q: not a time range within one day", s)
-	}
-	return sp, nil
+	// BookingHours limits when the window takes bookings, every day (for
+	// example "08:00-14:00"); none: whenever the office is open.
+	BookingHours string `json:"booking_hours,omitempty" yaml:"booking_hours"`
 }
 
 // Validate checks the region and fills in the defaults, as SetRegion does.
@@ -187,11 +169,24 @@ func (r *Region) compile() (map[string]*Office, error) {
 		if sv.AvgMinutes <= 0 {
 			sv.AvgMinutes = 15
 		}
+		if sv.BookingMinutes <= 0 {
+			sv.BookingMinutes = sv.AvgMinutes
+		}
+		slot := r.Rules.SlotMinutes
+		sv.BookingMinutes = (sv.BookingMinutes + slot - 1) / slot * slot
+		if sv.BookingMinutes > 8*60 {
+			return nil, fmt.Errorf("service %q: booking_minutes %d is longer than 8 hours", sv.ID, sv.BookingMinutes)
+		}
+		if _, err := parseOptionalSpans(sv.BookingHours); err != nil {
+			return nil, fmt.Errorf("service %q: %w", sv.ID, err)
+		}
 		services[sv.ID], letters[sv.Letter] = sv, sv.ID
 	}
-	prio, minutes := map[string]int{}, map[string]int{}
+	prio, minutes, visit, bookingHours := map[string]int{}, map[string]int{}, map[string]int{}, map[string]spans{}
 	for id, sv := range services {
 		minutes[id] = sv.AvgMinutes
+		visit[id] = sv.BookingMinutes / r.Rules.SlotMinutes
+		bookingHours[id], _ = parseOptionalSpans(sv.BookingHours)
 	}
 	for _, c := range r.Categories {
 		if err := errors.Join(checkID("category", c.ID), checkText("category name", c.Name), checkText("category name_en", c.NameEN)); err != nil {
@@ -212,7 +207,7 @@ func (r *Region) compile() (map[string]*Office, error) {
 		if offices[oc.ID] != nil {
 			return nil, fmt.Errorf("office %q: id used twice", oc.ID)
 		}
-		o.prio, o.minutes = prio, minutes
+		o.prio, o.minutes, o.visit, o.bookingHours, o.slot = prio, minutes, visit, bookingHours, r.Rules.SlotMinutes
 		offices[oc.ID] = o
 	}
 	return offices, nil
@@ -226,7 +221,7 @@ func compileOffice(oc *OfficeConfig, services map[string]*Service) (*Office, err
 	if err != nil || oc.Timezone == "" {
 		return nil, fmt.Errorf("timezone %.64q: not an IANA zone", oc.Timezone)
 	}
-	o := &Office{Config: oc, loc: loc, holidays: map[string]span{}, offers: map[string]bool{}, counts: map[string]int{}}
+	o := &Office{Config: oc, loc: loc, holidays: map[string]spans{}, offers: map[string]bool{}, counts: map[string]int{}}
 	if len(oc.Hours) == 0 {
 		oc.Hours = map[string]string{}
 		for k, v := range defaultHours {
@@ -239,7 +234,7 @@ func compileOffice(oc *OfficeConfig, services map[string]*Service) (*Office, err
 		}
 	}
 	for d, name := range weekdays {
-		if o.week[d], err = parseSpan(oc.Hours[name]); err != nil {
+		if o.week[d], err = parseSpans(oc.Hours[name]); err != nil {
 			return nil, err
 		}
 	}
@@ -247,7 +242,7 @@ func compileOffice(oc *OfficeConfig, services map[string]*Service) (*Office, err
 		if _, err := time.Parse(time.DateOnly, hd.Date); err != nil {
 			return nil, fmt.Errorf("holiday %.16q: want YYYY-MM-DD", hd.Date)
 		}
-		if o.holidays[hd.Date], err = parseSpan(hd.Hours); err != nil {
+		if o.holidays[hd.Date], err = parseSpans(hd.Hours); err != nil {
 			return nil, err
 		}
 	}
@@ -268,16 +263,17 @@ func compileOffice(oc *OfficeConfig, services map[string]*Service) (*Office, err
 				return nil, fmt.Errorf("window %d: service %.64q is not offered by the office", wc.Number, id)
 			}
 		}
-		o.Windows = append(o.Windows, &Window{Number: wc.Number, Services: wc.Services, Bookings: wc.Bookings, State: WindowClosed})
+		hours, err := parseOptionalSpans(wc.BookingHours)
+		if err != nil {
+			return nil, fmt.Errorf("window %d: %w", wc.Number, err)
+		}
+		o.Windows = append(o.Windows, &Window{Number: wc.Number, Services: wc.Services, Bookings: wc.Bookings, State: WindowClosed, hours: hours})
 	}
+	slices.SortFunc(o.Windows, func(a, b *Window) int { return a.Number - b.Number })
 	for id, n := range oc.Seats {
 		if !o.offers[id] || n < 0 {
 			return nil, fmt.Errorf("seats for %.64q: not an offered service or negative", id)
 		}
-	}
-	o.seats = map[string]int{}
-	for id := range o.offers {
-		o.seats[id] = o.countSeats(id)
 	}
 	return o, nil
 }

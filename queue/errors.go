@@ -32,8 +32,9 @@ const (
 	CodeWindowNotOpen    Code = "window_not_open"
 	CodeInvalidConfig    Code = "invalid_config"
 	CodeUnknownCommand   Code = "unknown_command"
-	CodeFieldTooLong     Code = "field_too_long"  // a field over its limit (queue's Max… constants)
-	CodeInvalidCommand   Code = "invalid_command" // bytes that are no command this version can apply
+	CodeFieldTooLong     Code = "field_too_long"    // a field over its limit (queue's Max… constants)
+	CodeInvalidCommand   Code = "invalid_command"   // bytes that are no command this version can apply
+	CodeBookingsAffected Code = "bookings_affected" // a region change would take window time from bookings (SetRegion.Force)
 )
 
 // Error is a domain rejection. A rejected command changes nothing.

@@ -25,6 +25,8 @@ const (
 	EvTurnNear         EventKind = "turn_near"        // Ahead applicants are ahead of Ticket for its service
 	EvLoadDropped      EventKind = "load_dropped"     // the office's load level went down to Level
 	EvWindowChanged    EventKind = "window_changed"
+	EvBookingAffected  EventKind = "booking_affected" // the booking lost its window time (a region change, a closure); Alternatives offered
+	EvOfficeClosed     EventKind = "office_closed"    // a closure at short notice was set (or lifted: To <= From)
 )
 
 // Event is a domain event. Seq numbers all events of the region without gaps;
@@ -42,4 +44,7 @@ type Event struct {
 	Booking *Booking  `json:"booking,omitempty"`
 	Ahead   int       `json:"ahead,omitempty"`
 	Level   string    `json:"level,omitempty"`
+	Closure *Closure  `json:"closure,omitempty"`
+	// Alternatives are slot starts offered to an affected booking.
+	Alternatives []int64 `json:"alternatives,omitempty"`
 }

@@ -35,10 +35,11 @@ const (
 	NCalled             = "called"    // called (or called again) to a window
 	NNoShow             = "no_show"
 	NLoadDropped        = "load_dropped" // an office's load level went down
+	NBookingAffected    = "booking_affected" // the booking lost its window time (a region change, a closure): offer the alternatives
 )
 
 // NotificationKinds are all the kinds, for validation and documentation.
-var NotificationKinds = []string{NBookingConfirmed, NBookingRescheduled, NBookingCancelled, NReminder, NTurnNear, NCalled, NNoShow, NLoadDropped}
+var NotificationKinds = []string{NBookingConfirmed, NBookingRescheduled, NBookingCancelled, NReminder, NTurnNear, NCalled, NNoShow, NLoadDropped, NBookingAffected}
 
 // Notification is one message for a gateway. Personal data is limited to
 // the applicant's phone, for bookings only (the SMS needs it); walk-ins are
@@ -57,6 +58,9 @@ type Notification struct {
 	Window        int    `json:"window,omitempty"`
 	Ahead         int    `json:"ahead,omitempty"`
 	Level         string `json:"level,omitempty"`
+	// Alternatives are slot starts at the same office an affected booking
+	// may move to (without using one of its reschedules).
+	Alternatives []int64 `json:"alternatives,omitempty"`
 }
 
 // outboxLimit bounds a subscription's undelivered notifications; beyond it
@@ -190,6 +194,8 @@ func (s *State) notify(e Event) {
 		n.Kind = NNoShow
 	case EvLoadDropped:
 		n.Kind, n.Level = NLoadDropped, e.Level
+	case EvBookingAffected:
+		n.Kind, n.Alternatives = NBookingAffected, e.Alternatives
 	default:
 		return
 	}

@@ -126,11 +126,13 @@ func TestBookingRules(t *testing.T) {
 		code                         queue.Code
 	}{
 		{"first slot of the day", "brn", "passport", "2026-11-24 09:00", ""},
-		{"last slot before closing", "brn", "passport", "2026-11-24 17:45", ""},
-		{"slot ending after closing", "brn", "passport", "2026-11-24 18:00", queue.CodeOfficeClosed},
+		{"last slot before closing", "brn", "snils", "2026-11-24 17:45", ""},
+		{"last 30-minute visit before closing", "brn", "passport", "2026-11-24 17:30", ""},
+		{"a 30-minute visit ending after closing", "brn", "passport", "2026-11-24 17:45", queue.CodeOfficeClosed},
+		{"slot ending after closing", "brn", "snils", "2026-11-24 18:00", queue.CodeOfficeClosed},
 		{"before opening", "brn", "passport", "2026-11-24 08:45", queue.CodeOfficeClosed},
 		{"off the 15-minute grid", "brn", "passport", "2026-11-24 09:05", queue.CodeInvalidRequest},
-		{"saturday short day", "brn", "passport", "2026-11-28 14:45", ""},
+		{"saturday short day", "brn", "passport", "2026-11-28 14:30", ""},
 		{"saturday after 15:00", "brn", "passport", "2026-11-28 15:00", queue.CodeOfficeClosed},
 		{"sunday", "brn", "passport", "2026-11-29 10:00", queue.CodeOfficeClosed},
 		{"holiday closed", "brn", "passport", "2026-12-31 10:00", queue.CodeOutsideHorizon},
@@ -160,14 +162,15 @@ func TestBookingRules(t *testing.T) {
 
 func TestHolidayHours(t *testing.T) {
 	e := newEnv(t, "2026-12-29 10:00")
-	wantCode(t, e.book("brn", "passport", "2026-12-30 12:45", "79000000001", false), "")
-	wantCode(t, e.book("brn", "passport", "2026-12-30 13:00", "79000000002", false), queue.CodeOfficeClosed)
+	wantCode(t, e.book("brn", "passport", "2026-12-30 12:30", "79000000001", false), "")
+	wantCode(t, e.book("brn", "passport", "2026-12-30 12:45", "79000000002", false), queue.CodeOfficeClosed)
 	wantCode(t, e.book("brn", "passport", "2026-12-31 10:00", "79000000003", false), queue.CodeOfficeClosed)
 }
 
 func TestSeatsAndAlternatives(t *testing.T) {
 	e := newEnv(t, "2026-11-23 10:00")
-	// Office brn has two windows taking passport bookings: two seats per slot.
+	// Office brn has two windows taking passport bookings, and a passport
+	// visit (20 minutes) holds one for two slots: 10:00–10:30.
 	wantCode(t, e.book("brn", "passport", "2026-11-24 10:00", "79000000001", false), "")
 	wantCode(t, e.book("brn", "passport", "2026-11-24 10:00", "79000000002", false), "")
 	before := dump(t, e.s)
@@ -177,19 +180,50 @@ func TestSeatsAndAlternatives(t *testing.T) {
 		t.Fatal("slot_taken changed the state")
 	}
 	alt := e.s.Alternatives("brn", "passport", at("2026-11-24 10:00"), e.now)
-	if len(alt.SameOffice) != 3 || alt.SameOffice[0].Start != at("2026-11-24 09:45") || alt.SameOffice[1].Start != at("2026-11-24 10:15") {
+	if len(alt.SameOffice) != 3 || alt.SameOffice[0].Start != at("2026-11-24 09:30") || alt.SameOffice[1].Start != at("2026-11-24 10:30") ||
+		alt.SameOffice[2].Start != at("2026-11-24 09:15") || alt.SameOffice[0].Free != 2 {
 		t.Fatalf("same-office alternatives %+v", alt.SameOffice)
 	}
 	if len(alt.OtherOffices) != 1 || alt.OtherOffices[0].Office != "bsk" || alt.OtherOffices[0].Start != at("2026-11-24 10:00") {
 		t.Fatalf("other-office alternatives %+v", alt.OtherOffices)
 	}
 	slots, err := e.s.Slots("brn", "passport", "2026-11-24", 1, e.now)
-	if err != nil || len(slots) != 36 || slots[4].Free != 0 || slots[5].Free != 2 {
+	if err != nil || len(slots) != 35 || slots[2].Free != 2 || slots[3].Free != 0 || slots[4].Free != 0 || slots[5].Free != 0 || slots[6].Free != 2 ||
+		slots[6].End-slots[6].Start != 1800 {
 		t.Fatalf("slots %v %+v", err, slots)
 	}
-	// snils has one seat (window 1 only).
-	wantCode(t, e.book("brn", "snils", "2026-11-24 10:00", "79000000001", false), "")
+	// snils is served by window 1 alone, which a passport visit holds at 10:00.
 	wantCode(t, e.book("brn", "snils", "2026-11-24 10:00", "79000000004", false), queue.CodeSlotTaken)
+	wantCode(t, e.book("brn", "snils", "2026-11-24 11:00", "79000000001", false), "")
+	wantCode(t, e.book("brn", "snils", "2026-11-24 11:00", "79000000004", false), queue.CodeSlotTaken)
+}
+
+// TestAdmissionMovesEarlierBookings: a booking is refused only when no
+// assignment of windows admits it; the search moves earlier bookings to
+// other windows.
+func TestAdmissionMovesEarlierBookings(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	// Passport at 12:00 twice: windows 2 and 1 (the one with fewer skills first).
+	p1 := e.book("brn", "passport", "2026-11-24 12:00", "79000000001", false).Booking
+	p2 := e.book("brn", "passport", "2026-11-24 12:00", "79000000002", false).Booking
+	if p1.Seat != 2 || p2.Seat != 1 {
+		t.Fatalf("seats %d, %d", p1.Seat, p2.Seat)
+	}
+	wantCode(t, e.do(&queue.Cancel{Booking: p1.ID}), "")
+	// snils needs window 1, which p2 holds; p2 moves to window 2.
+	s := e.book("brn", "snils", "2026-11-24 12:15", "79000000003", false)
+	wantCode(t, s, "")
+	if s.Booking.Seat != 1 || e.s.Bookings[p2.ID].Seat != 2 {
+		t.Fatalf("snils on %d, passport moved to %d", s.Booking.Seat, e.s.Bookings[p2.ID].Seat)
+	}
+	// Now both windows are held at 12:15: a third visit is refused, and the
+	// refusal changes nothing.
+	before := dump(t, e.s)
+	wantCode(t, e.book("brn", "passport", "2026-11-24 12:00", "79000000004", false), queue.CodeSlotTaken)
+	if dump(t, e.s) != before {
+		t.Fatal("a refused booking moved others")
+	}
+	checkWindowTime(t, e.s, nil)
 }
 
 func TestApplicantLimit(t *testing.T) {
@@ -257,7 +291,7 @@ func TestTickExpiresHolds(t *testing.T) {
 func TestReschedule(t *testing.T) {
 	e := newEnv(t, "2026-11-23 10:00")
 	b := e.book("brn", "passport", "2026-11-24 10:00", "79000000001", false).Booking
-	for i, start := range []string{"2026-11-25 10:00", "2026-11-26 10:00", "2026-12-23 17:45"} {
+	for i, start := range []string{"2026-11-25 10:00", "2026-11-26 10:00", "2026-12-23 17:30"} {
 		r := e.do(&queue.Reschedule{Booking: b.ID, Start: at(start)})
 		wantCode(t, r, "")
 		if r.Booking.Reschedules != i+1 || r.Booking.OriginalStart != at("2026-11-24 10:00") {
@@ -423,7 +457,7 @@ func TestCallingAndWindowLifecycle(t *testing.T) {
 
 func TestDayRollover(t *testing.T) {
 	e := newEnv(t, "2026-11-23 17:00")
-	b := e.book("brn", "passport", "2026-11-23 17:45", "79000000001", false).Booking
+	b := e.book("brn", "passport", "2026-11-23 17:30", "79000000001", false).Booking
 	e.win(1, queue.ActOpen)
 	e.issue("passport", "")
 	e.issue("passport", "")

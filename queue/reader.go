@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"iter"
 	"slices"
 	"sort"
@@ -134,12 +135,28 @@ func (r Reader) Alternatives(office, service string, start, now int64) *Alternat
 	return r.s.Alternatives(office, service, start, now)
 }
 
-// Seats is how many applicants one slot of service holds at office.
-func (r Reader) Seats(office, service string) int {
+// BookingWindows is how many windows of office take bookings for service.
+func (r Reader) BookingWindows(office, service string) int {
 	if o := r.s.Offices[office]; o != nil {
-		return r.s.Seats(o, service)
+		return o.BookingWindows(service)
 	}
 	return 0
+}
+
+// Unplaced are copies of the live bookings that hold no window time (a
+// region change or a closure took it, or they came from a snapshot of the
+// first version and did not fit), in booking order.
+func (r Reader) Unplaced() []Booking {
+	var out []Booking
+	for _, ids := range r.s.active {
+		for _, id := range ids {
+			if b := r.s.Bookings[id]; b.Seat == 0 && b.holdsSeat(r.s.Now) {
+				out = append(out, *b)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Booking) int { return cmp.Compare(a.ID, b.ID) })
+	return out
 }
 
 // SubscriptionIDs lists the webhook subscriptions, sorted.

@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Slot is one bookable interval of an office for a service.
+// Slot is one bookable interval of an office for a service: Free more
+// visits of the service can start then, if nobody else books (capacity.go).
 type Slot struct {
 	Office string `json:"office"`
 	Start  int64  `json:"start"` // unix seconds
@@ -13,14 +14,9 @@ type Slot struct {
 	Free   int    `json:"free"`
 }
 
-// Seats is how many applicants one slot of service holds at office o: the
-// configured override, or the number of windows that take bookings for it.
-func (s *State) Seats(o *Office, service string) int { return o.seats[service] }
-
-func (o *Office) countSeats(service string) int {
-	if n, ok := o.Config.Seats[service]; ok {
-		return n
-	}
+// BookingWindows is how many windows of office o take bookings for
+// service: at most that many of its visits at once.
+func (o *Office) BookingWindows(service string) int {
 	n := 0
 	for _, w := range o.Windows {
 		if w.Bookings && w.Serves(service) {
@@ -41,7 +37,9 @@ func (b *Booking) holdsSeat(now int64) bool {
 	return false
 }
 
-func (s *State) taken(k seatKey) int {
+// startingAt counts the bookings of k's service that start in k's slot and
+// hold their seat.
+func (s *State) startingAt(k seatKey) int {
 	n := 0
 	for _, id := range s.seats[k] {
 		if s.Bookings[id].holdsSeat(s.Now) {
@@ -51,18 +49,20 @@ func (s *State) taken(k seatKey) int {
 	return n
 }
 
-func (s *State) free(o *Office, service string, start int64) int {
-	return s.Seats(o, service) - s.taken(seatKey{o.Config.ID, service, start})
+// capped reports whether the office's configured cap (OfficeConfig.Seats)
+// allows no more bookings of service at start.
+func (s *State) capped(o *Office, service string, start int64) bool {
+	limit, ok := o.Config.Seats[service]
+	return ok && s.startingAt(seatKey{o.Config.ID, service, start}) >= limit
 }
 
-// checkSlot says whether start is a bookable slot of office o at time now:
-// on the slot grid, in the future, within the horizon, inside working hours.
-func (s *State) checkSlot(o *Office, start, now int64) *Error {
+// checkSlot says whether a visit of service at start is bookable at office
+// o at time now: on the slot grid, in the future, within the horizon, with
+// the office open for the whole visit and some window that could take it.
+func (s *State) checkSlot(o *Office, service string, start, now int64) *Error {
 	slot := s.Region.Rules.SlotMinutes
 	lt := time.Unix(start, 0).In(o.loc)
-	h := o.hoursOn(lt)
-	m := lt.Hour()*60 + lt.Minute()
-	if lt.Second() != 0 || (m-h.Open)%slot != 0 {
+	if lt.Second() != 0 || lt.Minute()%slot != 0 {
 		return errf(CodeInvalidRequest, "start %s is not on the %d-minute slot grid", lt.Format(time.RFC3339), slot)
 	}
 	if start <= now {
@@ -71,8 +71,14 @@ func (s *State) checkSlot(o *Office, start, now int64) *Error {
 	if !o.withinDays(start, now, s.Region.Rules.HorizonDays) {
 		return errf(CodeOutsideHorizon, "slots can be booked at most %d days ahead", s.Region.Rules.HorizonDays)
 	}
-	if h.closed() || m < h.Open || m+slot > h.Close {
-		return errf(CodeOfficeClosed, "office %s does not work at %s", o.Config.ID, lt.Format("2006-01-02 15:04"))
+	day, k := o.dayOf(start)
+	v := visit{service: service, k: k, n: o.visit[service]}
+	m := k * slot
+	if !o.hoursOn(lt).covers(m, m+v.n*slot) || o.closedAt(start, v.n*slot) {
+		return errf(CodeOfficeClosed, "office %s does not work at %s for a visit of %d minutes", o.Config.ID, lt.Format("2006-01-02 15:04"), v.n*slot)
+	}
+	if !o.fitsSomewhere(s.planOf(o, day), v) {
+		return errf(CodeNotBookable, "service %s cannot be booked at office %s at %s (its booking hours, or the windows')", service, o.Config.ID, lt.Format("2006-01-02 15:04"))
 	}
 	return nil
 }
@@ -90,15 +96,49 @@ func (o *Office) daysBetween(a, b int64) int {
 	return int(date(b).Sub(date(a)).Hours() / 24)
 }
 
-// daySlots lists the slot starts of office o on the local date d.
-func (s *State) daySlots(o *Office, d time.Time) []int64 {
-	h := o.hoursOn(d)
-	slot := s.Region.Rules.SlotMinutes
-	var out []int64
-	for m := h.Open; m+slot <= h.Close; m += slot {
-		out = append(out, time.Date(d.Year(), d.Month(), d.Day(), m/60, m%60, 0, 0, o.loc).Unix())
+// dayCounter counts a day's free seats of one service (freeCounter), and
+// lists its bookable slots.
+type dayCounter struct {
+	*freeCounter
+	service string
+	limit   int // the most visits that could start at once: the booking windows
+}
+
+func (s *State) dayCounter(o *Office, service string, d time.Time) dayCounter {
+	return dayCounter{s.freeCounter(o, d.Format(time.DateOnly)), service, o.BookingWindows(service)}
+}
+
+// starts are the slots of the day at which some window could hold a visit
+// of the service, in order: (slot of the day, start instant).
+func (dc dayCounter) starts() (ks []int, ts []int64) {
+	n := dc.o.visit[dc.service]
+	for k := range dc.o.slotsPerDay() {
+		if dc.o.fitsSomewhere(dc.p, visit{service: dc.service, k: k, n: n}) {
+			ks, ts = append(ks, k), append(ts, dc.o.slotStart(dc.day, k))
+		}
 	}
-	return out
+	return ks, ts
+}
+
+// freeSlot is the Slot at k (starting at t) with all its free seats, if it
+// has any: counting stops at the first when there is none.
+func (dc dayCounter) freeSlot(k int, t int64) (Slot, bool) {
+	if dc.slot(k, t, 1).Free == 0 {
+		return Slot{}, false
+	}
+	return dc.slot(k, t, dc.limit), true
+}
+
+// slot is the Slot at k (starting at t) with its free seats, up to limit,
+// the cap applied.
+func (dc dayCounter) slot(k int, t int64, limit int) Slot {
+	free := dc.free(dc.service, k, min(limit, dc.limit))
+	if dc.s.capped(dc.o, dc.service, t) {
+		free = 0
+	} else if c, ok := dc.o.Config.Seats[dc.service]; ok {
+		free = min(free, c-dc.s.startingAt(seatKey{dc.o.Config.ID, dc.service, t}))
+	}
+	return Slot{Office: dc.o.Config.ID, Start: t, End: t + int64(dc.o.visit[dc.service]*dc.o.slot)*60, Free: free}
 }
 
 // Slots lists the bookable slots of service at an office for days local
@@ -119,18 +159,16 @@ func (s *State) Slots(officeID, service, day string, days int, now int64) ([]Slo
 		return nil, errf(CodeInvalidRequest, "days must be 1..%d", s.Region.Rules.HorizonDays+1)
 	}
 	out := []Slot{}
-	for i := 0; i < days; i++ {
-		for _, st := range s.daySlots(o, d.AddDate(0, 0, i)) {
-			if st > now && o.withinDays(st, now, s.Region.Rules.HorizonDays) {
-				out = append(out, s.slot(o, service, st))
+	for i := range days {
+		dc := s.dayCounter(o, service, d.AddDate(0, 0, i))
+		ks, ts := dc.starts()
+		for j, t := range ts {
+			if t > now && o.withinDays(t, now, s.Region.Rules.HorizonDays) {
+				out = append(out, dc.slot(ks[j], t, dc.limit))
 			}
 		}
 	}
 	return out, nil
-}
-
-func (s *State) slot(o *Office, service string, start int64) Slot {
-	return Slot{Office: o.Config.ID, Start: start, End: start + int64(s.Region.Rules.SlotMinutes)*60, Free: s.free(o, service, start)}
 }
 
 // EarliestFree is the first slot of service with a free seat after now, if any.
@@ -140,9 +178,13 @@ func (s *State) EarliestFree(o *Office, service string, now int64) (Slot, bool) 
 	}
 	f := time.Unix(now, 0).In(o.loc)
 	for i := 0; i <= s.Region.Rules.HorizonDays; i++ {
-		for _, st := range s.daySlots(o, time.Date(f.Year(), f.Month(), f.Day()+i, 0, 0, 0, 0, o.loc)) {
-			if st > now && s.free(o, service, st) > 0 {
-				return s.slot(o, service, st), true
+		dc := s.dayCounter(o, service, time.Date(f.Year(), f.Month(), f.Day()+i, 0, 0, 0, 0, o.loc))
+		ks, ts := dc.starts()
+		for j, t := range ts {
+			if t > now {
+				if sl, ok := dc.freeSlot(ks[j], t); ok {
+					return sl, true
+				}
 			}
 		}
 	}
@@ -163,11 +205,14 @@ func (s *State) Alternatives(office, service string, start, now int64) *Alternat
 	alt.SameOffice = s.nearestFree(o, service, start, now, maxAlternatives)
 	for _, oc := range s.Region.Offices {
 		other := s.Offices[oc.ID]
-		if other == o || s.checkBookable(other, service) != nil || s.checkSlot(other, start, now) != nil {
+		if other == o || len(alt.OtherOffices) == maxAlternatives || s.checkBookable(other, service) != nil ||
+			s.checkSlot(other, service, start, now) != nil {
 			continue
 		}
-		if s.free(other, service, start) > 0 && len(alt.OtherOffices) < maxAlternatives {
-			alt.OtherOffices = append(alt.OtherOffices, s.slot(other, service, start))
+		day, k := other.dayOf(start)
+		dc := dayCounter{s.freeCounter(other, day), service, other.BookingWindows(service)}
+		if sl, ok := dc.freeSlot(k, start); ok {
+			alt.OtherOffices = append(alt.OtherOffices, sl)
 		}
 	}
 	return alt
@@ -179,46 +224,60 @@ func (s *State) Alternatives(office, service string, start, now int64) *Alternat
 // day at a time, so a conflict in a storm costs a few slots, not a week.
 func (s *State) nearestFree(o *Office, service string, start, now int64, n int) []Slot {
 	lt := time.Unix(start, 0).In(o.loc)
-	day := func(i int) []int64 {
-		return s.daySlots(o, time.Date(lt.Year(), lt.Month(), lt.Day()+i, 0, 0, 0, 0, o.loc))
+	type daySlots struct {
+		dc dayCounter
+		ks []int
+		ts []int64
+	}
+	day := func(i int) daySlots {
+		dc := s.dayCounter(o, service, time.Date(lt.Year(), lt.Month(), lt.Day()+i, 0, 0, 0, 0, o.loc))
+		ks, ts := dc.starts()
+		return daySlots{dc, ks, ts}
 	}
 	const reach = 3
-	slots := day(0)
-	k, _ := slices.BinarySearch(slots, start)
-	left, right := slots[:k], slots[k:]
-	if len(right) > 0 && right[0] == start {
-		right = right[1:]
+	d0 := day(0)
+	at, _ := slices.BinarySearch(d0.ts, start)
+	// left and right walk away from start: a day and the part of it left.
+	left, right := d0, d0
+	left.ks, left.ts = d0.ks[:at], d0.ts[:at]
+	right.ks, right.ts = d0.ks[at:], d0.ts[at:]
+	if len(right.ts) > 0 && right.ts[0] == start {
+		right.ks, right.ts = right.ks[1:], right.ts[1:]
 	}
 	ld, rd := 0, 0
 	out := []Slot{}
 	for len(out) < n {
-		for len(left) == 0 && ld > -reach {
+		for len(left.ts) == 0 && ld > -reach {
 			ld--
 			left = day(ld)
 		}
-		for len(right) == 0 && rd < reach {
+		for len(right.ts) == 0 && rd < reach {
 			rd++
 			right = day(rd)
 		}
-		var st int64
+		var sl Slot
+		var ok bool
 		switch {
-		case len(left) > 0 && (len(right) == 0 || start-left[len(left)-1] <= right[0]-start):
-			st, left = left[len(left)-1], left[:len(left)-1]
-			if st <= now { // the rest of this side is past too
-				left, ld = nil, -reach
+		case len(left.ts) > 0 && (len(right.ts) == 0 || start-left.ts[len(left.ts)-1] <= right.ts[0]-start):
+			i := len(left.ts) - 1
+			if left.ts[i] <= now { // the rest of this side is past too
+				left.ts, ld = nil, -reach
 				continue
 			}
-		case len(right) > 0:
-			st, right = right[0], right[1:]
-			if !o.withinDays(st, now, s.Region.Rules.HorizonDays) { // and so is the rest of this side
-				right, rd = nil, reach
+			sl, ok = left.dc.freeSlot(left.ks[i], left.ts[i])
+			left.ks, left.ts = left.ks[:i], left.ts[:i]
+		case len(right.ts) > 0:
+			if !o.withinDays(right.ts[0], now, s.Region.Rules.HorizonDays) { // and so is the rest of this side
+				right.ts, rd = nil, reach
 				continue
 			}
+			sl, ok = right.dc.freeSlot(right.ks[0], right.ts[0])
+			right.ks, right.ts = right.ks[1:], right.ts[1:]
 		default:
 			return out
 		}
-		if s.free(o, service, st) > 0 {
-			out = append(out, s.slot(o, service, st))
+		if ok {
+			out = append(out, sl)
 		}
 	}
 	return out

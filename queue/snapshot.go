@@ -9,7 +9,10 @@ import (
 	"unique"
 )
 
-const snapshotVersion = 1
+// snapshotVersion 2 added the bookings' window time (Booking.Seat, Slots)
+// and the offices' closures; Load still reads version 1 and finds its
+// bookings window time.
+const snapshotVersion = 2
 
 // snapshot is the persistent part of State; the indexes are rebuilt on load.
 type snapshot struct {
@@ -34,6 +37,7 @@ type officeSnapshot struct {
 	Recent             []Call
 	Spans              []Span
 	RemindedFor, Level string
+	Closures           []Closure
 }
 
 // Save writes the whole state to w.
@@ -57,7 +61,7 @@ func (s *State) Save(w io.Writer) error {
 		}
 	}
 	for id, o := range s.Offices {
-		os := officeSnapshot{ID: id, Day: o.Day, Recent: o.Recent, Spans: o.Spans, RemindedFor: o.RemindedFor, Level: o.Level}
+		os := officeSnapshot{ID: id, Day: o.Day, Recent: o.Recent, Spans: o.Spans, RemindedFor: o.RemindedFor, Level: o.Level, Closures: o.Closures}
 		for _, w := range o.Windows {
 			os.Windows = append(os.Windows, *w)
 		}
@@ -77,8 +81,8 @@ func Load(r io.Reader, p Policy) (*State, error) {
 	if err := gob.NewDecoder(r).Decode(&snap); err != nil {
 		return nil, fmt.Errorf("decode snapshot: %w", err)
 	}
-	if snap.Version != snapshotVersion {
-		return nil, fmt.Errorf("snapshot version %d, want %d", snap.Version, snapshotVersion)
+	if snap.Version != snapshotVersion && snap.Version != 1 {
+		return nil, fmt.Errorf("snapshot version %d, want %d or 1", snap.Version, snapshotVersion)
 	}
 	s := New(p)
 	s.Now, s.Index, s.EventSeq = snap.Now, snap.Index, snap.EventSeq
@@ -131,7 +135,7 @@ func Load(r io.Reader, p Policy) (*State, error) {
 		if o == nil {
 			continue
 		}
-		o.Day, o.Recent, o.Spans, o.RemindedFor, o.Level = os.Day, os.Recent, os.Spans, os.RemindedFor, os.Level
+		o.Day, o.Recent, o.Spans, o.RemindedFor, o.Level, o.Closures = os.Day, os.Recent, os.Spans, os.RemindedFor, os.Level, os.Closures
 		for _, w := range os.Windows {
 			if ow := o.Window(w.Number); ow != nil {
 				ow.State, ow.Current, ow.Since, ow.Serving, ow.Busy = w.State, w.Current, w.Since, w.Serving, w.Busy
@@ -143,5 +147,34 @@ func Load(r io.Reader, p Policy) (*State, error) {
 		}
 		o.setWaiting(waiting)
 	}
+	s.restorePlans()
 	return s, nil
+}
+
+// restorePlans rebuilds the window time from the bookings' seats; a
+// booking without one (unplaced, or from a version 1 snapshot) is admitted
+// again in booking order, and stays unplaced, never dropped, if none fits.
+func (s *State) restorePlans() {
+	var rest []*Booking
+	for _, oc := range s.Region.Offices {
+		o := s.Offices[oc.ID]
+		for _, b := range s.seated(o) {
+			if b.Slots == 0 {
+				b.Slots = o.visit[b.Service]
+			}
+			day, v := o.visitOf(b)
+			p := s.planOf(o, day)
+			w := o.windowIndex(b.Seat)
+			if w < 0 || !o.fits(p, w, v) || slices.ContainsFunc(p.cells[w][v.k:v.k+v.n], func(id uint64) bool { return id != 0 }) {
+				rest = append(rest, b)
+				continue
+			}
+			s.occupy(o, b, b.Seat)
+		}
+	}
+	slices.SortFunc(rest, func(a, b *Booking) int { return cmp.Compare(a.ID, b.ID) })
+	for _, b := range rest {
+		b.Seat = 0
+		s.seat(s.Offices[b.Office], b)
+	}
 }

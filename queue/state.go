@@ -2,7 +2,10 @@ package queue
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -38,7 +41,8 @@ type State struct {
 	Outbox        map[string][]Notification // per subscription, in event order, not yet delivered
 	Dead          map[string][]Notification // per subscription, given up after retries
 
-	seats  map[seatKey][]uint64 // bookings holding seats of a slot
+	seats  map[seatKey][]uint64 // bookings starting in a slot, per service (for the configured caps)
+	plans  map[planKey]*plan    // window time per office day (capacity.go), rebuilt from Booking.Seat on load
 	active map[string][]uint64  // "phone|service" → the applicant's active bookings
 	holds  map[uint64]int64     // held bookings → hold expiry
 
@@ -65,7 +69,7 @@ func New(p Policy) *State {
 		policy: p, Offices: map[string]*Office{},
 		Bookings: map[uint64]*Booking{}, Tickets: map[uint64]*Ticket{}, Counters: map[string]int{}, Retries: map[string]Retry{},
 		Subs: map[string]*Subscription{}, Outbox: map[string][]Notification{}, Dead: map[string][]Notification{},
-		seats: map[seatKey][]uint64{}, active: map[string][]uint64{}, holds: map[uint64]int64{},
+		seats: map[seatKey][]uint64{}, active: map[string][]uint64{}, holds: map[uint64]int64{}, plans: map[planKey]*plan{},
 	}
 }
 
@@ -80,14 +84,17 @@ type Office struct {
 	// RemindedFor is the date whose bookings were reminded; Level the last
 	// load level, to tell when it drops.
 	RemindedFor, Level string
+	Closures           []Closure // short-notice closings (CloseOffice)
 	loc                *time.Location
-	week               [7]span
-	holidays           map[string]span
+	week               [7]spans
+	holidays           map[string]spans
 	offers             map[string]bool
-	prio               map[string]int // category → priority, shared by the region's offices
-	minutes            map[string]int // service → average minutes, shared by the region's offices
-	counts             map[string]int // service → tickets waiting for it
-	seats              map[string]int // service → seats per slot (from the configuration)
+	prio               map[string]int   // category → priority, shared by the region's offices
+	minutes            map[string]int   // service → average minutes, shared by the region's offices
+	counts             map[string]int   // service → tickets waiting for it
+	visit              map[string]int   // service → slots a booked visit holds a window, shared by the region's offices
+	bookingHours       map[string]spans // service → when it can be booked, shared by the region's offices
+	slot               int              // slot length in minutes
 }
 
 // Span is a period [From, To) in which window Window was open.
@@ -161,6 +168,7 @@ type Window struct {
 	Since    int64       `json:"since,omitempty"`
 	Serving  string      `json:"serving,omitempty"`    // the current ticket's service
 	Busy     int64       `json:"busy_since,omitempty"` // when the current ticket was called
+	hours    spans       // when it takes bookings (within the office's hours)
 }
 
 // Serves reports whether the window has the skill for service.
@@ -203,6 +211,9 @@ type Result struct {
 	Ticket  *Ticket  `json:"ticket,omitempty"`
 	Window  *Window  `json:"window,omitempty"`
 	Err     *Error   `json:"error,omitempty"`
+	// Affected are the bookings a region change would take window time
+	// from (with bookings_affected).
+	Affected []uint64 `json:"affected,omitempty"`
 	// Replayed: a command with the same idempotency key was applied
 	// before; this is its result, and nothing changed now.
 	Replayed bool `json:"replayed,omitempty"`
@@ -331,15 +342,36 @@ func (s *State) setRegion(c *SetRegion) Result {
 			continue
 		}
 		o.setWaiting(old.Waiting)
-		o.Day, o.Recent = old.Day, old.Recent
+		o.Day, o.Recent, o.Spans, o.RemindedFor, o.Level, o.Closures = old.Day, old.Recent, old.Spans, old.RemindedFor, old.Level, old.Closures
 		for _, w := range o.Windows {
 			if ow := old.Window(w.Number); ow != nil {
-				w.State, w.Current, w.Since = ow.State, ow.Current, ow.Since
+				w.State, w.Current, w.Since, w.Serving, w.Busy = ow.State, ow.Current, ow.Since, ow.Serving, ow.Busy
 			}
 		}
 	}
+	// The bookings' window time under the new configuration.
+	ids := slices.Sorted(maps.Keys(offices))
+	plans := make([]assignment, len(ids))
+	var lost []uint64
+	for i, id := range ids {
+		plans[i] = s.assignAll(offices[id])
+		lost = append(lost, plans[i].lost...)
+	}
+	if len(lost) > 0 && !c.Force {
+		slices.Sort(lost)
+		var numbers []string
+		for _, id := range lost[:min(len(lost), 10)] {
+			numbers = append(numbers, s.Bookings[id].Number)
+		}
+		return Result{Affected: lost, Err: errf(CodeBookingsAffected,
+			"%d booking(s) would lose their window time (%s…): change the region, move them, or load it with force (they are told and may move for free)",
+			len(lost), strings.Join(numbers, ", "))}
+	}
 	s.Region, s.Offices = &r, offices
 	s.emit(Event{Kind: EvRegionUpdated})
+	for i, id := range ids {
+		s.install(offices[id], plans[i])
+	}
 	return Result{}
 }
 
@@ -384,7 +416,7 @@ func (o *Office) localDay(t int64) string {
 }
 
 // hoursOn returns the opening hours on the local date of t.
-func (o *Office) hoursOn(t time.Time) span {
+func (o *Office) hoursOn(t time.Time) spans {
 	if h, ok := o.holidays[t.Format(time.DateOnly)]; ok {
 		return h
 	}
@@ -394,9 +426,8 @@ func (o *Office) hoursOn(t time.Time) span {
 // IsOpen reports whether the office works at instant t.
 func (o *Office) IsOpen(t int64) bool {
 	lt := time.Unix(t, 0).In(o.loc)
-	h := o.hoursOn(lt)
 	m := lt.Hour()*60 + lt.Minute()
-	return !h.closed() && m >= h.Open && m < h.Close
+	return o.hoursOn(lt).covers(m, m+1)
 }
 
 func (s *State) nextID(p *uint64) uint64 { *p++; return *p }

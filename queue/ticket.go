@@ -152,6 +152,16 @@ func (s *State) rollover(o *Office) {
 				delete(s.Counters, k)
 			}
 		}
+		for k := range s.plans {
+			if k.office == o.Config.ID && k.day < today {
+				delete(s.plans, k)
+			}
+		}
+		for k := range s.seats {
+			if k.Office == o.Config.ID && o.localDay(k.Start) < today {
+				delete(s.seats, k)
+			}
+		}
 	}
 	o.Day = today
 }
@@ -170,6 +180,7 @@ func (s *State) missBookings(o *Office, today string) {
 	for _, id := range ids {
 		b := s.Bookings[id]
 		s.unindex(b)
+		s.unseat(b)
 		b.Status, b.HoldUntil = BookingMissed, 0
 		s.emit(Event{Kind: EvBookingMissed, Office: b.Office, Booking: copyOf(b)})
 	}

@@ -21,6 +21,7 @@ const (
 	MaxRegionBytes       = 4 << 20  // a region configuration, as JSON
 	MaxSubscriptionBytes = 16 << 10 // a webhook subscription, as JSON
 	MaxWindow            = 9999     // the highest window number
+	MaxReasonBytes       = 1000     // why an office closes, as the applicants are told
 )
 
 // A command's wire form (the payload after its kind byte) is a mask of the
