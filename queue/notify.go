@@ -34,7 +34,7 @@ const (
 	NTurnNear           = "turn_near" // at most turn_near_ahead applicants ahead
 	NCalled             = "called"    // called (or called again) to a window
 	NNoShow             = "no_show"
-	NLoadDropped        = "load_dropped" // an office's load level went down
+	NLoadDropped        = "load_dropped"     // an office's load level went down
 	NBookingAffected    = "booking_affected" // the booking lost its window time (a region change, a closure): offer the alternatives
 )
 
