@@ -151,9 +151,12 @@ func booking(office, start, phone string, hold bool) map[string]any {
 		"applicant": map[string]string{"name": "Петрова Анна", "phone": phone}}
 }
 
-// TestBookingStorm: 200 concurrent clients race for the six seats of two
-// slots. Exactly six win; every other answer is 409 slot_taken with
-// alternatives, and the state holds exactly six bookings on those seats.
+// TestBookingStorm: 200 concurrent clients race for passport visits at
+// 10:00 and 10:15. A visit lasts 30 minutes and office brn has three
+// windows for passports, so the two times share three windows: exactly
+// three win. Every other answer is 409 slot_taken with alternatives; the
+// window time shows three visits on three windows, and no free seat is
+// left at either time.
 func TestBookingStorm(t *testing.T) {
 	n := start(t, nil)
 	slots := []string{slot(1, 10, 0), slot(1, 10, 15)}
@@ -181,8 +184,16 @@ func TestBookingStorm(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if won[slots[0]] != 3 || won[slots[1]] != 3 {
-		t.Fatalf("won %v, want 3 per slot", won)
+	if won[slots[0]]+won[slots[1]] != 3 {
+		t.Fatalf("won %v, want 3 in all", won)
+	}
+	_, wt := n.call("GET", "/api/v1/offices/brn/window-time?date="+slots[0][:10], nil)
+	windows := map[float64]bool{}
+	for _, v := range wt["visits"].([]any) {
+		windows[v.(map[string]any)["window"].(float64)] = true
+	}
+	if len(wt["visits"].([]any)) != 3 || len(windows) != 3 {
+		t.Fatalf("window time %v", wt)
 	}
 	_, out := n.call("GET", "/api/v1/offices/brn/slots?service=passport&date="+slots[0][:10], nil)
 	free := 0
@@ -546,5 +557,61 @@ func TestCachedReadsSeeWrites(t *testing.T) {
 		if after := free(); after != before-1 {
 			t.Fatalf("after booking slot 10:00 its free seats went %v → %v", before, after)
 		}
+	}
+}
+
+// TestRegionChangeAndClosure: a region change that would take window time
+// from bookings is refused with the list of them, and goes ahead with
+// force; a closure at short notice unplaces the bookings it covers. An
+// unplaced booking is marked, listed for the admin, and moves for free.
+func TestRegionChangeAndClosure(t *testing.T) {
+	n := start(t, nil)
+	var ids []string
+	for i := range 3 {
+		b := n.want("POST", "/api/v1/bookings", booking("brn", slot(1, 10, 0), fmt.Sprintf("+7913000000%d", i), false), 201, "")
+		ids = append(ids, b["id"].(string))
+	}
+	fewer := testRegion()
+	fewer.Offices[0].Windows = fewer.Offices[0].Windows[:2]
+	out := n.want("PUT", "/api/v1/region", fewer, 409, "bookings_affected")
+	if aff := out["error"].(map[string]any)["affected"].([]any); len(aff) != 1 {
+		t.Fatalf("affected %v", out)
+	}
+	wt := n.want("GET", "/api/v1/offices/brn/window-time?date="+slot(1, 10, 0)[:10], nil, 200, "")
+	for _, v := range wt["visits"].([]any) {
+		if v.(map[string]any)["window"].(float64) == 0 {
+			t.Fatalf("a refused region change unplaced a booking: %v", wt)
+		}
+	}
+	out = n.want("PUT", "/api/v1/region?force=true", fewer, 200, "")
+	aff := out["affected"].([]any)
+	if len(aff) != 1 {
+		t.Fatalf("forced: %v", out)
+	}
+	lost := aff[0].(map[string]any)["id"].(string)
+	if b := n.want("GET", "/api/v1/bookings/"+lost, nil, 200, ""); b["affected"] != true {
+		t.Fatalf("the unplaced booking is not marked: %v", b)
+	}
+	if u := n.want("GET", "/api/v1/unplaced-bookings", nil, 200, ""); len(u["bookings"].([]any)) != 1 {
+		t.Fatalf("unplaced %v", u)
+	}
+	moved := n.want("POST", "/api/v1/bookings/"+lost+"/reschedule", map[string]string{"start": slot(1, 11, 0)}, 200, "")
+	if moved["affected"] == true || moved["reschedules_left"] != 3.0 {
+		t.Fatalf("a free move: %v", moved)
+	}
+	// The office closes 09:00–12:00 tomorrow: both the 10:00 and the 11:00
+	// visits lose their window time; nothing can be booked then.
+	out = n.want("POST", "/api/v1/offices/brn/closures", map[string]string{"from": slot(1, 9, 0), "to": slot(1, 12, 0), "reason": "авария"}, 200, "")
+	if len(out["affected"].([]any)) != 3 {
+		t.Fatalf("closure: %v", out)
+	}
+	n.want("POST", "/api/v1/bookings", booking("brn", slot(1, 10, 30), "+79130000009", false), 422, "office_closed")
+	if u := n.want("GET", "/api/v1/unplaced-bookings", nil, 200, ""); len(u["bookings"].([]any)) != 3 {
+		t.Fatalf("unplaced %v", u)
+	}
+	// Lifting it gives the time back (to the bookings that still fit).
+	n.want("POST", "/api/v1/offices/brn/closures", map[string]string{"from": slot(1, 9, 0), "to": slot(1, 9, 0)}, 200, "")
+	if u := n.want("GET", "/api/v1/unplaced-bookings", nil, 200, ""); len(u["bookings"].([]any)) != 0 {
+		t.Fatalf("unplaced after the closure was lifted: %v", u)
 	}
 }

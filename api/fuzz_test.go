@@ -12,7 +12,7 @@ import (
 // body, through the parsing the handlers use.
 func parse(keys *queue.Keyring, route byte, a, b string, body []byte) (queue.Command, *queue.Error) {
 	actions := []string{"open", "close", "pause", "call-next", "recall", "start", "finish", "no-show", "redirect", a}
-	switch route % 7 {
+	switch route % 8 {
 	case 0:
 		return bookRequest(body, a)
 	case 1:
@@ -22,11 +22,13 @@ func parse(keys *queue.Keyring, route byte, a, b string, body []byte) (queue.Com
 	case 3:
 		return checkInRequest(keys, a, body)
 	case 4:
-		return windowRequest(a, b, actions[int(route/7)%len(actions)], body)
+		return windowRequest(a, b, actions[int(route/8)%len(actions)], body)
 	case 5:
-		return regionRequest(body)
-	default:
+		return regionRequest(body, len(a) > 0)
+	case 6:
 		return subscriptionRequest(a, body)
+	default:
+		return closureRequest(a, body)
 	}
 }
 
@@ -45,11 +47,12 @@ func validRequests(keys *queue.Keyring) []request {
 		{1, "x", "", `{"start":"2026-11-30T10:15:00+07:00"}`},
 		{2, "brn", "k", `{"service":"passport","category":"disabled"}`},
 		{3, "brn", "", `{"qr":"` + qr + `"}`},
-		{4 + 7*8, "brn", "3", `{"service":"snils"}`}, // redirect
+		{4 + 8*8, "brn", "3", `{"service":"snils"}`}, // redirect
 		{5, "", "", `{"name":"r","services":[{"id":"a","name":"А","letter":"А","avg_minutes":15,"bookable":true}],` +
 			`"offices":[{"id":"o","name":"О","timezone":"Asia/Barnaul","hours":{"mon":"09:00-13:00"},"holidays":[{"date":"2026-12-31","hours":"closed"}],` +
 			`"services":["a"],"windows":[{"number":1,"services":["a"],"bookings":true}],"seats":{"a":2}}]}`},
 		{6, "sms", "", `{"url":"https://sms.example/hook","secret":"0123456789abcdef","kinds":["called"],"offices":["brn"]}`},
+		{7, "brn", "", `{"from":"2026-11-30T10:00:00+07:00","to":"2026-11-30T14:00:00+07:00","reason":"авария на подстанции"}`},
 	}
 }
 

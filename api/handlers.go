@@ -159,10 +159,13 @@ func parseStrict(body []byte, v any) *queue.Error {
 }
 
 // parseStart reads an RFC 3339 slot start.
-func parseStart(s string) (int64, *queue.Error) {
+func parseStart(s string) (int64, *queue.Error) { return parseTime("start", s) }
+
+// parseTime reads an RFC 3339 time.
+func parseTime(name, s string) (int64, *queue.Error) {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return 0, badRequest("start must be an RFC 3339 time, e.g. 2026-11-24T10:00:00+07:00")
+		return 0, badRequest("%s must be an RFC 3339 time, e.g. 2026-11-24T10:00:00+07:00", name)
 	}
 	return t.Unix(), nil
 }
@@ -255,12 +258,32 @@ func windowRequest(office, window, action string, body []byte) (*queue.WindowAct
 	return cmd, nil
 }
 
-func regionRequest(body []byte) (*queue.SetRegion, *queue.Error) {
+func regionRequest(body []byte, force bool) (*queue.SetRegion, *queue.Error) {
 	var region queue.Region
 	if err := parseStrict(body, &region); err != nil {
 		return nil, err
 	}
-	return &queue.SetRegion{Region: &region}, nil
+	return &queue.SetRegion{Region: &region, Force: force}, nil
+}
+
+func closureRequest(office string, body []byte) (*queue.CloseOffice, *queue.Error) {
+	var req struct {
+		From   string `json:"from"`
+		To     string `json:"to"`
+		Reason string `json:"reason"`
+	}
+	if err := parseStrict(body, &req); err != nil {
+		return nil, err
+	}
+	from, err := parseTime("from", req.From)
+	if err != nil {
+		return nil, err
+	}
+	to, err := parseTime("to", req.To)
+	if err != nil {
+		return nil, err
+	}
+	return &queue.CloseOffice{Office: office, From: from, To: to, Reason: req.Reason}, nil
 }
 
 func subscriptionRequest(id string, body []byte) (*queue.Subscribe, *queue.Error) {
@@ -451,13 +474,96 @@ func (s *Server) windowAction(c *fasthttp.RequestCtx) {
 	}
 }
 
+// setRegion loads a region; with ?force=true also when bookings would lose
+// their window time (they are told, and may move for free).
 func (s *Server) setRegion(c *fasthttp.RequestCtx) {
-	cmd, err := regionRequest(c.PostBody())
+	cmd, err := regionRequest(c.PostBody(), string(c.QueryArgs().Peek("force")) == "true")
 	if err != nil {
 		s.domainError(c, err)
 		return
 	}
-	if _, ok := s.apply(c, cmd); ok {
-		s.offices(c)
+	if r, ok := s.apply(c, cmd); ok {
+		writeJSON(c, 200, map[string]any{"region": cmd.Region.Name, "affected": s.affectedView(r.Affected)})
 	}
+}
+
+// closeOffice closes an office at short notice (or lifts a closure: to
+// not after from); it answers the bookings that lost their window time.
+func (s *Server) closeOffice(c *fasthttp.RequestCtx) {
+	cmd, err := closureRequest(param(c, "office"), c.PostBody())
+	if err != nil {
+		s.domainError(c, err)
+		return
+	}
+	if r, ok := s.apply(c, cmd); ok {
+		writeJSON(c, 200, map[string]any{"office": cmd.Office, "affected": s.affectedView(r.Affected)})
+	}
+}
+
+// affectedBooking is a booking that lost its window time.
+type affectedBooking struct {
+	ID      string `json:"id"`
+	Number  string `json:"number"`
+	Office  string `json:"office"`
+	Service string `json:"service"`
+	Start   string `json:"start"`
+	Status  string `json:"status"`
+}
+
+func (s *Server) affectedView(ids []uint64) []affectedBooking {
+	out := []affectedBooking{}
+	s.cfg.Store.Read(func(r queue.Reader) {
+		for _, id := range ids {
+			if b := r.Booking(id, s.now()); b != nil {
+				_, loc := r.Config(b.Office)
+				out = append(out, affectedBooking{strconv.FormatUint(b.ID, 10), b.Number, b.Office, b.Service, localTime(loc, b.Start), string(b.Status)})
+			}
+		}
+	})
+	return out
+}
+
+// unplaced lists the live bookings that hold no window time.
+func (s *Server) unplaced(c *fasthttp.RequestCtx) {
+	var ids []uint64
+	s.cfg.Store.Read(func(r queue.Reader) {
+		for _, b := range r.Unplaced() {
+			ids = append(ids, b.ID)
+		}
+	})
+	writeJSON(c, 200, map[string]any{"bookings": s.affectedView(ids)})
+}
+
+// windowTime is an office day's booked visits and the windows they hold.
+func (s *Server) windowTime(c *fasthttp.RequestCtx) {
+	type visit struct {
+		Booking string `json:"booking"`
+		Number  string `json:"number"`
+		Service string `json:"service"`
+		Window  int    `json:"window"`
+		Start   string `json:"start"`
+		End     string `json:"end"`
+	}
+	var out []visit
+	date := string(c.QueryArgs().Peek("date"))
+	found := false
+	s.cfg.Store.Read(func(r queue.Reader) {
+		_, loc := r.Config(param(c, "office"))
+		if loc == nil {
+			return
+		}
+		if date == "" {
+			date = time.Unix(s.now(), 0).In(loc).Format(time.DateOnly)
+		}
+		vs, _ := r.WindowTime(param(c, "office"), date)
+		found, out = true, []visit{}
+		for _, v := range vs {
+			out = append(out, visit{strconv.FormatUint(v.Booking, 10), v.Number, v.Service, v.Window, localTime(loc, v.Start), localTime(loc, v.End)})
+		}
+	})
+	if !found {
+		unknownOffice(c)
+		return
+	}
+	writeJSON(c, 200, map[string]any{"office": param(c, "office"), "date": date, "visits": out})
 }

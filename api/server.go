@@ -204,6 +204,9 @@ func New(cfg Config) *Server {
 	r.GET("/api/v1/offices/{office}/queue", s.need(RoleOperator, s.reads(local, s.queueView)))
 	r.POST("/api/v1/offices/{office}/windows/{window}/{action}", s.need(RoleOperator, s.windowAction))
 	r.PUT("/api/v1/region", s.need(RoleAdmin, s.setRegion))
+	r.POST("/api/v1/offices/{office}/closures", s.need(RoleAdmin, s.closeOffice))
+	r.GET("/api/v1/unplaced-bookings", s.need(RoleAdmin, s.reads(linearizable, s.unplaced)))
+	r.GET("/api/v1/offices/{office}/window-time", s.need(RoleOperator, s.reads(local, s.windowTime)))
 	r.GET("/api/v1/subscriptions", s.need(RoleAdmin, s.reads(linearizable, s.subscriptions)))
 	r.PUT("/api/v1/subscriptions/{id}", s.need(RoleAdmin, s.putSubscription))
 	r.DELETE("/api/v1/subscriptions/{id}", s.need(RoleAdmin, s.deleteSubscription))
@@ -316,6 +319,8 @@ func (s *Server) apply(c *fasthttp.RequestCtx, cmd queue.Command) (queue.Result,
 			c.Response.Header.Set("Idempotent-Replayed", "true")
 		}
 		return r, true
+	case err == nil && r.Err.Code == queue.CodeBookingsAffected:
+		writeJSON(c, statusOf[r.Err.Code], map[string]any{"error": errorBody{Code: string(r.Err.Code), Message: r.Err.Message, Affected: s.affectedView(r.Affected)}})
 	case err == nil:
 		var alt *alternativesView
 		if r.Err.Code == queue.CodeSlotTaken {
@@ -440,12 +445,14 @@ var statusOf = map[queue.Code]int{
 	queue.CodeUnknownService: 422, queue.CodeOutsideHorizon: 422, queue.CodeOfficeClosed: 422, queue.CodeNotBookable: 422,
 	queue.CodeLimitExceeded: 422, queue.CodeRescheduleLimit: 422, queue.CodeWrongOffice: 422, queue.CodeTooEarly: 422,
 	queue.CodeTooLate: 422, queue.CodeInvalidConfig: 422, queue.CodeFieldTooLong: 422, queue.CodeInvalidCommand: 422,
+	queue.CodeBookingsAffected: 409,
 }
 
 type errorBody struct {
 	Code         string            `json:"code"`
 	Message      string            `json:"message"`
 	Alternatives *alternativesView `json:"alternatives,omitempty"`
+	Affected     []affectedBooking `json:"affected,omitempty"` // with bookings_affected
 }
 
 func (s *Server) domainError(c *fasthttp.RequestCtx, e *queue.Error) { s.writeError(c, e, nil) }

@@ -67,7 +67,10 @@ type bookingView struct {
 	Applicant      applicantView `json:"applicant"`
 	CreatedAt      string        `json:"created_at"`
 	TicketID       string        `json:"ticket_id,omitempty"`
-	talon          *queue.Talon  // what QR is signed from, by sign
+	// Affected: the booking lost its window time (a region change or a
+	// closure): it may move once for free, to any time that has some.
+	Affected bool         `json:"affected,omitempty"`
+	talon    *queue.Talon // what QR is signed from, by sign
 }
 
 // sign fills in a booking view's QR code. Call it outside Store.Read: a
@@ -101,6 +104,7 @@ func (s *Server) bookingView(r queue.Reader, b *queue.Booking) bookingView {
 	if b.Ticket != 0 {
 		v.TicketID = strconv.FormatUint(b.Ticket, 10)
 	}
+	v.Affected = b.Seat == 0 && (b.Status == queue.BookingConfirmed || b.Status == queue.BookingHeld)
 	return v
 }
 

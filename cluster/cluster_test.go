@@ -145,6 +145,10 @@ func TestClusterForwardsAndReadsLinearizably(t *testing.T) {
 	if won != 3 {
 		t.Fatalf("%d won 3 seats", won)
 	}
+	for _, s := range nodes {
+		s.WaitIndex(ctx, leader.AppliedIndex())
+		checkWindowTime(t, s, tomorrow10())
+	}
 	// Every node applied the log, so every node saw the same events.
 	for _, s := range nodes {
 		s.WaitIndex(ctx, leader.AppliedIndex())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/talon-mfc/talon/cluster/node"
+	"github.com/talon-mfc/talon/internal/windowcheck"
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler"
 )
@@ -20,16 +21,33 @@ func allDay() map[string]string {
 	return h
 }
 
-func region(seats int) *queue.Region {
-	return &queue.Region{
+// region is one office open all day with windows windows taking 15-minute
+// passport visits: windows seats per slot.
+func region(windows int) *queue.Region {
+	r := &queue.Region{
 		Name:     "test",
-		Services: []queue.Service{{ID: "passport", Name: "Паспорт", Letter: "П", AvgMinutes: 20, Bookable: true}},
+		Services: []queue.Service{{ID: "passport", Name: "Паспорт", Letter: "П", AvgMinutes: 15, Bookable: true}},
 		Offices: []queue.OfficeConfig{{
 			ID: "brn", Name: "Барнаул", Timezone: "Asia/Barnaul", Hours: allDay(), Services: []string{"passport"},
-			Windows: []queue.WindowConfig{{Number: 1, Services: []string{"passport"}, Bookings: true}},
-			Seats:   map[string]int{"passport": seats},
 		}},
 	}
+	for w := 1; w <= windows; w++ {
+		r.Offices[0].Windows = append(r.Offices[0].Windows, queue.WindowConfig{Number: w, Services: []string{"passport"}, Bookings: true})
+	}
+	return r
+}
+
+// checkWindowTime checks the window-time invariant of office brn on the
+// day of start on node s.
+func checkWindowTime(t *testing.T, s *Store, start int64) {
+	t.Helper()
+	s.Read(func(r queue.Reader) {
+		oc, loc := r.Config("brn")
+		day := time.Unix(start, 0).In(loc).Format(time.DateOnly)
+		if err := windowcheck.Check(oc, windowcheck.FromReader(r, "brn", day), nil); err != nil {
+			t.Errorf("node %s: %v", s.cfg.ID, err)
+		}
+	})
 }
 
 func openStore(t *testing.T, dir string) *Store {
@@ -111,6 +129,7 @@ func TestStoreContentionAndRestart(t *testing.T) {
 	if won != 3 || taken != 197 {
 		t.Fatalf("won %d, taken %d; want 3 and 197", won, taken)
 	}
+	checkWindowTime(t, s, start)
 	seen := map[string]bool{}
 	for n := range numbers {
 		seen[n] = true

@@ -555,8 +555,8 @@ func (s *State) assignAll(o *Office) assignment {
 }
 
 // install makes an assignment of office o the state's, and tells the
-// bookings it took window time from.
-func (s *State) install(o *Office, a assignment) {
+// bookings it took window time from (which it returns).
+func (s *State) install(o *Office, a assignment) []uint64 {
 	for k := range s.plans {
 		if k.office == o.Config.ID {
 			delete(s.plans, k)
@@ -574,8 +574,9 @@ func (s *State) install(o *Office, a assignment) {
 		}
 		s.emit(Event{Kind: EvBookingAffected, Office: b.Office, Booking: copyOf(b), Alternatives: alts})
 	}
+	return a.lost
 }
 
 // replan finds window time for office o's bookings again after its hours
 // changed (a closure), and tells those that lost theirs.
-func (s *State) replan(o *Office) { s.install(o, s.assignAll(o)) }
+func (s *State) replan(o *Office) []uint64 { return s.install(o, s.assignAll(o)) }

@@ -1,9 +1,6 @@
 package queue
 
-import (
-	"slices"
-	"time"
-)
+import "slices"
 
 // Closure is a short-notice closing of an office (a power cut, a flood):
 // in [From, To) nobody can book a visit or take a ticket, and the bookings
@@ -46,13 +43,6 @@ func (s *State) closeOffice(c *CloseOffice) Result {
 	}
 	slices.SortFunc(cs, func(a, b Closure) int { return int(a.From - b.From) })
 	o.Closures = cs
-	s.replan(o)
 	s.emit(Event{Kind: EvOfficeClosed, Office: o.Config.ID, Closure: &Closure{From: c.From, To: c.To, Reason: c.Reason}})
-	return Result{}
-}
-
-// closureText is a closure as the messages show it.
-func (o *Office) closureText(c Closure) string {
-	f := "2006-01-02 15:04"
-	return time.Unix(c.From, 0).In(o.loc).Format(f) + "–" + time.Unix(c.To, 0).In(o.loc).Format(f)
+	return Result{Affected: s.replan(o)}
 }

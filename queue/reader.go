@@ -143,6 +143,32 @@ func (r Reader) BookingWindows(office, service string) int {
 	return 0
 }
 
+// Visit is a booked visit's window time, as an office's day shows it.
+type Visit struct {
+	Booking    uint64 `json:"booking"`
+	Number     string `json:"number"`
+	Service    string `json:"service"`
+	Window     int    `json:"window"` // 0: unplaced, it holds no window time
+	Start, End int64
+}
+
+// WindowTime lists the visits of office on local date day that hold a
+// seat, in booking order, with the window each holds.
+func (r Reader) WindowTime(office, day string) ([]Visit, bool) {
+	o := r.s.Offices[office]
+	if o == nil {
+		return nil, false
+	}
+	out := []Visit{}
+	for _, b := range r.s.seated(o) {
+		if d, _ := o.dayOf(b.Start); d == day {
+			out = append(out, Visit{Booking: b.ID, Number: b.Number, Service: b.Service, Window: b.Seat,
+				Start: b.Start, End: b.Start + int64(b.Slots*o.slot)*60})
+		}
+	}
+	return out, true
+}
+
 // Unplaced are copies of the live bookings that hold no window time (a
 // region change or a closure took it, or they came from a snapshot of the
 // first version and did not fit), in booking order.

@@ -211,8 +211,8 @@ type Result struct {
 	Ticket  *Ticket  `json:"ticket,omitempty"`
 	Window  *Window  `json:"window,omitempty"`
 	Err     *Error   `json:"error,omitempty"`
-	// Affected are the bookings a region change would take window time
-	// from (with bookings_affected).
+	// Affected are the bookings a region change or closure took window
+	// time from, or would have (with bookings_affected).
 	Affected []uint64 `json:"affected,omitempty"`
 	// Replayed: a command with the same idempotency key was applied
 	// before; this is its result, and nothing changed now.
@@ -372,7 +372,7 @@ func (s *State) setRegion(c *SetRegion) Result {
 	for i, id := range ids {
 		s.install(offices[id], plans[i])
 	}
-	return Result{}
+	return Result{Affected: lost}
 }
 
 // stillServed refuses a region that drops an office or service which live

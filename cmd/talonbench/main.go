@@ -53,7 +53,7 @@ func main() {
 	flag.StringVar(&b.bin, "talond", "", "talond binary (default: build it from this source tree)")
 	flag.IntVar(&b.nodes, "nodes", 3, "cluster nodes")
 	flag.IntVar(&b.region.Offices, "offices", 16, "offices in the bench region")
-	flag.IntVar(&b.region.Windows, "windows", 10, "windows per office, so seats per slot and service")
+	flag.IntVar(&b.region.Windows, "windows", 10, "windows per office: at most that many visits at once")
 	flag.IntVar(&b.clients, "clients", 256, "concurrent clients")
 	flag.DurationVar(&b.limit, "limit", time.Minute, "longest timed phase")
 	flag.StringVar(&b.profile, "profile", "", "save CPU profiles of the nodes during each scenario's main phase to this folder")
@@ -145,14 +145,13 @@ func (b *bench) storm() error {
 		return err
 	}
 	defer stopAll(nodes)
-	seats := b.region.Windows
 	popular, err := slotsOf(nodes[0], b.region, day(1), b.popular)
 	if err != nil {
 		return err
 	}
 	r, acked := storm("popular slots", nodes, popular, b.clients, 1, b.limit)
 	fmt.Fprintln(b.out, r)
-	if err := checkBookings(nodes, popular, day(1), seats, acked, b.out); err != nil {
+	if err := checkBookings(nodes, b.region, day(1), acked, b.out); err != nil {
 		return err
 	}
 	whole, err := slotsOf(nodes[0], b.region, day(2), 0)
@@ -165,12 +164,12 @@ func (b *bench) storm() error {
 	fmt.Fprintln(b.out, talon)
 	fmt.Fprintln(b.out, cpu)
 	wait()
-	if err := checkBookings(nodes, whole, day(2), seats, acked, b.out); err != nil {
+	if err := checkBookings(nodes, b.region, day(2), acked, b.out); err != nil {
 		return err
 	}
 	stopAll(nodes)
 
-	nd, stop, err := naive(b.dir, seats)
+	nd, stop, err := naive(b.dir, b.region.Windows)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/talon-mfc/talon/queue"
 )
 
 // node is one real talond process.
@@ -30,10 +33,20 @@ type node struct {
 }
 
 // region is the bench region: offices open around the clock, every window
-// serves and takes bookings for every service.
+// serves and takes bookings for every service. A passport visit (20
+// minutes) holds a window for two slots, the others for one.
 type region struct {
 	Offices int // offices bench-01 … bench-NN
-	Windows int // windows per office, so seats per slot and service
+	Windows int // windows per office: at most that many visits at once
+}
+
+// officeConfig is office i as the configuration describes it.
+func (r region) officeConfig(i int) queue.OfficeConfig {
+	oc := queue.OfficeConfig{ID: r.office(i)}
+	for w := 1; w <= r.Windows; w++ {
+		oc.Windows = append(oc.Windows, queue.WindowConfig{Number: w, Services: slices.Concat(services, []string{walkIn}), Bookings: true})
+	}
+	return oc
 }
 
 // Services are the bench region's bookable services; walk-in is the one

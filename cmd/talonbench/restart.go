@@ -115,24 +115,24 @@ func (b *bench) dataset() ([]byte, *queue.State, error) {
 	if err := apply(&queue.SetRegion{Region: &cfg.Region}); err != nil {
 		return nil, nil, err
 	}
-	// Bookings: every seat of each office and service, day after day.
+	// Bookings: all the window time of each office, day after day, in
+	// visits of one slot (the services other than passport).
 	bookings := b.records / 2
 	phone := 0
 	loc, _ := queue.LoadLocation("Asia/Barnaul")
-	for d := 1; phone < bookings && d < 24; d++ {
+	for d := 1; phone < bookings && d < 31; d++ {
 		date := time.Now().In(loc).AddDate(0, 0, d)
 		for o := 0; o < b.region.Offices && phone < bookings; o++ {
-			for _, sv := range services {
-				for m := 0; m < 24*60 && phone < bookings; m += 15 {
-					start := time.Date(date.Year(), date.Month(), date.Day(), m/60, m%60, 0, 0, loc).Unix()
-					for range b.region.Windows {
-						if phone == bookings {
-							break
-						}
-						phone++
-						if err := apply(&queue.Book{Office: b.region.office(o), Service: sv, Start: start, Name: "Нагрузочный Тест", Phone: fmt.Sprintf("+78%09d", phone)}); err != nil {
-							return nil, nil, err
-						}
+			for m := 0; m < 24*60 && phone < bookings; m += 15 {
+				start := time.Date(date.Year(), date.Month(), date.Day(), m/60, m%60, 0, 0, loc).Unix()
+				for w := range b.region.Windows {
+					if phone == bookings {
+						break
+					}
+					phone++
+					sv := services[1+(m/15+w)%(len(services)-1)]
+					if err := apply(&queue.Book{Office: b.region.office(o), Service: sv, Start: start, Name: "Нагрузочный Тест", Phone: fmt.Sprintf("+78%09d", phone)}); err != nil {
+						return nil, nil, err
 					}
 				}
 			}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync/atomic"
 	"time"
+
+	"github.com/talon-mfc/talon/internal/windowcheck"
 )
 
 // pair is one office and service on one day: its slots in order and the
@@ -109,42 +111,53 @@ func storm(name string, targets []*node, pairs []*pair, clients, perClient int, 
 	return r, all
 }
 
-// checkBookings proves the storm kept its promises on every node: no slot
-// holds more applicants than seats, each slot holds exactly the bookings
-// acknowledged for it (none lost, none invented), and every acknowledged
-// booking reads back, linearizably, with its office and time.
-func checkBookings(nodes []*node, pairs []*pair, date string, seats int, acked []booked, out io.Writer) error {
-	perSlot := map[*pair][]int{}
-	for _, p := range pairs {
-		perSlot[p] = make([]int, len(p.starts))
-	}
+// checkBookings proves the storm kept its promises on every node: the
+// window time of each office on date holds exactly the acknowledged
+// bookings (none lost, none invented), each on a window that takes its
+// service's bookings, no window holding two visits at once; and every
+// acknowledged booking reads back, linearizably, with its office and time.
+func checkBookings(nodes []*node, r region, date string, acked []booked, out io.Writer) error {
+	want := map[string]map[string]bool{} // office → acknowledged booking ids
 	for _, b := range acked {
-		perSlot[b.pair][b.slot]++
+		if want[b.pair.office] == nil {
+			want[b.pair.office] = map[string]bool{}
+		}
+		if want[b.pair.office][b.id] {
+			return fmt.Errorf("booking %s acknowledged twice", b.id)
+		}
+		want[b.pair.office][b.id] = true
 	}
+	used := 0
 	for _, nd := range nodes {
-		for _, p := range pairs {
+		used = 0
+		for i := range r.Offices {
+			office := r.office(i)
 			var v struct {
-				Slots []struct {
-					Start string `json:"start"`
-					Free  int    `json:"free"`
-				} `json:"slots"`
+				Visits []struct {
+					Booking, Service, Start, End string
+					Window                       int
+				} `json:"visits"`
 			}
-			path := fmt.Sprintf("/api/v1/offices/%s/slots?service=%s&date=%s&consistency=linearizable", p.office, p.service, date)
+			path := fmt.Sprintf("/api/v1/offices/%s/window-time?date=%s&consistency=linearizable", office, date)
 			if err := nd.getJSON(path, &v); err != nil {
 				return err
 			}
-			free := map[string]int{}
-			for _, s := range v.Slots {
-				free[s.Start] = s.Free
+			var visits []windowcheck.Visit
+			for _, x := range v.Visits {
+				start, _ := time.Parse(time.RFC3339, x.Start)
+				end, _ := time.Parse(time.RFC3339, x.End)
+				visits = append(visits, windowcheck.Visit{Booking: x.Booking, Service: x.Service, Window: x.Window, Start: start.Unix(), End: end.Unix()})
+				if !want[office][x.Booking] {
+					return fmt.Errorf("on %s %s holds booking %s, which was never acknowledged", nd.id, office, x.Booking)
+				}
+				used += int(end.Sub(start) / (15 * time.Minute))
 			}
-			for i, start := range p.starts {
-				taken := seats - free[start]
-				if taken > seats {
-					return fmt.Errorf("DOUBLE BOOKING on %s: %s %s %s holds %d applicants for %d seats", nd.id, p.office, p.service, start, taken, seats)
-				}
-				if taken != perSlot[p][i] {
-					return fmt.Errorf("on %s %s %s %s holds %d bookings, %d were acknowledged", nd.id, p.office, p.service, start, taken, perSlot[p][i])
-				}
+			if len(visits) != len(want[office]) {
+				return fmt.Errorf("LOST ACKNOWLEDGEMENT: on %s %s holds %d bookings on %s, %d were acknowledged", nd.id, office, len(visits), date, len(want[office]))
+			}
+			oc := r.officeConfig(i)
+			if err := windowcheck.Check(&oc, visits, nil); err != nil {
+				return fmt.Errorf("on %s: %w", nd.id, err)
 			}
 		}
 	}
@@ -162,7 +175,8 @@ func checkBookings(nodes []*node, pairs []*pair, date string, seats int, acked [
 	if err != nil {
 		return fmt.Errorf("LOST ACKNOWLEDGEMENT: %w", err)
 	}
-	fmt.Fprintf(out, "check: no slot over its %d seats, each slot holds exactly its acknowledged bookings on all %d nodes, all %d acknowledged bookings read back\n",
-		seats, len(nodes), len(acked))
+	fmt.Fprintf(out, "check: window time on all %d nodes holds exactly the %d acknowledged bookings, no window holds two visits at once, "+
+		"each on a window that takes its service (%d of %d window-slots of %s booked); all read back\n",
+		len(nodes), len(acked), used, r.Offices*r.Windows*24*4, date)
 	return nil
 }
