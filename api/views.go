@@ -87,7 +87,7 @@ func (s *Server) bookingView(r queue.Reader, b *queue.Booking) bookingView {
 	rules := r.Rules()
 	v := bookingView{
 		ID: strconv.FormatUint(b.ID, 10), Office: b.Office,
-		Service: b.Service, Start: localTime(loc, b.Start), End: localTime(loc, b.Start+int64(rules.SlotMinutes)*60),
+		Service: b.Service, Start: localTime(loc, b.Start), End: localTime(loc, b.Start+int64(max(1, b.Slots)*rules.SlotMinutes)*60),
 		Status: string(b.Status), Number: b.Number, RescheduleLeft: max(0, rules.MaxReschedules-b.Reschedules),
 		OriginalStart: localTime(loc, b.OriginalStart), ExpiresAt: localTime(loc, b.HoldUntil),
 		Applicant: applicantView{b.Name, b.Phone}, CreatedAt: localTime(loc, b.CreatedAt),

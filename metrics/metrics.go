@@ -92,7 +92,7 @@ func New(log *slog.Logger) *Metrics {
 		recalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "talon_ticket_recalls_total", Help: "Repeated calls of an applicant who did not come."}, os),
 		bookings: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "talon_bookings_total", Help: "Booking events: made, confirmed, rescheduled, cancelled, expired (hold), missed, checked_in."},
+			Name: "talon_bookings_total", Help: "Booking events: made, confirmed, rescheduled, cancelled, expired (hold), missed, checked_in, affected (lost its window time)."},
 			[]string{"office", "service", "event"}),
 		taken: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "talon_booking_conflicts_total", Help: "Bookings and reschedules refused because the slot had no free seat."}, os),
@@ -199,6 +199,8 @@ func (m *Metrics) Observe(e queue.Event) {
 		m.bookings.WithLabelValues(e.Office, b.Service, bookingEvent[e.Kind]).Inc()
 	case queue.EvSlotTaken:
 		m.taken.WithLabelValues(e.Office, b.Service).Inc()
+	case queue.EvBookingAffected:
+		m.bookings.WithLabelValues(e.Office, b.Service, "affected").Inc()
 	}
 }
 
@@ -233,24 +235,25 @@ type stateCollector struct {
 }
 
 var (
-	descQueue   = prometheus.NewDesc("talon_queue_length", "Applicants waiting now.", []string{"office", "service"}, nil)
-	descOldest  = prometheus.NewDesc("talon_oldest_wait_seconds", "How long the longest-waiting applicant has waited so far.", []string{"office", "service"}, nil)
-	descWindows = prometheus.NewDesc("talon_windows", "Windows by state: open (free), serving (calling or serving someone), paused, closed.", []string{"office", "state"}, nil)
-	descLeader  = prometheus.NewDesc("talon_raft_leader", "1 when this node is the leader.", nil, nil)
-	descReady   = prometheus.NewDesc("talon_raft_ready", "1 when this node can serve (see /readyz).", nil, nil)
-	descHalted  = prometheus.NewDesc("talon_raft_halted", "1 when this node stopped applying the log.", nil, nil)
-	descTerm    = prometheus.NewDesc("talon_raft_term", "Current Raft term.", nil, nil)
-	descCommit  = prometheus.NewDesc("talon_raft_commit_index", "Raft commit index known to this node.", nil, nil)
-	descApplied = prometheus.NewDesc("talon_raft_applied_index", "Raft index applied by this node.", nil, nil)
-	descContact = prometheus.NewDesc("talon_raft_last_contact_seconds", "Seconds since this follower last heard from the leader (0 on the leader).", nil, nil)
-	descFree    = prometheus.NewDesc("talon_data_free_bytes", "Free bytes on the file system of the data folder.", nil, nil)
-	descPending = prometheus.NewDesc("talon_notify_pending", "Notifications not yet delivered, per subscription.", []string{"subscription"}, nil)
-	descDead    = prometheus.NewDesc("talon_notify_dead", "Notifications given up after their retries, per subscription.", []string{"subscription"}, nil)
-	descLag     = prometheus.NewDesc("talon_notify_lag_seconds", "Age of the oldest undelivered notification, per subscription (0 when none).", []string{"subscription"}, nil)
+	descQueue    = prometheus.NewDesc("talon_queue_length", "Applicants waiting now.", []string{"office", "service"}, nil)
+	descOldest   = prometheus.NewDesc("talon_oldest_wait_seconds", "How long the longest-waiting applicant has waited so far.", []string{"office", "service"}, nil)
+	descWindows  = prometheus.NewDesc("talon_windows", "Windows by state: open (free), serving (calling or serving someone), paused, closed.", []string{"office", "state"}, nil)
+	descLeader   = prometheus.NewDesc("talon_raft_leader", "1 when this node is the leader.", nil, nil)
+	descReady    = prometheus.NewDesc("talon_raft_ready", "1 when this node can serve (see /readyz).", nil, nil)
+	descHalted   = prometheus.NewDesc("talon_raft_halted", "1 when this node stopped applying the log.", nil, nil)
+	descTerm     = prometheus.NewDesc("talon_raft_term", "Current Raft term.", nil, nil)
+	descCommit   = prometheus.NewDesc("talon_raft_commit_index", "Raft commit index known to this node.", nil, nil)
+	descApplied  = prometheus.NewDesc("talon_raft_applied_index", "Raft index applied by this node.", nil, nil)
+	descContact  = prometheus.NewDesc("talon_raft_last_contact_seconds", "Seconds since this follower last heard from the leader (0 on the leader).", nil, nil)
+	descFree     = prometheus.NewDesc("talon_data_free_bytes", "Free bytes on the file system of the data folder.", nil, nil)
+	descPending  = prometheus.NewDesc("talon_notify_pending", "Notifications not yet delivered, per subscription.", []string{"subscription"}, nil)
+	descDead     = prometheus.NewDesc("talon_notify_dead", "Notifications given up after their retries, per subscription.", []string{"subscription"}, nil)
+	descLag      = prometheus.NewDesc("talon_notify_lag_seconds", "Age of the oldest undelivered notification, per subscription (0 when none).", []string{"subscription"}, nil)
+	descUnplaced = prometheus.NewDesc("talon_bookings_unplaced", "Live bookings that hold no window time (a region change or closure took it): talonctl unplaced.", []string{"office"}, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueue, descOldest, descWindows, descLeader, descReady, descHalted, descTerm, descCommit, descApplied, descContact, descFree, descPending, descDead, descLag} {
+	for _, d := range []*prometheus.Desc{descQueue, descOldest, descWindows, descLeader, descReady, descHalted, descTerm, descCommit, descApplied, descContact, descFree, descPending, descDead, descLag, descUnplaced} {
 		ch <- d
 	}
 }
@@ -271,6 +274,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		if r.Region() == nil {
 			return
 		}
+		unplaced := map[string]float64{}
+		for _, b := range r.Unplaced() {
+			unplaced[b.Office]++
+		}
 		for _, oc := range r.Region().Offices {
 			o := r.Office(oc.ID)
 			waiting, oldest := map[string]float64{}, map[string]float64{}
@@ -285,6 +292,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, n, oc.ID, sv)
 				ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, oldest[sv], oc.ID, sv)
 			}
+			ch <- prometheus.MustNewConstMetric(descUnplaced, prometheus.GaugeValue, unplaced[oc.ID], oc.ID)
 			states := map[string]float64{"open": 0, "serving": 0, "paused": 0, "closed": 0}
 			for _, w := range o.Windows {
 				states[windowState(w)]++

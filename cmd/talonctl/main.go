@@ -7,7 +7,10 @@
 //	talonctl transfer-leadership [id]    hand leadership over (planned maintenance)
 //	talonctl backup <file>               write a consistent backup of the region
 //	talonctl restore <file>              replace the region's state with a backup
-//	talonctl region load <file.yaml>     load a region configuration (offices, services, windows)
+//	talonctl region load <file.yaml> [--force]   load a region configuration (offices, services, windows)
+//	talonctl close <office> <from> <to> [reason]  close an office at short notice (RFC 3339 times)
+//	talonctl reopen <office> <from>      lift that closure
+//	talonctl unplaced                    bookings that hold no window time
 //	talonctl keygen <file>               make a talon signing key (Ed25519 seed) if file does not exist
 //	talonctl subscriptions               webhooks with pending and dead-letter counts
 //	talonctl subscribe <id> <url> [kinds] [offices]   create or change a webhook (secret: $TALON_WEBHOOK_SECRET)
@@ -55,7 +58,15 @@ const usage = `usage: talonctl [-addr URL] [-token T] <command>
   transfer-leadership [id]    hand leadership to another voter
   backup <file>               write a consistent backup of the region's state
   restore <file>              replace the region's state with a backup, on every node
-  region load <file>          load a region configuration (YAML or JSON)
+  region load <file> [--force]
+                              load a region configuration (YAML or JSON); refused when bookings
+                              would lose their window time, unless --force (they are told and
+                              may move for free)
+  close <office> <from> <to> [reason]
+                              close an office at short notice (a power cut, a flood); times in
+                              RFC 3339, e.g. 2026-12-01T09:00:00+07:00; lists the bookings affected
+  reopen <office> <from>      lift the closure that starts at from
+  unplaced                    live bookings that hold no window time: move or cancel them
   keygen <file>               make a talon signing key (base64 Ed25519 seed) unless the file exists
   subscriptions               notification webhooks with pending and dead-letter counts
   subscribe <id> <url> [kinds] [offices]
@@ -111,8 +122,22 @@ func run(args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "restored %s (%d bytes) on every node\n", a[1], len(data))
 		return nil
-	case arg(0) == "region" && arg(1) == "load" && len(a) == 3:
-		return c.loadRegion(out, a[2])
+	case arg(0) == "region" && arg(1) == "load" && (len(a) == 3 || len(a) == 4 && a[3] == "--force"):
+		return c.loadRegion(out, a[2], len(a) == 4)
+	case arg(0) == "close" && (len(a) == 4 || len(a) == 5):
+		return c.affected(out, "POST", "/api/v1/offices/"+a[1]+"/closures", map[string]string{"from": a[2], "to": a[3], "reason": arg(4)},
+			"office "+a[1]+" closed from "+a[2]+" to "+a[3])
+	case arg(0) == "reopen" && len(a) == 3:
+		return c.affected(out, "POST", "/api/v1/offices/"+a[1]+"/closures", map[string]string{"from": a[2], "to": a[2]},
+			"closure of office "+a[1]+" from "+a[2]+" lifted")
+	case arg(0) == "unplaced" && len(a) == 1:
+		var res struct{ Bookings []affected }
+		if err := c.do("GET", "/api/v1/unplaced-bookings", nil, &res); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%d booking(s) hold no window time\n", len(res.Bookings))
+		printAffected(out, res.Bookings)
+		return nil
 	case arg(0) == "keygen" && len(a) == 2:
 		return keygen(out, a[1])
 	case arg(0) == "subscriptions" && len(a) == 1:
@@ -153,6 +178,15 @@ func env(k, def string) string {
 
 // do sends a request; body is JSON-encoded unless it is []byte. A non-2xx
 // answer becomes an error with the API's code and message.
+// apiError is an error answer of the API.
+type apiError struct {
+	Code, Message string
+	Affected      []affected
+	call          string
+}
+
+func (e *apiError) Error() string { return e.call + " " + e.Code + ": " + e.Message }
+
 func (c *client) do(method, path string, body any, out any) error {
 	var rd io.Reader
 	switch b := body.(type) {
@@ -183,11 +217,10 @@ func (c *client) do(method, path string, body any, out any) error {
 		return err
 	}
 	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error struct{ Code, Message string }
-		}
+		var e struct{ Error apiError }
 		if json.Unmarshal(raw, &e) == nil && e.Error.Code != "" {
-			return fmt.Errorf("%s %s: %d %s: %s", method, path, resp.StatusCode, e.Error.Code, e.Error.Message)
+			e.Error.call = fmt.Sprintf("%s %s: %d", method, path, resp.StatusCode)
+			return &e.Error
 		}
 		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
 	}
@@ -276,7 +309,43 @@ func (c *client) backup(out io.Writer, file string) error {
 	return nil
 }
 
-func (c *client) loadRegion(out io.Writer, file string) error {
+// affected is a booking that lost its window time.
+type affected struct{ ID, Number, Office, Service, Start, Status string }
+
+func printAffected(out io.Writer, bs []affected) {
+	if len(bs) == 0 {
+		return
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tNUMBER\tOFFICE\tSERVICE\tSTART\tSTATUS")
+	for _, b := range bs {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Number, b.Office, b.Service, b.Start, b.Status)
+	}
+	w.Flush()
+}
+
+// affected sends a write that answers the bookings it took window time
+// from, and lists them; on bookings_affected it lists those it would have.
+func (c *client) affected(out io.Writer, method, path string, body any, done string) error {
+	var res struct{ Affected []affected }
+	var raw []byte
+	err := c.do(method, path, body, &raw)
+	var apiErr *apiError
+	if errors.As(err, &apiErr) && apiErr.Code == "bookings_affected" {
+		fmt.Fprintln(out, apiErr.Message)
+		printAffected(out, apiErr.Affected)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	json.Unmarshal(raw, &res)
+	fmt.Fprintf(out, "%s; %d booking(s) lost their window time (each is told, and may move once for free)\n", done, len(res.Affected))
+	printAffected(out, res.Affected)
+	return nil
+}
+
+func (c *client) loadRegion(out io.Writer, file string, force bool) error {
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -290,12 +359,16 @@ func (c *client) loadRegion(out io.Writer, file string) error {
 	if err := r.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	var res struct{ Offices []struct{ ID string } }
-	if err := c.do("PUT", "/api/v1/region", &r, &res); err != nil {
-		return err
+	path := "/api/v1/region"
+	if force {
+		path += "?force=true"
 	}
-	fmt.Fprintf(out, "region %q loaded: %d offices\n", r.Name, len(res.Offices))
-	return nil
+	err = c.affected(out, "PUT", path, &r, fmt.Sprintf("region %q loaded: %d offices", r.Name, len(r.Offices)))
+	var apiErr *apiError
+	if errors.As(err, &apiErr) && apiErr.Code == "bookings_affected" {
+		return errors.New("not loaded: rerun with --force to load it anyway")
+	}
+	return err
 }
 
 // keygen writes a new talon signing key to file, unless it exists. Every

@@ -541,6 +541,43 @@ offices:
 			t.Fatalf("%s: the loaded region is not there: %s", d.id, body)
 		}
 	}
+
+	// Window time: a booked visit at demo-24h loses its window to a closure
+	// and gets it back; a region without booking windows there is refused
+	// until forced.
+	loc, _ := queue.LoadLocation("Asia/Barnaul")
+	tomorrow := time.Now().In(loc).AddDate(0, 0, 1).Format(time.DateOnly)
+	code, b := lead.post(http.DefaultClient, "/api/v1/bookings", map[string]any{"office": "demo-24h", "service": "passport",
+		"start": tomorrow + "T10:00:00+07:00", "applicant": map[string]string{"name": "Иванова Мария", "phone": "+79130000077"}})
+	if code != 201 {
+		t.Fatalf("booking: %d %v", code, b)
+	}
+	number := b["number"].(string)
+	if out := run(followers[0], "close", "demo-24h", tomorrow+"T09:00:00+07:00", tomorrow+"T12:00:00+07:00", "авария"); !strings.Contains(out, number) {
+		t.Fatalf("close:\n%s", out)
+	}
+	if out := run(lead, "unplaced"); !strings.Contains(out, number) || !strings.Contains(out, "1 booking(s)") {
+		t.Fatalf("unplaced:\n%s", out)
+	}
+	run(lead, "reopen", "demo-24h", tomorrow+"T09:00:00+07:00")
+	if out := run(lead, "unplaced"); !strings.Contains(out, "0 booking(s)") {
+		t.Fatalf("unplaced after the closure was lifted:\n%s", out)
+	}
+	for i := range cfg.Region.Offices {
+		if cfg.Region.Offices[i].ID == "demo-24h" {
+			for w := range cfg.Region.Offices[i].Windows {
+				cfg.Region.Offices[i].Windows[w].Bookings = false
+			}
+		}
+	}
+	raw, _ = yaml.Marshal(cfg.Region)
+	os.WriteFile(region, raw, 0o600)
+	if out, err := talonctl(ctl, lead, "region", "load", region); err == nil || !strings.Contains(out, number) || !strings.Contains(out, "--force") {
+		t.Fatalf("a region that takes a booking's window time was loaded: %v\n%s", err, out)
+	}
+	if out := run(lead, "region", "load", region, "--force"); !strings.Contains(out, number) {
+		t.Fatalf("forced:\n%s", out)
+	}
 }
 
 func buildTalonctl(t *testing.T) string {
