@@ -75,7 +75,10 @@ func (o *Office) newPlan(day string) *plan {
 		}
 		open := intersect(hours, win.hours)
 		for k := range n {
-			p.avail[w][k] = open.covers(k*o.slot, (k+1)*o.slot) && !o.closedAt(o.slotStart(day, k), o.slot)
+			p.avail[w][k] = open.covers(k*o.slot, (k+1)*o.slot)
+			if p.avail[w][k] && len(o.Closures) > 0 {
+				p.avail[w][k] = !o.closedAt(time.Date(d.Year(), d.Month(), d.Day(), 0, k*o.slot, 0, 0, o.loc).Unix(), o.slot)
+			}
 		}
 	}
 	return p
@@ -91,11 +94,13 @@ func (p *plan) clone() *plan {
 }
 
 // fits reports whether window w could hold visit v, were it free.
-func (o *Office) fits(p *plan, w int, v visit) bool {
+func (o *Office) fits(p *plan, w int, v visit) bool { return o.fitsIn(p, w, v, o.bookingHours[v.service]) }
+
+// fitsIn is fits with the service's booking hours at hand.
+func (o *Office) fitsIn(p *plan, w int, v visit, hours spans) bool {
 	if v.k < 0 || v.k+v.n > len(p.avail[w]) || !o.Windows[w].Serves(v.service) {
 		return false
 	}
-	hours := o.bookingHours[v.service]
 	for j := v.k; j < v.k+v.n; j++ {
 		if !p.avail[w][j] || !hours.covers(j*o.slot, (j+1)*o.slot) {
 			return false
@@ -109,11 +114,35 @@ func (o *Office) fits(p *plan, w int, v visit) bool {
 type placer struct {
 	o      *Office
 	p      *plan
-	live   func(id uint64) (visit, bool) // a booking that holds a seat; false: its cells are free
-	pinned map[uint64]bool               // placed or moved in this admission: not moved again
+	b      bookings
+	pinned map[uint64]bool // placed or moved in this admission: not moved again
 	log    []cellChange
 	pins   []uint64 // pinned, in order, so a rollback unpins
 	steps  int
+}
+
+// bookings is what a placer asks of the ids in its plan's cells.
+type bookings interface {
+	// held reports whether id holds its seat now; if not, its cells are free.
+	held(id uint64) bool
+	// visit is held booking id's visit.
+	visit(id uint64) visit
+}
+
+// stateBookings are the bookings of office o in the state.
+type stateBookings struct {
+	s *State
+	o *Office
+}
+
+func (sb stateBookings) held(id uint64) bool {
+	b := sb.s.Bookings[id]
+	return b != nil && b.holdsSeat(sb.s.Now)
+}
+
+func (sb stateBookings) visit(id uint64) visit {
+	b := sb.s.Bookings[id]
+	return visit{id: b.ID, service: b.Service, k: sb.o.slotOf(b.Start), n: b.Slots}
 }
 
 // mark is a point a placer can roll back to.
@@ -124,8 +153,8 @@ type cellChange struct {
 	was  uint64
 }
 
-func newPlacer(o *Office, p *plan, live func(uint64) (visit, bool)) *placer {
-	return &placer{o: o, p: p, live: live, pinned: map[uint64]bool{}}
+func newPlacer(o *Office, p *plan, b bookings) *placer {
+	return &placer{o: o, p: p, b: b, pinned: map[uint64]bool{}}
 }
 
 func (pl *placer) set(w, k int, id uint64) {
@@ -162,13 +191,23 @@ func (pl *placer) blockers(w int, v visit) (out []visit, ok bool) {
 		if pl.pinned[id] { // being placed (perhaps not a booking yet) or moved already
 			return nil, false
 		}
-		b, live := pl.live(id)
-		if !live {
-			continue
+		if pl.b.held(id) {
+			out = append(out, pl.b.visit(id))
 		}
-		out = append(out, b)
 	}
 	return out, true
+}
+
+// free reports whether window w's cells during v hold no live booking.
+func (pl *placer) free(w int, v visit) bool {
+	for j := v.k; j < v.k+v.n; j++ {
+		if id := pl.p.cells[w][j]; id != 0 {
+			if pl.pinned[id] || pl.b.held(id) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // admit finds v a window: a free one if there is (the one with the fewest
@@ -186,7 +225,7 @@ func (pl *placer) admit(v visit) bool {
 		if best >= 0 && len(pl.o.Windows[w].Services) >= len(pl.o.Windows[best].Services) || !pl.o.fits(pl.p, w, v) {
 			continue
 		}
-		if bs, ok := pl.blockers(w, v); ok && len(bs) == 0 {
+		if pl.free(w, v) {
 			best = w
 		}
 	}
@@ -196,6 +235,16 @@ func (pl *placer) admit(v visit) bool {
 		}
 		return true
 	}
+	pl.rollback(m)
+	return pl.search(v)
+}
+
+// search admits v by moving others, when no window is free for it.
+func (pl *placer) search(v visit) bool {
+	clear(pl.pinned)
+	pl.pins = pl.pins[:0]
+	m := pl.mark()
+	pl.pin(v.id)
 	pl.steps = searchSteps
 	if pl.matchable(v) && pl.place(v) {
 		return true
@@ -263,17 +312,32 @@ func (pl *placer) place(v visit) bool {
 // once. (For visits of one slot it is the whole question.)
 func (pl *placer) matchable(v visit) bool {
 	for j := v.k; j < v.k+v.n; j++ {
-		items := []visit{v}
+		ids := []uint64{v.id}
+		open := 0
 		for w := range pl.o.Windows {
-			id := pl.p.cells[w][j]
-			if id == 0 || id == v.id || slices.ContainsFunc(items, func(b visit) bool { return b.id == id }) {
-				continue
+			if pl.p.avail[w][j] {
+				open++
 			}
-			if b, live := pl.live(id); live {
-				items = append(items, b)
+			if id := pl.p.cells[w][j]; id != 0 && !slices.Contains(ids, id) && pl.b.held(id) {
+				ids = append(ids, id)
 			}
 		}
-		if !pl.matching(items) {
+		// More visits than windows open for bookings then: no matching
+		// (the common case of a full slot, found without one).
+		if len(ids) > open {
+			return false
+		}
+		items := []visit{v}
+		for _, id := range ids[1:] {
+			items = append(items, pl.b.visit(id))
+		}
+		fitting := 0
+		for w := range pl.o.Windows {
+			if slices.ContainsFunc(items, func(b visit) bool { return pl.o.fits(pl.p, w, b) }) {
+				fitting++
+			}
+		}
+		if len(items) > fitting || !pl.matching(items) {
 			return false
 		}
 	}
@@ -322,17 +386,10 @@ func (o *Office) visitOf(b *Booking) (string, visit) {
 	return day, visit{id: b.ID, service: b.Service, k: k, n: b.Slots}
 }
 
-// liveVisit looks a booking up for a placer of office o: it holds a seat
-// now.
-func (s *State) liveVisit(o *Office) func(uint64) (visit, bool) {
-	return func(id uint64) (visit, bool) {
-		b := s.Bookings[id]
-		if b == nil || !b.holdsSeat(s.Now) {
-			return visit{}, false
-		}
-		_, v := o.visitOf(b)
-		return v, true
-	}
+// slotOf is the slot of the day t falls in.
+func (o *Office) slotOf(t int64) int {
+	lt := time.Unix(t, 0).In(o.loc)
+	return (lt.Hour()*60 + lt.Minute()) / o.slot
 }
 
 // planOf is the plan of office o on day, made when first needed.
@@ -352,7 +409,7 @@ func (s *State) planOf(o *Office, day string) *plan {
 func (s *State) seat(o *Office, b *Booking) bool {
 	day, v := o.visitOf(b)
 	p := s.planOf(o, day)
-	pl := newPlacer(o, p, s.liveVisit(o))
+	pl := newPlacer(o, p, stateBookings{s, o})
 	if !pl.admit(v) {
 		return false
 	}
@@ -431,9 +488,21 @@ type freeCounter struct {
 	s    *State
 	o    *Office
 	day  string
+	date time.Time // the day's local midnight
 	p    *plan
+	pl   *placer // reused from slot to slot
 	hyp  map[uint64]visit
-	live func(uint64) (visit, bool)
+}
+
+// held: the counter's copy of the plan holds only bookings that hold
+// their seat (and the hypothetical visits it adds).
+func (fc *freeCounter) held(id uint64) bool { return id != 0 }
+
+func (fc *freeCounter) visit(id uint64) visit {
+	if v, ok := fc.hyp[id]; ok {
+		return v
+	}
+	return stateBookings{fc.s, fc.o}.visit(id)
 }
 
 func (s *State) freeCounter(o *Office, day string) *freeCounter {
@@ -442,32 +511,65 @@ func (s *State) freeCounter(o *Office, day string) *freeCounter {
 		p = o.newPlan(day)
 	} else {
 		p = p.clone()
-	}
-	fc := &freeCounter{s: s, o: o, day: day, p: p, hyp: map[uint64]visit{}}
-	real := s.liveVisit(o)
-	fc.live = func(id uint64) (visit, bool) {
-		if v, ok := fc.hyp[id]; ok {
-			return v, true
+		// Cells of bookings that no longer hold their seat (a hold run
+		// out, not yet ticked away) are free: clear them once here.
+		sb := stateBookings{s, o}
+		for w := range p.cells {
+			for k, id := range p.cells[w] {
+				if id != 0 && (k == 0 || p.cells[w][k-1] != id) && !sb.held(id) {
+					for j := k; j < len(p.cells[w]) && p.cells[w][j] == id; j++ {
+						p.cells[w][j] = 0
+					}
+				}
+			}
 		}
-		return real(id)
 	}
-	return fc
+	d, _ := time.ParseInLocation(time.DateOnly, day, o.loc)
+	return &freeCounter{s: s, o: o, day: day, date: d, p: p, hyp: map[uint64]visit{}}
 }
 
 // free is how many more visits of service starting at slot k the windows
 // admit, up to limit, if nobody else books.
 func (fc *freeCounter) free(service string, k, limit int) int {
 	v := visit{service: service, k: k, n: fc.o.visit[service]}
-	if !fc.o.fitsSomewhere(fc.p, v) {
-		return 0
+	if fc.pl == nil {
+		fc.pl = newPlacer(fc.o, fc.p, fc)
 	}
-	pl := newPlacer(fc.o, fc.p, fc.live)
-	var admitted []cellChange // what the admissions changed, undone at the end
+	pl := fc.pl
+	// The windows that fit v, and those of them free now: when all are
+	// free, no search can find more.
+	hours := fc.o.bookingHours[service]
+	fit, free := 0, 0
+	for w := range fc.o.Windows {
+		if fc.o.fitsIn(fc.p, w, v, hours) {
+			fit++
+			if pl.free(w, v) {
+				free++
+			}
+		}
+	}
+	if free == fit || free >= limit {
+		return min(free, limit)
+	}
+	// Some windows that fit v are taken: fill the free ones, then see
+	// whether moving others makes room for more.
 	n := 0
-	for n < limit {
+	for w := range fc.o.Windows {
+		if fc.o.fitsIn(fc.p, w, v, hours) && pl.free(w, v) {
+			v.id = hypothetical + uint64(n)
+			fc.hyp[v.id] = v
+			for j := v.k; j < v.k+v.n; j++ {
+				pl.set(w, j, v.id)
+			}
+			n++
+		}
+	}
+	admitted := slices.Clone(pl.log) // what the admissions changed, undone at the end
+	pl.log = pl.log[:0]
+	for n < limit { // no window is free for v any more: only a search can make room
 		v.id = hypothetical + uint64(n)
 		fc.hyp[v.id] = v
-		if !pl.admit(v) {
+		if !pl.search(v) {
 			break
 		}
 		admitted = append(admitted, pl.log...)
@@ -538,7 +640,7 @@ func (s *State) assignAll(o *Office) assignment {
 	for _, b := range rest {
 		day, v := o.visitOf(b)
 		p := get(day)
-		pl := newPlacer(o, p, s.liveVisit(o))
+		pl := newPlacer(o, p, stateBookings{s, o})
 		if !pl.admit(v) {
 			a.seats[b.ID] = 0
 			if b.Seat != 0 && b.Status != BookingCheckedIn {

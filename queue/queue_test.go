@@ -681,14 +681,19 @@ func TestAlternativesNearest(t *testing.T) {
 }
 
 // BenchmarkSlotSearch: the portal's availability of a day (96 slots, half of
-// them full) and the alternatives offered on a conflict at the edge of the
-// full half, the reads a booking storm makes.
+// them full, 10 seats each: ten windows taking 15-minute visits) and the
+// alternatives offered on a conflict at the edge of the full half, the
+// reads a booking storm makes.
 func BenchmarkSlotSearch(b *testing.B) {
 	e := newEnv(&testing.T{}, "2026-11-23 09:00")
 	r := testRegion()
 	r.Offices[0].Hours = map[string]string{"mon": "00:00-24:00", "tue": "00:00-24:00", "wed": "00:00-24:00", "thu": "00:00-24:00",
 		"fri": "00:00-24:00", "sat": "00:00-24:00", "sun": "00:00-24:00"}
-	r.Offices[0].Seats = map[string]int{"passport": 10}
+	r.Services[0].AvgMinutes = 15
+	r.Offices[0].Windows = nil
+	for w := 1; w <= 10; w++ {
+		r.Offices[0].Windows = append(r.Offices[0].Windows, queue.WindowConfig{Number: w, Services: []string{"passport"}, Bookings: true})
+	}
 	e.do(&queue.SetRegion{Region: r})
 	for i := range 48 * 10 {
 		e.do(&queue.Book{Office: "brn", Service: "passport", Start: at("2026-11-24 00:00") + int64(i/10)*900, Name: "Тест", Phone: fmt.Sprintf("79%09d", i)})

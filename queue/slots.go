@@ -112,9 +112,10 @@ func (s *State) dayCounter(o *Office, service string, d time.Time) dayCounter {
 // of the service, in order: (slot of the day, start instant).
 func (dc dayCounter) starts() (ks []int, ts []int64) {
 	n := dc.o.visit[dc.service]
+	d := dc.date
 	for k := range dc.o.slotsPerDay() {
 		if dc.o.fitsSomewhere(dc.p, visit{service: dc.service, k: k, n: n}) {
-			ks, ts = append(ks, k), append(ts, dc.o.slotStart(dc.day, k))
+			ks, ts = append(ks, k), append(ts, time.Date(d.Year(), d.Month(), d.Day(), 0, k*dc.o.slot, 0, 0, dc.o.loc).Unix())
 		}
 	}
 	return ks, ts
@@ -160,10 +161,14 @@ func (s *State) Slots(officeID, service, day string, days int, now int64) ([]Slo
 	}
 	out := []Slot{}
 	for i := range days {
-		dc := s.dayCounter(o, service, d.AddDate(0, 0, i))
+		day := d.AddDate(0, 0, i)
+		if !o.withinDays(day.Unix(), now, s.Region.Rules.HorizonDays) {
+			break
+		}
+		dc := s.dayCounter(o, service, day)
 		ks, ts := dc.starts()
 		for j, t := range ts {
-			if t > now && o.withinDays(t, now, s.Region.Rules.HorizonDays) {
+			if t > now {
 				out = append(out, dc.slot(ks[j], t, dc.limit))
 			}
 		}
