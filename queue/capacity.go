@@ -409,7 +409,7 @@ func (s *State) planOf(o *Office, day string) *plan {
 func (s *State) seat(o *Office, b *Booking) bool {
 	day, v := o.visitOf(b)
 	p := s.planOf(o, day)
-	pl := newPlacer(o, p, stateBookings{s, o})
+	pl := s.placerFor(o, p)
 	if !pl.admit(v) {
 		return false
 	}
@@ -436,6 +436,19 @@ func (s *State) occupy(o *Office, b *Booking, n int) {
 		p.cells[w][j] = b.ID
 	}
 	b.Seat = n
+}
+
+// placerFor is the state's placer, aimed at plan p of office o: one serves
+// every admission the state makes (they come one at a time), so admitting
+// allocates nothing but what the search needs.
+func (s *State) placerFor(o *Office, p *plan) *placer {
+	if s.placer == nil {
+		s.placer = newPlacer(o, p, stateBookings{s, o})
+	}
+	pl := s.placer
+	pl.o, pl.p, pl.b = o, p, stateBookings{s, o}
+	pl.log = pl.log[:0]
+	return pl
 }
 
 // unseat frees booking b's window time.

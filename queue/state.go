@@ -43,6 +43,7 @@ type State struct {
 
 	seats  map[seatKey][]uint64 // bookings starting in a slot, per service (for the configured caps)
 	plans  map[planKey]*plan    // window time per office day (capacity.go), rebuilt from Booking.Seat on load
+	placer *placer              // reused by every admission (placerFor)
 	active map[string][]uint64  // "phone|service" → the applicant's active bookings
 	holds  map[uint64]int64     // held bookings → hold expiry
 
