@@ -119,6 +119,8 @@ type placer struct {
 	log    []cellChange
 	pins   []uint64 // pinned, in order, so a rollback unpins
 	steps  int
+	marked bool             // the search tries each stretch of a window once
+	tried  map[stretch]bool // the stretches it tried
 }
 
 // bookings is what a placer asks of the ids in its plan's cells.
@@ -239,19 +241,43 @@ func (pl *placer) admit(v visit) bool {
 	return pl.search(v)
 }
 
-// search admits v by moving others, when no window is free for it.
+// search admits v by moving others, when no window is free for it. It
+// first searches as Kuhn's augmenting paths do: each stretch of a window
+// is tried to be freed once, which bounds the work by the windows and
+// slots of the day, and is exact when every visit is one slot long. When
+// that fails for a visit of one slot, a complete search (each booking
+// moved at most once, within a step budget) makes sure.
 func (pl *placer) search(v visit) bool {
+	if !pl.matchable(v) {
+		return false
+	}
+	if pl.try(v, true) {
+		return true
+	}
+	return v.n == 1 && pl.try(v, false)
+}
+
+// try is one search: marked (each stretch tried once) or complete.
+func (pl *placer) try(v visit, marked bool) bool {
 	clear(pl.pinned)
 	pl.pins = pl.pins[:0]
+	if pl.tried == nil {
+		pl.tried = map[stretch]bool{}
+	}
+	clear(pl.tried)
+	pl.marked = marked
 	m := pl.mark()
 	pl.pin(v.id)
 	pl.steps = searchSteps
-	if pl.matchable(v) && pl.place(v) {
+	if pl.place(v) {
 		return true
 	}
 	pl.rollback(m)
 	return false
 }
+
+// stretch is a window's slots k..k+n-1.
+type stretch struct{ w, k, n int }
 
 // place puts v (pinned) on a window, moving the bookings in its way.
 func (pl *placer) place(v visit) bool {
@@ -274,6 +300,12 @@ func (pl *placer) place(v visit) bool {
 	for _, c := range cands {
 		if pl.steps--; pl.steps < 0 {
 			return false
+		}
+		if s := (stretch{c.w, v.k, v.n}); pl.marked {
+			if pl.tried[s] {
+				continue
+			}
+			pl.tried[s] = true
 		}
 		bs, ok := pl.blockers(c.w, v)
 		if !ok {
@@ -503,13 +535,27 @@ type freeCounter struct {
 	day  string
 	date time.Time // the day's local midnight
 	p    *plan
+	own  bool    // p is the counter's copy, not the state's
 	pl   *placer // reused from slot to slot
 	hyp  map[uint64]visit
 }
 
-// held: the counter's copy of the plan holds only bookings that hold
-// their seat (and the hypothetical visits it adds).
-func (fc *freeCounter) held(id uint64) bool { return id != 0 }
+// held: a hypothetical visit always; a booking, as the state says.
+func (fc *freeCounter) held(id uint64) bool {
+	return id >= hypothetical || id != 0 && stateBookings{fc.s, fc.o}.held(id)
+}
+
+// writable makes the counter's plan its own copy before a free count
+// changes it.
+func (fc *freeCounter) writable() {
+	if fc.own {
+		return
+	}
+	fc.p, fc.own = fc.p.clone(), true
+	if fc.pl != nil {
+		fc.pl.p = fc.p
+	}
+}
 
 func (fc *freeCounter) visit(id uint64) visit {
 	if v, ok := fc.hyp[id]; ok {
@@ -518,27 +564,15 @@ func (fc *freeCounter) visit(id uint64) visit {
 	return stateBookings{fc.s, fc.o}.visit(id)
 }
 
+// freeCounter counts free seats of office o on day. It reads the state's
+// plan until a count needs to change one (writable).
 func (s *State) freeCounter(o *Office, day string) *freeCounter {
-	p := s.plans[planKey{o.Config.ID, day}]
-	if p == nil {
-		p = o.newPlan(day)
-	} else {
-		p = p.clone()
-		// Cells of bookings that no longer hold their seat (a hold run
-		// out, not yet ticked away) are free: clear them once here.
-		sb := stateBookings{s, o}
-		for w := range p.cells {
-			for k, id := range p.cells[w] {
-				if id != 0 && (k == 0 || p.cells[w][k-1] != id) && !sb.held(id) {
-					for j := k; j < len(p.cells[w]) && p.cells[w][j] == id; j++ {
-						p.cells[w][j] = 0
-					}
-				}
-			}
-		}
+	fc := &freeCounter{s: s, o: o, day: day, hyp: map[uint64]visit{}}
+	if fc.p = s.plans[planKey{o.Config.ID, day}]; fc.p == nil {
+		fc.p, fc.own = o.newPlan(day), true
 	}
-	d, _ := time.ParseInLocation(time.DateOnly, day, o.loc)
-	return &freeCounter{s: s, o: o, day: day, date: d, p: p, hyp: map[uint64]visit{}}
+	fc.date, _ = time.ParseInLocation(time.DateOnly, day, o.loc)
+	return fc
 }
 
 // free is how many more visits of service starting at slot k the windows
@@ -565,7 +599,18 @@ func (fc *freeCounter) free(service string, k, limit int) int {
 		return min(free, limit)
 	}
 	// Some windows that fit v are taken: fill the free ones, then see
-	// whether moving others makes room for more.
+	// whether moving others makes room for more (which the quick count
+	// often rules out without a copy of the plan).
+	if free == 0 {
+		v.id = hypothetical
+		fc.hyp[v.id] = v
+		ok := pl.matchable(v)
+		clear(fc.hyp)
+		if !ok {
+			return 0
+		}
+	}
+	fc.writable()
 	n := 0
 	for w := range fc.o.Windows {
 		if fc.o.fitsIn(fc.p, w, v, hours) && pl.free(w, v) {
