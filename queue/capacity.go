@@ -424,7 +424,16 @@ func (o *Office) slotOf(t int64) int {
 	return (lt.Hour()*60 + lt.Minute()) / o.slot
 }
 
-// planOf is the plan of office o on day, made when first needed.
+// planToRead is the plan of office o on day, or a fresh one, which is not
+// kept: reads never change the state.
+func (s *State) planToRead(o *Office, day string) *plan {
+	if p := s.plans[planKey{o.Config.ID, day}]; p != nil {
+		return p
+	}
+	return o.newPlan(day)
+}
+
+// planOf is the plan of office o on day, made and kept when first needed.
 func (s *State) planOf(o *Office, day string) *plan {
 	k := planKey{o.Config.ID, day}
 	p := s.plans[k]

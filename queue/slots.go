@@ -77,7 +77,7 @@ func (s *State) checkSlot(o *Office, service string, start, now int64) *Error {
 	if !o.hoursOn(lt).covers(m, m+v.n*slot) || o.closedAt(start, v.n*slot) {
 		return errf(CodeOfficeClosed, "office %s does not work at %s for a visit of %d minutes", o.Config.ID, lt.Format("2006-01-02 15:04"), v.n*slot)
 	}
-	if !o.fitsSomewhere(s.planOf(o, day), v) {
+	if !o.fitsSomewhere(s.planToRead(o, day), v) {
 		return errf(CodeNotBookable, "service %s cannot be booked at office %s at %s (its booking hours, or the windows')", service, o.Config.ID, lt.Format("2006-01-02 15:04"))
 	}
 	return nil
