@@ -94,7 +94,9 @@ func (p *plan) clone() *plan {
 }
 
 // fits reports whether window w could hold visit v, were it free.
-func (o *Office) fits(p *plan, w int, v visit) bool { return o.fitsIn(p, w, v, o.bookingHours[v.service]) }
+func (o *Office) fits(p *plan, w int, v visit) bool {
+	return o.fitsIn(p, w, v, o.bookingHours[v.service])
+}
 
 // fitsIn is fits with the service's booking hours at hand.
 func (o *Office) fitsIn(p *plan, w int, v visit, hours spans) bool {

@@ -384,11 +384,22 @@ func (r *runner) book(i int, base int64) error {
 	slots := (closeAt - open) / 15
 	for k := range sc.BookedPerDay {
 		s := pick(r.rng, bookable, total)
-		start := base + int64(open)*60 + int64((k*slots/sc.BookedPerDay)%slots)*900
-		res, err := r.do(base-6*3600, &queue.Book{Office: sc.Name, Service: s.ID, Start: start, Name: "Заявитель", Phone: fmt.Sprintf("7900%07d", r.index%10_000_000)})
-		if err != nil {
-			continue // the slot's seats are taken: that applicant books elsewhere
+		// The applicant asks for a slot; when it is taken they take the
+		// next one with window time left that day, as the portal offers,
+		// and go elsewhere when there is none.
+		var res queue.Result
+		var err error
+		for j := (k * slots / sc.BookedPerDay) % slots; j < slots; j++ {
+			start := base + int64(open)*60 + int64(j)*900
+			res, err = r.do(base-6*3600, &queue.Book{Office: sc.Name, Service: s.ID, Start: start, Name: "Заявитель", Phone: fmt.Sprintf("7900%07d", r.index%10_000_000)})
+			if err == nil || res.Err == nil || res.Err.Code != queue.CodeSlotTaken && res.Err.Code != queue.CodeOfficeClosed {
+				break
+			}
 		}
+		if err != nil {
+			continue
+		}
+		start := res.Booking.Start
 		gone := r.rng.Float64() < sc.NoShowBooked
 		early := r.rng.NormFloat64()*sc.EarlySD + sc.EarlyMinutes
 		early = math.Max(-14, math.Min(29, early))
