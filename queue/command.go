@@ -293,22 +293,12 @@ func needID(id string) *Error {
 	return nil
 }
 
-func (c *SetRegion) apply(s *State) Result { return s.setRegion(c) }
-func (c *Book) apply(s *State) Result {
-	if r, ok := s.replayed(c.Key, c); ok {
-		return r
-	}
-	return s.remember(c.Key, c, s.book(c))
-}
-func (c *Confirm) apply(s *State) Result    { return s.confirm(c) }
-func (c *Reschedule) apply(s *State) Result { return s.reschedule(c) }
-func (c *Cancel) apply(s *State) Result     { return s.cancel(c) }
-func (c *Issue) apply(s *State) Result {
-	if r, ok := s.replayed(c.Key, c); ok {
-		return r
-	}
-	return s.remember(c.Key, c, s.issue(c))
-}
+func (c *SetRegion) apply(s *State) Result    { return s.setRegion(c) }
+func (c *Book) apply(s *State) Result         { return applyOnce(s, c.Key, c, (*State).book) }
+func (c *Confirm) apply(s *State) Result      { return s.confirm(c) }
+func (c *Reschedule) apply(s *State) Result   { return s.reschedule(c) }
+func (c *Cancel) apply(s *State) Result       { return s.cancel(c) }
+func (c *Issue) apply(s *State) Result        { return applyOnce(s, c.Key, c, (*State).issue) }
 func (c *CheckIn) apply(s *State) Result      { return s.checkIn(c) }
 func (c *WindowAction) apply(s *State) Result { return s.window(c) }
 func (c *Tick) apply(s *State) Result         { return s.tick() }

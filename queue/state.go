@@ -258,8 +258,15 @@ func (s *State) queueMoved(office string) {
 	}
 }
 
-// Commands that carry an idempotency key: the first success is remembered
-// (remember), and a retry with the same key returns it unchanged (replayed).
+// applyOnce applies a command that carries an idempotency key: the first
+// success is remembered, and a retry with the same key returns it
+// unchanged.
+func applyOnce[C Command](s *State, key string, c C, apply func(*State, C) Result) Result {
+	if r, ok := s.replayed(key, c); ok {
+		return r
+	}
+	return s.remember(key, c, apply(s, c))
+}
 
 func retryKey(key string, c Command) string { return fmt.Sprint(c.Kind(), "|", key) }
 
