@@ -352,9 +352,13 @@ func (s *Server) clusterError(c *fasthttp.RequestCtx, err error) {
 		fail(c, 404, "unknown_node", err.Error())
 	case errors.Is(err, node.ErrBadBackup):
 		fail(c, 400, "invalid_backup", err.Error())
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		retry("timeout", "the cluster did not answer in time; retry")
 	default:
-		s.cfg.Logger.Error("cluster", "err", err)
-		fail(c, 500, "internal", err.Error())
+		// Whatever else the cluster met (a peer gone mid-call) is its
+		// condition, not the request's: a 503 the client may retry.
+		s.cfg.Logger.Warn("cluster", "err", err)
+		retry("unavailable", "the cluster could not complete this now; retry")
 	}
 }
 

@@ -70,7 +70,7 @@ func startCluster(t *testing.T, n int) []*Store {
 	}
 	waitFor(t, "all nodes ready", func() bool {
 		for _, s := range nodes {
-			if !s.Ready() {
+			if !s.serving() {
 				return false
 			}
 		}
@@ -182,7 +182,7 @@ func TestClusterMembershipTransferAndRestore(t *testing.T) {
 	if err := followers[1].TransferLeadership(ctx, to.cfg.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the new leader", func() bool { return to.Status().State == "Leader" && to.Ready() })
+	waitFor(t, "the new leader", func() bool { return to.Status().State == "Leader" && to.serving() })
 	if n := issue(leader); n != "П-002" {
 		t.Fatalf("after the transfer got %s, want П-002", n)
 	}
@@ -279,7 +279,7 @@ func TestLoneVoterTimeouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s1.Close()
-	waitFor(t, "n1 ready", s1.Ready)
+	waitFor(t, "n1 ready", s1.serving)
 	if got := s1.raft.ReloadableConfig().HeartbeatTimeout; got != loneTimeout {
 		t.Fatalf("a lone voter's heartbeat timeout is %v, want %v", got, loneTimeout)
 	}

@@ -197,6 +197,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.applied.Store(applied)
 	f.mu.Unlock()
 	f.notify()
+	f.hub.Reset(s.EventSeq)
 	// Decoding left about as much garbage as the state itself: hand it back
 	// to the system now instead of holding the peak until the heap grows into it.
 	debug.FreeOSMemory()

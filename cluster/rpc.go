@@ -160,51 +160,6 @@ func (v service) Transfer(to string, _ *struct{}) error { return v.s.transferLoc
 
 func (v service) Restore(data []byte, _ *struct{}) error { return v.s.restoreLocal(data) }
 
-// forward is one write a follower sends to the leader at addr.
-type forward struct {
-	addr  string
-	cmd   []byte
-	reply chan forwarded
-}
-
-type forwarded struct {
-	ForwardReply
-	err error
-}
-
-// forward sends the follower's writes to the leader in batches: at most
-// MaxInflight RPCs at a time, and the writes that arrive meanwhile go
-// together in the next one (to one leader).
-func (s *Store) forward() {
-	batches(s.forwards, s.stop, s.spawn, s.cfg.MaxInflight, s.cfg.MaxBatch,
-		func(a, b *forward) bool { return a.addr == b.addr },
-		func(batch []*forward) func() { return func() { s.sendForwards(batch) } })
-}
-
-func (s *Store) sendForwards(batch []*forward) {
-	args := ForwardBatch{Cmds: make([][]byte, len(batch))}
-	for i, f := range batch {
-		args.Cmds[i] = f.cmd
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var r ForwardBatchReply
-	err := s.peers.call(ctx, batch[0].addr, "ApplyMany", args, &r)
-	if err == nil && (len(r.Replies) != len(batch) || len(r.Errs) != len(batch)) {
-		err = fmt.Errorf("cluster: %d answers to %d forwarded writes", len(r.Replies), len(batch))
-	}
-	for i, f := range batch {
-		switch {
-		case err != nil:
-			f.reply <- forwarded{err: err}
-		case r.Errs[i] != "":
-			f.reply <- forwarded{err: fromWire(rpc.ServerError(r.Errs[i]))}
-		default:
-			f.reply <- forwarded{ForwardReply: r.Replies[i]}
-		}
-	}
-}
-
 // peers keeps one RPC client per peer address.
 type peers struct {
 	mu      sync.Mutex

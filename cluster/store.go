@@ -76,8 +76,9 @@ type Store struct {
 	rpc       *rpc.Server
 	peers     peers
 	proposals chan *proposal
-	forwards  chan *forward // a follower's writes on their way to the leader
-	ready     atomic.Bool
+	fwd       forwarders // a follower's writes on their way to the leader (forward.go)
+	ready     atomic.Bool              // a leader: its barrier applied
+	caughtUp  atomic.Pointer[caughtUp] // a follower: the leader's commit index, lately
 	closeOnce sync.Once
 	started   time.Time
 	offset    atomic.Int64 // dev clock: nanoseconds added to the wall clock
@@ -125,7 +126,8 @@ func Open(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, started: time.Now(), hub: node.NewHub(8192), proposals: make(chan *proposal, 4096), forwards: make(chan *forward, 4096), stop: make(chan struct{})}
+	s := &Store{cfg: cfg, started: time.Now(), hub: node.NewHub(8192), proposals: make(chan *proposal, 4096), stop: make(chan struct{})}
+	s.fwd.all = map[string]*forwarder{}
 	s.fsm = newFSM(cfg.Policy, s.hub)
 	s.peers.clients = map[string]*rpc.Client{}
 	s.rpc = rpc.NewServer()
@@ -177,7 +179,8 @@ func Open(cfg Config) (*Store, error) {
 	s.tuneTimeouts()
 	s.spawn(func() { s.mux.serve(s.serveRPC) }) // RPCs use s.raft
 	s.spawn(s.propose)
-	s.spawn(s.forward)
+	s.spawn(s.watchLeader)
+	s.spawn(s.askLeader)
 	s.spawn(s.lead)
 	if len(cfg.Join) > 0 {
 		s.spawn(s.join)
@@ -299,24 +302,8 @@ func (s *Store) Apply(ctx context.Context, c queue.Command) (res queue.Result, i
 		res, index, err = s.proposeLocal(ctx, b)
 		return err
 	}, func(addr string) error {
-		f := &forward{addr: addr, cmd: b, reply: make(chan forwarded, 1)}
-		select {
-		case s.forwards <- f:
-		case <-ctx.Done():
-			return node.ErrNoLeader // nothing was sent
-		case <-s.stop:
-			return node.ErrNoLeader
-		}
-		var r forwarded
-		select {
-		case r = <-f.reply:
-		case <-ctx.Done():
-			r.err = ctx.Err()
-		}
-		if err := r.err; err != nil {
-			if !isRetryable(err) && !isCluster(err) {
-				err = fmt.Errorf("%w: %v", node.ErrUnknownOutcome, err)
-			}
+		r, err := s.forwardTo(ctx, addr, b)
+		if err != nil {
 			return err
 		}
 		res, index = r.Result, r.Index
@@ -328,7 +315,7 @@ func (s *Store) Apply(ctx context.Context, c queue.Command) (res queue.Result, i
 }
 
 func isRetryable(err error) bool {
-	return errors.Is(err, node.ErrNotLeader) || errors.Is(err, node.ErrNoLeader) || errors.Is(err, errUnreachable)
+	return errors.Is(err, node.ErrNotLeader) || errors.Is(err, node.ErrNoLeader) || errors.Is(err, errUnreachable) || errors.Is(err, errNotSent)
 }
 
 func isCluster(err error) bool {
@@ -404,8 +391,11 @@ func (s *Store) Linearize(ctx context.Context) error {
 		return err
 	}, func(addr string) error {
 		err := s.peers.call(ctx, addr, "ReadIndex", struct{}{}, &ri)
-		if err != nil && ctx.Err() == nil && !isRetryable(err) && !isCluster(err) {
-			err = fmt.Errorf("%w: %v", errUnreachable, err) // a read is safe to ask again
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return fmt.Errorf("%w: the leader did not answer in time", node.ErrNoLeader)
+		case err != nil && !isRetryable(err) && !isCluster(err):
+			return fmt.Errorf("%w: %v", errUnreachable, err) // a read is safe to ask again
 		}
 		return err
 	})
@@ -590,7 +580,7 @@ func (s *Store) lead() {
 			s.tuneTimeouts()
 			due := false
 			s.fsm.read(func(st *queue.State) { due = st.Due(s.Now().Unix()) })
-			if !s.Ready() || s.raft.State() != raft.Leader {
+			if !s.Leads() {
 				continue
 			}
 			if due {
@@ -616,16 +606,29 @@ func (s *Store) Follow(ctx context.Context, after uint64, fn func(queue.Event), 
 // Since returns the retained events after seq (Hub.Since).
 func (s *Store) Since(seq uint64) ([]queue.Event, bool) { return s.hub.Since(seq) }
 
-// Leads reports whether this node is the leader and ready to serve.
-func (s *Store) Leads() bool { return s.raft.State() == raft.Leader && s.Ready() }
+// Leads reports whether this node is the leader and serving (its region
+// may still be to load: the leader loads it).
+func (s *Store) Leads() bool { return s.raft.State() == raft.Leader && s.serving() }
 
 // Halted is closed when the node stopped applying the log.
 func (s *Store) Halted() <-chan struct{} { return s.fsm.haltCh }
 
-// Ready reports whether this node can serve: it has not halted, and either
-// it leads and has applied the whole log, or it follows a leader it heard
-// from lately and has applied nearly all that leader committed.
+// Ready reports whether this node serves current data: it has not halted,
+// its region is loaded, and either it leads and has applied the whole log,
+// or it follows a leader that told it its commit index within the last
+// seconds (caughtUp) and it has applied nearly all of that.
 func (s *Store) Ready() bool {
+	if !s.serving() {
+		return false
+	}
+	loaded := false
+	s.fsm.read(func(st *queue.State) { loaded = st.Region != nil })
+	return loaded
+}
+
+// serving is Ready without the region: what the cluster itself needs of a
+// node (a leader seeds the region once serving).
+func (s *Store) serving() bool {
 	if s.fsm.haltErr() != nil {
 		return false
 	}
@@ -635,7 +638,47 @@ func (s *Store) Ready() bool {
 	if addr, _ := s.raft.LeaderWithID(); addr == "" || time.Since(s.raft.LastContact()) > 5*time.Second {
 		return false
 	}
-	return s.raft.AppliedIndex()+readyLag >= s.raft.CommitIndex()
+	c := s.caughtUp.Load()
+	return c != nil && time.Since(c.at) < caughtUpFor && s.fsm.applied.Load()+readyLag >= c.commit
+}
+
+// caughtUp is the leader's commit index as a follower last asked for it.
+type caughtUp struct {
+	commit uint64
+	at     time.Time
+}
+
+// caughtUpFor is how long a follower's last answer from the leader counts
+// for readiness; it asks every caughtUpEvery.
+const (
+	caughtUpFor   = 3 * time.Second
+	caughtUpEvery = 500 * time.Millisecond
+)
+
+// askLeader keeps a follower's caughtUp fresh: the leader's commit index,
+// confirmed by the leader, as a target its state must reach to be ready.
+// (A restarted follower's own commit index is 0 until the leader first
+// speaks: comparing with it said "ready" with an empty state.)
+func (s *Store) askLeader() {
+	t := time.NewTicker(caughtUpEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		addr, _ := s.raft.LeaderWithID()
+		if addr == "" || s.raft.State() == raft.Leader {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		var ri ReadIndex
+		if err := s.peers.call(ctx, string(addr), "ReadIndex", struct{}{}, &ri); err == nil {
+			s.caughtUp.Store(&caughtUp{ri.Commit, time.Now()})
+		}
+		cancel()
+	}
 }
 
 // Now is the node's clock: the wall clock, plus what AdvanceClock added.

@@ -57,7 +57,7 @@ func openStore(t *testing.T, dir string) *Store {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for !s.Ready() {
+	for !s.serving() {
 		if time.Now().After(deadline) {
 			t.Fatal("node not ready")
 		}
@@ -226,7 +226,7 @@ func BenchmarkRestart(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for !s.Ready() {
+	for !s.serving() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	ctx := context.Background()
@@ -262,7 +262,7 @@ func BenchmarkRestart(b *testing.B) {
 			b.Fatal(err)
 		}
 		opening += time.Since(start)
-		for !s.Ready() {
+		for !s.serving() {
 			time.Sleep(time.Millisecond)
 		}
 		b.StopTimer()

@@ -98,8 +98,9 @@ type conn struct {
 
 // frame is a message to write; a nil message is a ping.
 type frame struct {
-	seq uint64
-	msg *websocket.PreparedMessage
+	seq    uint64
+	msg    *websocket.PreparedMessage
+	always bool // a snapshot: written whatever the screen has seen
 }
 
 // Timing of the connections.
@@ -139,7 +140,7 @@ func NewHub(feed Feed, log *slog.Logger) *Hub {
 		go func() { defer h.running.Done(); h.writer() }()
 	}
 	go func() { defer h.running.Done(); h.ping() }()
-	go func() { defer h.running.Done(); feed.Follow(ctx, after, h.broadcast, nil) }()
+	go func() { defer h.running.Done(); feed.Follow(ctx, after, h.broadcast, h.resync) }()
 	return h
 }
 
@@ -210,8 +211,42 @@ func (h *Hub) broadcast(e queue.Event) {
 	defer h.mu.Unlock()
 	for c := range h.conns {
 		if c.office == e.Office && (c.window == 0 || c.window == m.Window) {
-			h.enqueue(c, frame{e.Seq, pm})
+			h.enqueue(c, frame{seq: e.Seq, msg: pm})
 		}
+	}
+}
+
+// resync gives every screen a fresh snapshot when events were skipped:
+// the node's state was replaced (a backup restored: the event numbers start
+// again) or the hub fell behind.
+func (h *Hub) resync() {
+	type screen struct {
+		office string
+		window int
+	}
+	snaps := map[screen]frame{}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.conns {
+		k := screen{c.office, c.window}
+		f, ok := snaps[k]
+		if !ok {
+			snap, found := h.snapshot(c.office, c.window)
+			if !found {
+				continue
+			}
+			data, _ := json.Marshal(snap)
+			pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
+			if err != nil {
+				continue
+			}
+			f = frame{seq: snap.Seq, msg: pm, always: true}
+			snaps[k] = f
+		}
+		c.mu.Lock()
+		c.pending, c.since = nil, f.seq // what was queued belongs to the old history
+		c.mu.Unlock()
+		h.enqueue(c, f)
 	}
 }
 
@@ -272,7 +307,7 @@ func (h *Hub) writer() {
 		}
 		for {
 			c.mu.Lock()
-			batch := c.pending
+			batch, since := c.pending, c.since
 			c.pending = nil
 			if len(batch) == 0 || c.closed {
 				c.queued = false
@@ -281,7 +316,7 @@ func (h *Hub) writer() {
 				break
 			}
 			c.mu.Unlock()
-			if err := c.write(batch); err != nil {
+			if err := c.write(batch, since); err != nil {
 				c.drop()
 			}
 		}
@@ -290,7 +325,7 @@ func (h *Hub) writer() {
 
 // write sends a batch of frames in one write to the socket (a call-next
 // brings two events: the previous applicant served, the next one called).
-func (c *conn) write(batch []frame) error {
+func (c *conn) write(batch []frame, since uint64) error {
 	c.out.gather()
 	var err error
 	for _, f := range batch {
@@ -298,7 +333,7 @@ func (c *conn) write(batch []frame) error {
 		case err != nil:
 		case f.msg == nil:
 			err = c.ws.WriteMessage(websocket.PingMessage, nil)
-		case f.seq > c.since: // else already in the snapshot or the replay
+		case f.always || f.seq > since: // else already in the snapshot or the replay
 			err = c.ws.WritePreparedMessage(f.msg)
 		}
 	}
@@ -467,7 +502,9 @@ func (h *Hub) open(ws *websocket.Conn, out *batchConn, office string, window int
 	var first [][]byte
 	var evs []queue.Event
 	complete := false
-	if since > 0 {
+	var head uint64
+	h.feed.Read(func(r queue.Reader) { head = r.EventSeq() })
+	if since > 0 && since <= head { // further: a screen of another history (a backup restored since)
 		evs, complete = h.feed.Since(since)
 	}
 	if complete {

@@ -94,9 +94,28 @@ func TestFeedResumes(t *testing.T) {
 	if missed[0].Ticket != "П-002" || missed[1].Kind != "window_changed" || missed[0].Seq <= ev.Seq || missed[1].Seq <= missed[0].Seq {
 		t.Fatalf("after the reconnect: %+v", missed)
 	}
+	var backup bytes.Buffer // the office with two waiting and window 1 open
+	if _, err := store.Backup(ctx, &backup); err != nil {
+		t.Fatal(err)
+	}
 	apply(&queue.WindowAction{Office: "brn", Window: 1, Action: queue.ActCallNext})
-	if call := read(ws); call.Kind != "ticket_called" || call.Window != 1 || call.Ticket != "П-001" || call.Seq <= missed[1].Seq {
+	call := read(ws)
+	if call.Kind != "ticket_called" || call.Window != 1 || call.Ticket != "П-001" || call.Seq <= missed[1].Seq {
 		t.Fatalf("the call: %+v", call)
+	}
+
+	// Restoring the older backup numbers events from a lower seq again: the
+	// screen gets a fresh snapshot, then the next call, though its seq is
+	// not above the last one the screen saw.
+	if err := store.Restore(ctx, backup.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if m := read(ws); m.Type != "snapshot" || m.Seq >= call.Seq || m.Waiting["passport"] != 2 {
+		t.Fatalf("after the restore: %+v", m)
+	}
+	apply(&queue.WindowAction{Office: "brn", Window: 1, Action: queue.ActCallNext})
+	if again := read(ws); again.Kind != "ticket_called" || again.Ticket != "П-001" || again.Seq > call.Seq {
+		t.Fatalf("the call after the restore: %+v", again)
 	}
 }
 

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -180,5 +181,57 @@ func gauge(t *testing.T, m *Metrics, name string) float64 {
 		}
 	}
 	t.Fatalf("no %s", name)
+	return 0
+}
+
+// TestMetricsFollowARestore: after an older backup is restored (event
+// numbers start again lower), the metrics still count the next call.
+func TestMetricsFollowARestore(t *testing.T) {
+	m := New(nil)
+	s := memstore.New(scheduler.Default{})
+	defer s.Close()
+	m.Attach(s, t.TempDir())
+	defer m.Close()
+	ctx := context.Background()
+	do := func(c queue.Command) {
+		t.Helper()
+		if r, _, err := s.Apply(ctx, c); err != nil || r.Err != nil {
+			t.Fatal(err, r.Err)
+		}
+	}
+	calls := func() uint64 { return waitCount(m) }
+	waitFor := func(what string, n uint64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); calls() != n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d calls counted, want %d", what, calls(), n)
+			}
+		}
+	}
+	do(&queue.SetRegion{Region: region()})
+	do(&queue.Issue{Office: "brn", Service: "passport"})
+	do(&queue.Issue{Office: "brn", Service: "passport"})
+	do(&queue.WindowAction{Office: "brn", Window: 1, Action: queue.ActOpen})
+	var backup bytes.Buffer
+	if _, err := s.Backup(ctx, &backup); err != nil {
+		t.Fatal(err)
+	}
+	do(&queue.WindowAction{Office: "brn", Window: 1, Action: queue.ActCallNext})
+	waitFor("before the restore", 1)
+	if err := s.Restore(ctx, backup.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	do(&queue.WindowAction{Office: "brn", Window: 1, Action: queue.ActCallNext})
+	waitFor("after the restore", 2)
+}
+
+// waitCount is how many waits were observed (0 before the first).
+func waitCount(m *Metrics) uint64 {
+	mfs, _ := m.reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "talon_wait_seconds" {
+			return mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
 	return 0
 }

@@ -17,6 +17,8 @@ type Hub struct {
 	subs   map[*Subscription]struct{}
 	ring   []queue.Event // the most recent events, circular: event Seq sits at Seq % len(ring)
 	last   uint64        // Seq of the newest retained event
+	epoch  uint64        // counts Resets: a state replaced, events numbered anew
+	base   uint64        // the Seq the current epoch began after
 }
 
 // Subscription receives events on C until it is closed or dropped.
@@ -69,6 +71,29 @@ func (h *Hub) Since(seq uint64) ([]queue.Event, bool) {
 
 // Publish hands the events of an applied batch, in order, to every
 // subscriber; it never blocks.
+// Reset starts a new epoch: the node's state was replaced (a backup
+// restored, a snapshot installed), its last event is now seq, and what the
+// ring held is of another history. Every follower is told (onGap) and goes
+// on from seq.
+func (h *Hub) Reset(seq uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.epoch++
+	h.last, h.base = seq, seq
+	clear(h.ring)
+	for s := range h.subs {
+		delete(h.subs, s)
+		close(s.C)
+	}
+}
+
+// position is the hub's epoch and the Seq it began after.
+func (h *Hub) position() (epoch, base uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.epoch, h.base
+}
+
 func (h *Hub) Publish(evs []queue.Event) {
 	if len(evs) == 0 {
 		return
@@ -97,13 +122,21 @@ func (h *Hub) Publish(evs []queue.Event) {
 // Follow calls fn with every event after seq after, in order, until ctx
 // ends or the hub closes. It catches up from the ring first, and again
 // whenever its subscription is dropped (fn was too slow); onGap, if set, is
-// called when the ring no longer reached back and events were skipped.
+// called when events were skipped: the ring no longer reached back, or the
+// state was replaced (Reset), after which it goes on from the new history.
 // Pass the state's EventSeq read before starting to follow "from now on"
 // without a gap.
 func (h *Hub) Follow(ctx context.Context, after uint64, fn func(queue.Event), onGap func()) {
 	last := after
+	epoch, _ := h.position()
 	for {
 		sub := h.Subscribe(1 << 14)
+		if ep, base := h.position(); ep != epoch {
+			epoch, last = ep, base // the new history's events are in the ring from there
+			if onGap != nil {
+				onGap()
+			}
+		}
 		evs, complete := h.Since(last)
 		if !complete && onGap != nil {
 			onGap()

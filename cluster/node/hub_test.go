@@ -1,7 +1,9 @@
 package node
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/talon-mfc/talon/queue"
 )
@@ -36,4 +38,49 @@ func TestHub(t *testing.T) {
 	}
 	fast.Close()
 	fast.Close()
+}
+
+// TestResetStartsAnEpoch: after the state is replaced by an older one (a
+// backup restored), event numbers start again lower; a follower is told
+// (onGap) and receives the new history's events instead of dropping them.
+func TestResetStartsAnEpoch(t *testing.T) {
+	h := NewHub(16)
+	got := make(chan uint64, 16)
+	gaps := make(chan struct{}, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.Follow(ctx, 0, func(e queue.Event) { got <- e.Seq }, func() { gaps <- struct{}{} })
+	}()
+	defer func() { cancel(); <-done }()
+	publishUntilSeen := func(seq uint64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			h.Publish([]queue.Event{{Seq: seq}})
+			select {
+			case s := <-got:
+				if s == seq {
+					return
+				}
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("event %d never arrived", seq)
+			}
+		}
+	}
+	publishUntilSeen(10) // the follower is subscribed once it sees one
+	h.Publish([]queue.Event{{Seq: 11}})
+	if s := <-got; s != 11 {
+		t.Fatalf("got %d", s)
+	}
+	h.Reset(5) // a backup at event 5 restored
+	select {
+	case <-gaps:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the follower was not told of the new epoch")
+	}
+	publishUntilSeen(6)
 }

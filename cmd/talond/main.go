@@ -216,7 +216,7 @@ func seed(ctx context.Context, store *cluster.Store, r *queue.Region, subs []que
 		if len(missing) == 0 {
 			return
 		}
-		if !store.Ready() || store.Status().State != "Leader" {
+		if !store.Leads() {
 			continue
 		}
 		for _, c := range missing {

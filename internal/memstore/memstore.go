@@ -140,6 +140,7 @@ func (s *Store) Restore(_ context.Context, data []byte) error {
 	s.mu.Lock()
 	s.state = st
 	s.mu.Unlock()
+	s.hub.Reset(st.EventSeq) // as a real node: a new epoch of events
 	return nil
 }
 
