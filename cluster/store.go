@@ -76,7 +76,7 @@ type Store struct {
 	rpc       *rpc.Server
 	peers     peers
 	proposals chan *proposal
-	fwd       forwarders // a follower's writes on their way to the leader (forward.go)
+	fwd       forwarders               // a follower's writes on their way to the leader (forward.go)
 	ready     atomic.Bool              // a leader: its barrier applied
 	caughtUp  atomic.Pointer[caughtUp] // a follower: the leader's commit index, lately
 	closeOnce sync.Once
