@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/rpc"
 	"os"
 	"path/filepath"
@@ -52,8 +53,16 @@ type Config struct {
 	// proposed took from proposal to applied, and how many commands it held.
 	ObserveCommit func(d time.Duration, commands int)
 	// DevClock lets AdvanceClock move this node's clock forward: for demos
-	// and tests of a single node only, never for a real region.
+	// and tests of a single node only, never for a real region (refused
+	// while other voters are in the cluster).
 	DevClock bool
+	// MaxClockOffset is how far a node's clock may be from the cluster's
+	// before it is not ready and does not lead (default 1 s; clock.go).
+	MaxClockOffset time.Duration
+	// FaultClockOffset is added to this node's clock: fault injection for
+	// tests only (Go reads the clock through the vDSO, which libfaketime
+	// does not move).
+	FaultClockOffset time.Duration
 	// LeaderWait bounds how long a write or linearizable read waits while
 	// there is no leader (default 5 s).
 	LeaderWait time.Duration
@@ -82,6 +91,7 @@ type Store struct {
 	closeOnce sync.Once
 	started   time.Time
 	offset    atomic.Int64 // dev clock: nanoseconds added to the wall clock
+	clock     clocks       // this node's clock against the cluster's (clock.go)
 	stop      chan struct{}
 	running   sync.WaitGroup // every goroutine the store starts; Close waits for them
 }
@@ -119,6 +129,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	if cfg.LeaderWait <= 0 {
 		cfg.LeaderWait = 5 * time.Second
+	}
+	if cfg.MaxClockOffset <= 0 {
+		cfg.MaxClockOffset = time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -359,8 +372,8 @@ func (s *Store) onLeader(ctx context.Context, local func() error, remote func(ad
 // proposeLocal hands an encoded command to this node's proposer; it fails
 // with node.ErrNotLeader (nothing was logged) unless this node leads.
 func (s *Store) proposeLocal(ctx context.Context, cmd []byte) (queue.Result, uint64, error) {
-	if s.raft.State() != raft.Leader {
-		return queue.Result{}, 0, node.ErrNotLeader
+	if s.raft.State() != raft.Leader || !s.ready.Load() || !s.clockOK() {
+		return queue.Result{}, 0, node.ErrNotLeader // not yet, or its clock may not stamp
 	}
 	p := &proposal{cmd: cmd, reply: make(chan reply, 1)}
 	select {
@@ -465,7 +478,7 @@ func (s *Store) AppliedIndex() uint64 { return s.fsm.applied.Load() }
 func (s *Store) propose() {
 	var last int64
 	batches(s.proposals, s.stop, s.spawn, s.cfg.MaxInflight, s.cfg.MaxBatch, nil, func(batch []*proposal) func() {
-		last = max(last+1, s.Now().UnixMilli())
+		last = max(last+1, s.stampBound().UnixMilli())
 		cmds := make([][]byte, len(batch))
 		for i, p := range batch {
 			cmds[i] = p.cmd
@@ -557,6 +570,7 @@ func (s *Store) lead() {
 	t := time.NewTicker(s.cfg.TickEvery)
 	defer t.Stop()
 	caughtUp := map[string]int{}
+	var handedOver time.Time
 	for {
 		select {
 		case <-s.stop:
@@ -578,6 +592,16 @@ func (s *Store) lead() {
 			}
 		case <-t.C:
 			s.tuneTimeouts()
+			if s.raft.State() == raft.Leader && !s.lone() {
+				s.measureClocks()
+				if !s.clockOK() && time.Since(handedOver) > 5*time.Second {
+					// Its clock is off the quorum's: let a node with a right one lead.
+					handedOver = time.Now()
+					offset, _, _ := s.clock.get(time.Hour)
+					s.cfg.Logger.Warn("this node's clock is off the cluster's: handing leadership over", "offset", offset)
+					s.raft.LeadershipTransfer()
+				}
+			}
 			due := false
 			s.fsm.read(func(st *queue.State) { due = st.Due(s.Now().Unix()) })
 			if !s.Leads() {
@@ -632,6 +656,9 @@ func (s *Store) serving() bool {
 	if s.fsm.haltErr() != nil {
 		return false
 	}
+	if !s.clockOK() {
+		return false
+	}
 	if s.raft.State() == raft.Leader {
 		return s.ready.Load()
 	}
@@ -677,17 +704,22 @@ func (s *Store) askLeader() {
 		if err := s.peers.call(ctx, string(addr), "ReadIndex", struct{}{}, &ri); err == nil {
 			s.caughtUp.Store(&caughtUp{ri.Commit, time.Now()})
 		}
+		if d, err := s.offsetTo(ctx, string(addr)); err == nil {
+			s.clock.set(-d, 0)
+		}
 		cancel()
 	}
 }
 
 // Now is the node's clock: the wall clock, plus what AdvanceClock added.
 // The leader stamps every log entry with it.
-func (s *Store) Now() time.Time { return time.Now().Add(time.Duration(s.offset.Load())) }
+func (s *Store) Now() time.Time {
+	return time.Now().Add(s.cfg.FaultClockOffset + time.Duration(s.offset.Load()))
+}
 
 // AdvanceClock moves a dev clock forward by d.
 func (s *Store) AdvanceClock(d time.Duration) error {
-	if !s.cfg.DevClock {
+	if !s.cfg.DevClock || !s.lone() {
 		return node.ErrNoDevClock
 	}
 	if d < 0 {
@@ -722,6 +754,9 @@ func (s *Store) Status() node.Status {
 		ID: s.cfg.ID, Addr: s.mux.Addr().String(), State: s.raft.State().String(), Leader: string(id), LeaderAddr: string(addr),
 		Term: num("term"), CommitIndex: s.raft.CommitIndex(), AppliedIndex: s.raft.AppliedIndex(),
 		LastIndex: s.raft.LastIndex(), SnapshotIdx: num("last_snapshot_index"), Ready: s.Ready(), TZData: queue.TZDataVersion(),
+	}
+	if off := s.ClockOffset(); !math.IsNaN(off) {
+		st.ClockOffset = &off
 	}
 	if st.State != "Leader" {
 		st.LastContact = stats["last_contact"]

@@ -444,7 +444,8 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	}
 	defer s.Close()
 	m.Attach(s, dir)
-	for deadline := time.Now().Add(10 * time.Second); !s.Ready(); time.Sleep(20 * time.Millisecond) {
+	defer m.Close()
+	for deadline := time.Now().Add(10 * time.Second); !s.Leads(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("not ready")
 		}

@@ -239,6 +239,7 @@ var (
 	descOldest   = prometheus.NewDesc("talon_oldest_wait_seconds", "How long the longest-waiting applicant has waited so far.", []string{"office", "service"}, nil)
 	descWindows  = prometheus.NewDesc("talon_windows", "Windows by state: open (free), serving (calling or serving someone), paused, closed.", []string{"office", "state"}, nil)
 	descLeader   = prometheus.NewDesc("talon_raft_leader", "1 when this node is the leader.", nil, nil)
+	descClock    = prometheus.NewDesc("talon_clock_offset_seconds", "This node's clock minus the cluster's (a follower: the leader's; the leader: the quorum's), as last measured.", nil, nil)
 	descReady    = prometheus.NewDesc("talon_raft_ready", "1 when this node can serve (see /readyz).", nil, nil)
 	descHalted   = prometheus.NewDesc("talon_raft_halted", "1 when this node stopped applying the log.", nil, nil)
 	descTerm     = prometheus.NewDesc("talon_raft_term", "Current Raft term.", nil, nil)
@@ -253,7 +254,7 @@ var (
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueue, descOldest, descWindows, descLeader, descReady, descHalted, descTerm, descCommit, descApplied, descContact, descFree, descPending, descDead, descLag, descUnplaced} {
+	for _, d := range []*prometheus.Desc{descQueue, descOldest, descWindows, descLeader, descReady, descHalted, descTerm, descCommit, descApplied, descContact, descFree, descPending, descDead, descLag, descUnplaced, descClock} {
 		ch <- d
 	}
 }
@@ -310,6 +311,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descCommit, prometheus.GaugeValue, float64(st.CommitIndex))
 	ch <- prometheus.MustNewConstMetric(descApplied, prometheus.GaugeValue, float64(st.AppliedIndex))
 	ch <- prometheus.MustNewConstMetric(descContact, prometheus.GaugeValue, c.s.LastContact().Seconds())
+	if st.ClockOffset != nil {
+		ch <- prometheus.MustNewConstMetric(descClock, prometheus.GaugeValue, *st.ClockOffset)
+	}
 	var fs syscall.Statfs_t
 	if c.dir != "" && syscall.Statfs(c.dir, &fs) == nil {
 		ch <- prometheus.MustNewConstMetric(descFree, prometheus.GaugeValue, float64(fs.Bavail)*float64(fs.Bsize))

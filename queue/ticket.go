@@ -215,6 +215,7 @@ func (s *State) Due(now int64) bool {
 	if s.Region == nil {
 		return false
 	}
+	now = max(now, s.Now) // a Tick is stamped no earlier than the state's time
 	for _, o := range s.Offices {
 		if o.Day != o.localDay(now) {
 			return true

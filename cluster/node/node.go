@@ -50,6 +50,10 @@ type Status struct {
 	Ready        bool   `json:"ready"`
 	Halted       string `json:"halted,omitempty"`
 	TZData       string `json:"tzdata"` // the release of the time zone database the domain computes with
+	// ClockOffset is this node's clock minus the cluster's in seconds (a
+	// follower: against the leader's; the leader: against the quorum's);
+	// null before it was measured.
+	ClockOffset *float64 `json:"clock_offset_s"`
 }
 
 // Member is one server of the cluster's configuration.

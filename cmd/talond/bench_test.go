@@ -35,7 +35,7 @@ func BenchmarkIssueTicketHTTP(b *testing.B) {
 			hs := &fasthttp.Server{Handler: srv.Handler()}
 			go hs.Serve(ln)
 			defer hs.Shutdown()
-			for !store.Ready() {
+			for !store.Leads() {
 				time.Sleep(10 * time.Millisecond)
 			}
 			client := &fasthttp.Client{MaxConnsPerHost: 512}

@@ -48,6 +48,8 @@ func run() error {
 	join := flag.String("join", "", "comma-separated Raft addresses of other nodes (overrides node.join)")
 	qrKeyFile := flag.String("qr-key", "", "file with the base64 Ed25519 seed that signs talons (overrides qr_keys; every node of a cluster needs the same)")
 	devClock := flag.Bool("dev-clock", false, "demos and tests of one node only: POST /api/v1/dev/clock moves the clock forward")
+	faultClock := flag.Duration("fault-clock-offset", 0, "FOR TESTS ONLY: run this node's clock this far off (e.g. 1h, -30s), to test that one bad clock cannot move the region's time")
+	maxClock := flag.Duration("max-clock-offset", time.Second, "how far a node's clock may be from the cluster's before it is not ready and does not lead")
 	recoverAlone := flag.Bool("recover", false, "disaster recovery: make this node the only voter, keeping its data, then start")
 	flag.Parse()
 
@@ -93,7 +95,10 @@ func run() error {
 		Bootstrap: cfg.Node.Bootstrap, BootstrapExpect: cfg.Node.BootstrapExpect, Join: cfg.Node.Join,
 		SnapshotThreshold: cfg.Node.SnapshotThreshold, TrailingLogs: cfg.Node.TrailingLogs,
 		SnapshotInterval: cfg.Node.SnapshotInterval, Policy: policy, Logger: log, ObserveCommit: m.ObserveCommit,
-		DevClock: *devClock,
+		DevClock: *devClock, MaxClockOffset: *maxClock, FaultClockOffset: *faultClock,
+	}
+	if *devClock && (cfg.Node.BootstrapExpect > 1 || len(cfg.Node.Join) > 0) {
+		return fmt.Errorf("-dev-clock is for a single node: it would let one node move the region's time")
 	}
 	if *recoverAlone {
 		if err := cluster.Recover(ccfg); err != nil {
@@ -136,6 +141,9 @@ func run() error {
 	fmt.Printf("  raft    %s\n", cfg.Node.RaftAddr)
 	if *devClock {
 		fmt.Println("  WARNING: dev clock on: POST /api/v1/dev/clock moves this node's time forward. Never in a real region.")
+	}
+	if *faultClock != 0 {
+		fmt.Printf("  WARNING: fault injection: this node's clock runs %v off. For tests only.\n", *faultClock)
 	}
 	if !srv.AuthEnabled() {
 		fmt.Println("  WARNING: authentication is OFF (no tokens configured): anyone who can reach this port")
