@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/talon-mfc/talon/cluster/node"
+	"github.com/talon-mfc/talon/internal/pki"
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler"
 )
@@ -39,6 +41,25 @@ func freeAddr(t *testing.T) string {
 	}
 }
 
+// testRegion is the region CA of this package's tests.
+var testRegion = sync.OnceValue(func() *pki.Region {
+	r, err := pki.NewRegion("test")
+	if err != nil {
+		panic(err)
+	}
+	return r
+})
+
+// nodeTLS are node id's TLS configurations, certified by testRegion.
+func nodeTLS(t *testing.T, id string) (server, client *tls.Config) {
+	t.Helper()
+	server, client, err := testRegion().Node(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return server, client
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -60,8 +81,10 @@ func startCluster(t *testing.T, n int) []*Store {
 	}
 	nodes := make([]*Store, n)
 	for i := range nodes {
-		s, err := Open(Config{ID: fmt.Sprintf("n%d", i+1), Dir: t.TempDir(), RaftAddr: join[i], BootstrapExpect: n,
-			Join: join, Policy: scheduler.Default{}})
+		id := fmt.Sprintf("n%d", i+1)
+		server, client := nodeTLS(t, id)
+		s, err := Open(Config{ID: id, Dir: t.TempDir(), RaftAddr: join[i], BootstrapExpect: n,
+			Join: join, Policy: scheduler.Default{}, ServerTLS: server, ClientTLS: client})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +237,9 @@ func TestClusterMembershipTransferAndRestore(t *testing.T) {
 	}
 
 	// A fourth node joins through a follower, catches up and is promoted.
-	s4, err := Open(Config{ID: "n4", Dir: t.TempDir(), RaftAddr: freeAddr(t), Join: []string{followers[1].mux.Addr().String()}, Policy: scheduler.Default{}})
+	server, client := nodeTLS(t, "n4")
+	s4, err := Open(Config{ID: "n4", Dir: t.TempDir(), RaftAddr: freeAddr(t), Join: []string{followers[1].mux.Addr().String()}, Policy: scheduler.Default{},
+		ServerTLS: server, ClientTLS: client})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +298,8 @@ func TestNoLeaderWaitIsBounded(t *testing.T) {
 // timeouts (it leads at once after a start), and a node that is no longer
 // the only voter goes back to Raft's defaults.
 func TestLoneVoterTimeouts(t *testing.T) {
-	s1, err := Open(Config{ID: "n1", Dir: t.TempDir(), RaftAddr: freeAddr(t), Bootstrap: true, Policy: scheduler.Default{},
+	server, client := nodeTLS(t, "n1")
+	s1, err := Open(Config{ID: "n1", Dir: t.TempDir(), RaftAddr: freeAddr(t), Bootstrap: true, Policy: scheduler.Default{}, ServerTLS: server, ClientTLS: client,
 		TickEvery: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +309,8 @@ func TestLoneVoterTimeouts(t *testing.T) {
 	if got := s1.raft.ReloadableConfig().HeartbeatTimeout; got != loneTimeout {
 		t.Fatalf("a lone voter's heartbeat timeout is %v, want %v", got, loneTimeout)
 	}
-	s2, err := Open(Config{ID: "n2", Dir: t.TempDir(), RaftAddr: freeAddr(t), Join: []string{s1.mux.Addr().String()},
+	server2, client2 := nodeTLS(t, "n2")
+	s2, err := Open(Config{ID: "n2", Dir: t.TempDir(), RaftAddr: freeAddr(t), Join: []string{s1.mux.Addr().String()}, ServerTLS: server2, ClientTLS: client2,
 		Policy: scheduler.Default{}, TickEvery: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

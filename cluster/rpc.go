@@ -164,6 +164,7 @@ func (v service) Restore(data []byte, _ *struct{}) error { return v.s.restoreLoc
 type peers struct {
 	mu      sync.Mutex
 	clients map[string]*rpc.Client
+	dial    func(addr string) (net.Conn, error) // an RPC connection to a peer (the mux's)
 }
 
 func (p *peers) client(addr string) (*rpc.Client, error) {
@@ -172,7 +173,7 @@ func (p *peers) client(addr string) (*rpc.Client, error) {
 	if c := p.clients[addr]; c != nil {
 		return c, nil
 	}
-	conn, err := dial(addr, connRPC, 2*time.Second)
+	conn, err := p.dial(addr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUnreachable, err)
 	}

@@ -2,11 +2,13 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/rpc"
 	"os"
 	"path/filepath"
@@ -59,6 +61,13 @@ type Config struct {
 	// MaxClockOffset is how far a node's clock may be from the cluster's
 	// before it is not ready and does not lead (default 1 s; clock.go).
 	MaxClockOffset time.Duration
+	// ServerTLS and ClientTLS secure the Raft/RPC port with mutual TLS
+	// (internal/pki); nil leaves it plain TCP, for a single-node demo only.
+	ServerTLS, ClientTLS *tls.Config
+	// IdleTimeout closes a connection of the Raft/RPC port silent that long
+	// (default 5 minutes): peers gone without a word, or a client that
+	// opened one and said nothing.
+	IdleTimeout time.Duration
 	// FaultClockOffset is added to this node's clock: fault injection for
 	// tests only (Go reads the clock through the vDSO, which libfaketime
 	// does not move).
@@ -133,6 +142,9 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.MaxClockOffset <= 0 {
 		cfg.MaxClockOffset = time.Second
 	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -143,6 +155,7 @@ func Open(cfg Config) (*Store, error) {
 	s.fwd.all = map[string]*forwarder{}
 	s.fsm = newFSM(cfg.Policy, s.hub)
 	s.peers.clients = map[string]*rpc.Client{}
+	s.peers.dial = func(addr string) (net.Conn, error) { return s.mux.dial(addr, connRPC, 2*time.Second) }
 	s.rpc = rpc.NewServer()
 	if err := s.rpc.RegisterName("Talon", service{s}); err != nil {
 		return nil, err
@@ -166,7 +179,7 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s.fsm.snapshots = snaps
 	logs := s.logs
-	if s.mux, err = listen(cfg.RaftAddr, cfg.Advertise); err != nil {
+	if s.mux, err = listen(cfg.RaftAddr, cfg.Advertise, cfg.ServerTLS, cfg.ClientTLS, cfg.IdleTimeout); err != nil {
 		s.bolt.Close()
 		return nil, fmt.Errorf("raft address: %w", err)
 	}

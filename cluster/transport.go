@@ -1,41 +1,70 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
 )
 
 // One TCP port carries both Raft and talon's node-to-node RPC (forwarded
-// writes, read indexes, membership). The first byte of a connection says
-// which; Raft's NetworkTransport sees only its own connections.
+// writes, read indexes, membership, clocks). With TLS configured (the
+// region's CA, internal/pki), every connection is mutual TLS: a peer
+// without a certificate of the region cannot speak either. Inside, the
+// first byte of a connection says which; Raft's NetworkTransport sees only
+// its own connections.
 const (
 	connRaft byte = 'R'
 	connRPC  byte = 'T'
 )
 
+// handshakeWait bounds the TLS handshake and the first byte of a new
+// connection.
+const handshakeWait = 5 * time.Second
+
 // mux is a raft.StreamLayer over a shared listener. It owns every
-// connection it accepts or dials, and closes them all when it closes, so
-// no reader is left behind (Raft's transport closes only its listener).
+// connection it accepts or dials, closes those idle longer than idle, and
+// closes them all when it closes, so no reader is left behind (Raft's
+// transport closes only its listener).
 type mux struct {
 	ln        net.Listener
 	advertise net.Addr
+	local     *net.TCPAddr // the address dials leave from (the bound IP), or nil
+	server    *tls.Config  // nil: plain TCP (a single-node demo)
+	client    *tls.Config
+	idle      time.Duration
 	raftConns chan net.Conn
 	closed    chan struct{}
 	once      sync.Once
 
 	mu      sync.Mutex
 	conns   map[*ownedConn]struct{}
-	serving sync.WaitGroup // the goroutines of accepted connections
+	serving sync.WaitGroup // the goroutines of accepted connections and the sweeper
 }
 
-// ownedConn is a connection the mux closes when it closes.
+// ownedConn is a connection the mux closes when it closes, or when it has
+// been idle too long (a peer gone without closing it, or one that opened
+// it and said nothing).
 type ownedConn struct {
 	net.Conn
-	m *mux
+	m      *mux
+	active atomic.Int64 // unix nanoseconds of the last read or write
+}
+
+func (c *ownedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.active.Store(time.Now().UnixNano())
+	return n, err
+}
+
+func (c *ownedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.active.Store(time.Now().UnixNano())
+	return n, err
 }
 
 func (c *ownedConn) Close() error {
@@ -48,6 +77,7 @@ func (c *ownedConn) Close() error {
 // own registers c, or closes it when the mux is closed already.
 func (m *mux) own(c net.Conn) (*ownedConn, bool) {
 	oc := &ownedConn{Conn: c, m: m}
+	oc.active.Store(time.Now().UnixNano())
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	select {
@@ -66,18 +96,25 @@ func (a advertiseAddr) Network() string { return "tcp" }
 func (a advertiseAddr) String() string  { return string(a) }
 
 // listen opens the shared port; advertise is the address other nodes dial
-// (default: the bound address).
-func listen(bind, advertise string) (*mux, error) {
+// (default: the bound address). server and client are the port's TLS
+// configurations (nil: plain TCP); idle is how long a connection may stay
+// silent.
+func listen(bind, advertise string, server, client *tls.Config, idle time.Duration) (*mux, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, err
 	}
-	m := &mux{ln: ln, advertise: ln.Addr(), raftConns: make(chan net.Conn, 16), closed: make(chan struct{}), conns: map[*ownedConn]struct{}{}}
+	m := &mux{ln: ln, advertise: ln.Addr(), server: server, client: client, idle: idle,
+		raftConns: make(chan net.Conn, 16), closed: make(chan struct{}), conns: map[*ownedConn]struct{}{}}
+	a := ln.Addr().(*net.TCPAddr)
 	if advertise != "" {
 		m.advertise = advertiseAddr(advertise)
-	} else if a := ln.Addr().(*net.TCPAddr); a.IP.IsUnspecified() {
+	} else if a.IP.IsUnspecified() {
 		ln.Close()
 		return nil, errors.New("raft address " + bind + " binds every interface: set an advertise address other nodes can dial")
+	}
+	if !a.IP.IsUnspecified() {
+		m.local = &net.TCPAddr{IP: a.IP}
 	}
 	return m, nil
 }
@@ -86,6 +123,8 @@ func listen(bind, advertise string) (*mux, error) {
 // until the mux closes; it returns once the RPC connections are served.
 func (m *mux) serve(rpc func(net.Conn)) {
 	defer m.serving.Wait()
+	m.serving.Add(1)
+	go func() { defer m.serving.Done(); m.sweep() }()
 	for {
 		nc, err := m.ln.Accept()
 		if err != nil {
@@ -97,6 +136,9 @@ func (m *mux) serve(rpc func(net.Conn)) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		if m.server != nil {
+			nc = tls.Server(nc, m.server)
+		}
 		c, ok := m.own(nc)
 		if !ok {
 			return
@@ -105,7 +147,7 @@ func (m *mux) serve(rpc func(net.Conn)) {
 		go func() {
 			defer m.serving.Done()
 			var b [1]byte
-			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			c.SetReadDeadline(time.Now().Add(handshakeWait)) // the handshake, then the first byte
 			if _, err := c.Read(b[:]); err != nil {
 				c.Close()
 				return
@@ -124,6 +166,27 @@ func (m *mux) serve(rpc func(net.Conn)) {
 				c.Close()
 			}
 		}()
+	}
+}
+
+// sweep closes the connections silent for longer than m.idle.
+func (m *mux) sweep() {
+	t := time.NewTicker(m.idle / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.closed:
+			return
+		case <-t.C:
+		}
+		cutoff := time.Now().Add(-m.idle).UnixNano()
+		m.mu.Lock()
+		for c := range m.conns {
+			if c.active.Load() < cutoff {
+				c.Conn.Close() // its reader fails and unregisters it
+			}
+		}
+		m.mu.Unlock()
 	}
 }
 
@@ -159,7 +222,7 @@ func (m *mux) Addr() net.Addr { return m.advertise }
 
 // Dial implements raft.StreamLayer.
 func (m *mux) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	c, err := dial(string(addr), connRaft, timeout)
+	c, err := m.dial(string(addr), connRaft, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -170,10 +233,26 @@ func (m *mux) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, er
 	return oc, nil
 }
 
-func dial(addr string, kind byte, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
+// dial opens a connection of kind to the node at addr: from the bound IP,
+// over mutual TLS when configured.
+func (m *mux) dial(addr string, kind byte, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	if m.local != nil {
+		d.LocalAddr = m.local
+	}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
+	}
+	if m.client != nil {
+		tc := tls.Client(c, m.client)
+		tc.SetDeadline(time.Now().Add(max(timeout, time.Second)))
+		if err := tc.Handshake(); err != nil {
+			c.Close()
+			return nil, err
+		}
+		tc.SetDeadline(time.Time{})
+		c = tc
 	}
 	if _, err := c.Write([]byte{kind}); err != nil {
 		c.Close()
