@@ -12,6 +12,8 @@
 //	talonctl reopen <office> <from>      lift that closure
 //	talonctl unplaced                    bookings that hold no window time
 //	talonctl keygen <file>               make a talon signing key (Ed25519 seed) if file does not exist
+//	talonctl ca <dir> [region]           make the region's CA for the Raft port (ca.crt, ca.key)
+//	talonctl cert <ca-dir> <id> <dir> [host…]   make node id's certificate: dir/ca.crt, node.crt, node.key
 //	talonctl subscriptions               webhooks with pending and dead-letter counts
 //	talonctl subscribe <id> <url> [kinds] [offices]   create or change a webhook (secret: $TALON_WEBHOOK_SECRET)
 //	talonctl unsubscribe <id>            remove a webhook
@@ -34,6 +36,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,6 +44,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/talon-mfc/talon/cluster/node"
+	"github.com/talon-mfc/talon/internal/pki"
 	"github.com/talon-mfc/talon/queue"
 )
 
@@ -68,6 +72,11 @@ const usage = `usage: talonctl [-addr URL] [-token T] <command>
   reopen <office> <from>      lift the closure that starts at from
   unplaced                    live bookings that hold no window time: move or cancel them
   keygen <file>               make a talon signing key (base64 Ed25519 seed) unless the file exists
+  ca <dir> [region]           make the region's CA for the nodes' Raft port: dir/ca.crt and dir/ca.key
+                              (keep ca.key off the nodes: whoever holds it can join the region)
+  cert <ca-dir> <id> <dir> [host...]
+                              make node id's certificate, signed by the CA: dir/ca.crt, node.crt,
+                              node.key, for talond -tls-dir dir (hosts: its names and IPs, informative)
   subscriptions               notification webhooks with pending and dead-letter counts
   subscribe <id> <url> [kinds] [offices]
                               create or change a webhook; kinds and offices comma-separated;
@@ -140,6 +149,10 @@ func run(args []string, out io.Writer) error {
 		return nil
 	case arg(0) == "keygen" && len(a) == 2:
 		return keygen(out, a[1])
+	case arg(0) == "ca" && (len(a) == 2 || len(a) == 3):
+		return makeCA(out, a[1], arg(2))
+	case arg(0) == "cert" && len(a) >= 4:
+		return makeCert(out, a[1], a[2], a[3], a[4:])
 	case arg(0) == "subscriptions" && len(a) == 1:
 		return c.showSubs(out, "GET", "/api/v1/subscriptions", nil)
 	case arg(0) == "subscribe" && len(a) >= 3 && len(a) <= 5:
@@ -373,6 +386,47 @@ func (c *client) loadRegion(out io.Writer, file string, force bool) error {
 
 // keygen writes a new talon signing key to file, unless it exists. Every
 // node of a cluster signs with the same key (talond -qr-key or qr_keys).
+// makeCA writes a region CA into dir, unless one is there.
+func makeCA(out io.Writer, dir, region string) error {
+	crt, key := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
+	if _, err := os.Stat(key); err == nil {
+		fmt.Fprintf(out, "%s exists: kept\n", key)
+		return nil
+	}
+	c, k, err := pki.NewCA(region)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(crt, c, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(key, k, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %s and %s\n", crt, key)
+	return nil
+}
+
+// makeCert writes node id's certificate, signed by the CA in caDir, into dir.
+func makeCert(out io.Writer, caDir, id, dir string, hosts []string) error {
+	c, err := os.ReadFile(filepath.Join(caDir, "ca.crt"))
+	if err != nil {
+		return err
+	}
+	k, err := os.ReadFile(filepath.Join(caDir, "ca.key"))
+	if err != nil {
+		return err
+	}
+	if err := (&pki.Region{CACert: c, CAKey: k}).WriteNode(dir, id, hosts...); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %s/{ca.crt,node.crt,node.key} for node %s\n", dir, id)
+	return nil
+}
+
 func keygen(out io.Writer, file string) error {
 	seed := make([]byte, ed25519.SeedSize)
 	if _, err := rand.Read(seed); err != nil {

@@ -40,7 +40,7 @@ func TestOneBadClock(t *testing.T) {
 			}
 			first := issue()
 			code, booking := retrying(good, 1, "/api/v1/bookings", map[string]any{"office": "demo-24h", "service": "passport",
-				"start": time.Now().Add(26 * time.Hour).Truncate(time.Hour).Format(time.RFC3339),
+				"start":     time.Now().Add(26 * time.Hour).Truncate(time.Hour).Format(time.RFC3339),
 				"applicant": map[string]string{"name": "Иванова Мария", "phone": "+79130000001"}}, nil)
 			if code != 201 {
 				t.Fatalf("booking: %d %v", code, booking)

@@ -20,6 +20,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/talon-mfc/talon/internal/pki"
 	"github.com/talon-mfc/talon/queue"
 )
 
@@ -27,8 +28,13 @@ import (
 // loopback and kill them with SIGKILL.
 
 // newNodes prepares n cluster nodes that form one cluster by
-// bootstrap-expect, sharing one talon signing key; extra flags go to all.
+// bootstrap-expect, sharing one talon signing key and a region CA for the
+// Raft port; extra flags go to all.
 func newNodes(t *testing.T, bin string, n int, extra ...string) []*daemon {
+	region, err := pki.NewRegion("test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	seed := make([]byte, 32)
 	rand.Read(seed)
 	key := filepath.Join(t.TempDir(), "qr.seed")
@@ -40,11 +46,21 @@ func newNodes(t *testing.T, bin string, n int, extra ...string) []*daemon {
 	nodes := make([]*daemon, n)
 	for i := range nodes {
 		httpAddr := freePort(t)
-		nodes[i] = &daemon{t: t, bin: bin, base: "http://" + httpAddr, id: fmt.Sprintf("n%d", i+1), raft: raft[i],
-			args: append([]string{"-id", fmt.Sprintf("n%d", i+1), "-data", t.TempDir(), "-http", httpAddr, "-raft", raft[i],
-				"-bootstrap-expect", strconv.Itoa(n), "-join", strings.Join(raft, ","), "-qr-key", key}, extra...)}
+		id := fmt.Sprintf("n%d", i+1)
+		nodes[i] = &daemon{t: t, bin: bin, base: "http://" + httpAddr, id: id, raft: raft[i], region: region,
+			args: append([]string{"-id", id, "-data", t.TempDir(), "-http", httpAddr, "-raft", raft[i],
+				"-bootstrap-expect", strconv.Itoa(n), "-join", strings.Join(raft, ","), "-qr-key", key, "-tls-dir", nodeTLSDir(t, region, id)}, extra...)}
 	}
 	return nodes
+}
+
+// nodeTLSDir writes node id's certificate of region into a folder for -tls-dir.
+func nodeTLSDir(t *testing.T, region *pki.Region, id string) string {
+	dir := t.TempDir()
+	if err := region.WriteNode(dir, id, "127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // newCluster starts n nodes of a new cluster and waits until all are ready.
@@ -433,7 +449,8 @@ func TestDisasterRecovery(t *testing.T) {
 	// A fresh node joins the recovered one.
 	httpAddr := freePort(t)
 	fresh := &daemon{t: t, bin: bin, id: "n4", raft: freePort(t), base: "http://" + httpAddr}
-	fresh.args = []string{"-id", "n4", "-data", t.TempDir(), "-http", httpAddr, "-raft", fresh.raft, "-qr-key", flagValue(survivor.args, "-qr-key")}
+	fresh.args = []string{"-id", "n4", "-data", t.TempDir(), "-http", httpAddr, "-raft", fresh.raft, "-qr-key", flagValue(survivor.args, "-qr-key"),
+		"-tls-dir", nodeTLSDir(t, survivor.region, "n4")}
 	fresh.launch()
 	if out, err := talonctl(ctl, survivor, "join", "n4", fresh.raft); err != nil {
 		t.Fatalf("talonctl join: %v\n%s", err, out)

@@ -37,6 +37,12 @@ type Config struct {
 		// in join, answer (every first node gets the same value and list).
 		BootstrapExpect int      `yaml:"bootstrap_expect"`
 		Join            []string `yaml:"join"` // other nodes' raft addresses
+		// TLSDir holds the node's certificate of the region CA for the
+		// Raft/RPC port (talonctl ca, talonctl cert): ca.crt, node.crt, node.key.
+		TLSDir string `yaml:"tls_dir"`
+		// RaftPlaintext leaves the Raft/RPC port without TLS: a single-node
+		// demo on loopback only.
+		RaftPlaintext bool `yaml:"raft_plaintext"`
 		// Snapshot tuning (see cluster.Config); zero keeps the defaults.
 		SnapshotThreshold uint64        `yaml:"snapshot_threshold"`
 		TrailingLogs      uint64        `yaml:"trailing_logs"`

@@ -25,6 +25,7 @@ import (
 	"github.com/talon-mfc/talon/api"
 	"github.com/talon-mfc/talon/cluster"
 	"github.com/talon-mfc/talon/display"
+	"github.com/talon-mfc/talon/internal/pki"
 	"github.com/talon-mfc/talon/metrics"
 	"github.com/talon-mfc/talon/notify"
 	"github.com/talon-mfc/talon/queue"
@@ -46,6 +47,8 @@ func run() error {
 	advertise := flag.String("advertise", "", "Raft address other nodes dial (overrides node.advertise)")
 	expect := flag.Int("bootstrap-expect", 0, "form a new cluster of this many nodes (overrides node.bootstrap_expect)")
 	join := flag.String("join", "", "comma-separated Raft addresses of other nodes (overrides node.join)")
+	tlsDir := flag.String("tls-dir", "", "folder with the node's certificate of the region CA for the Raft port: ca.crt, node.crt, node.key (overrides node.tls_dir)")
+	plaintext := flag.Bool("raft-plaintext", false, "leave the Raft/RPC port without TLS: a single-node demo on loopback only")
 	qrKeyFile := flag.String("qr-key", "", "file with the base64 Ed25519 seed that signs talons (overrides qr_keys; every node of a cluster needs the same)")
 	devClock := flag.Bool("dev-clock", false, "demos and tests of one node only: POST /api/v1/dev/clock moves the clock forward")
 	faultClock := flag.Duration("fault-clock-offset", 0, "FOR TESTS ONLY: run this node's clock this far off (e.g. 1h, -30s), to test that one bad clock cannot move the region's time")
@@ -68,6 +71,8 @@ func run() error {
 	override(&cfg.Node.RaftAddr, *raftAddr)
 	override(&cfg.Node.ID, *nodeID)
 	override(&cfg.Node.Advertise, *advertise)
+	override(&cfg.Node.TLSDir, *tlsDir)
+	cfg.Node.RaftPlaintext = cfg.Node.RaftPlaintext || *plaintext
 	if *expect > 0 {
 		cfg.Node.BootstrapExpect = *expect
 		cfg.Node.Bootstrap = false
@@ -99,6 +104,16 @@ func run() error {
 	}
 	if *devClock && (cfg.Node.BootstrapExpect > 1 || len(cfg.Node.Join) > 0) {
 		return fmt.Errorf("-dev-clock is for a single node: it would let one node move the region's time")
+	}
+	switch {
+	case cfg.Node.TLSDir != "":
+		if ccfg.ServerTLS, ccfg.ClientTLS, err = pki.Load(cfg.Node.TLSDir); err != nil {
+			return fmt.Errorf("the Raft port's TLS (%s): %w", cfg.Node.TLSDir, err)
+		}
+	case !cfg.Node.RaftPlaintext:
+		return fmt.Errorf("the Raft/RPC port needs TLS: make certificates with talonctl ca and talonctl cert and pass -tls-dir (or -raft-plaintext for a single-node demo on loopback)")
+	case cfg.Node.BootstrapExpect > 1 || len(cfg.Node.Join) > 0:
+		return fmt.Errorf("-raft-plaintext is for a single node only: a cluster's port must be mutual TLS (-tls-dir)")
 	}
 	if *recoverAlone {
 		if err := cluster.Recover(ccfg); err != nil {
@@ -141,6 +156,9 @@ func run() error {
 	fmt.Printf("  raft    %s\n", cfg.Node.RaftAddr)
 	if *devClock {
 		fmt.Println("  WARNING: dev clock on: POST /api/v1/dev/clock moves this node's time forward. Never in a real region.")
+	}
+	if ccfg.ServerTLS == nil {
+		fmt.Printf("  WARNING: the Raft port %s is plain TCP without authentication (a single-node demo). Anyone who reaches it can write.\n", cfg.Node.RaftAddr)
 	}
 	if *faultClock != 0 {
 		fmt.Printf("  WARNING: fault injection: this node's clock runs %v off. For tests only.\n", *faultClock)

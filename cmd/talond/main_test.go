@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/talon-mfc/talon/internal/pki"
 	"github.com/talon-mfc/talon/queue"
 )
 
@@ -51,6 +52,7 @@ type daemon struct {
 	bin      string
 	id, raft string
 	logs     *bytes.Buffer
+	region   *pki.Region // the CA of its Raft port's certificate, if any
 }
 
 var (
