@@ -113,6 +113,11 @@ func TestKubernetesManifests(t *testing.T) {
 			}
 		}
 	}
+	if tls := m["Secret/talon-tls"].(*corev1.Secret); tls.StringData["ca.crt"] == "" || !strings.Contains(strings.Join(
+		sts.Spec.Template.Spec.Containers[0].Args, " "), "-tls-dir=/etc/talon-tls") || !slices.ContainsFunc(sts.Spec.Template.Spec.Volumes,
+		func(v corev1.Volume) bool { return v.Secret != nil && v.Secret.SecretName == tls.Name }) {
+		t.Error("the nodes must read their cluster-port certificate from the talon-tls secret")
+	}
 	if len(sts.Spec.VolumeClaimTemplates) != 1 {
 		t.Error("each node needs its own volume")
 	}
@@ -183,8 +188,8 @@ func TestComposeFile(t *testing.T) {
 	nodes := 0
 	published := map[string]bool{}
 	for name, s := range p.Services {
-		if name == "keygen" {
-			continue
+		if len(s.Entrypoint) > 0 && s.Entrypoint[0] == "/usr/local/bin/talonctl" {
+			continue // keygen, ca, certs: made once before the nodes start
 		}
 		nodes++
 		cmd := strings.Join(s.Command, " ")
@@ -193,6 +198,14 @@ func TestComposeFile(t *testing.T) {
 		}
 		if _, ok := s.DependsOn["keygen"]; !ok {
 			t.Errorf("%s must wait for the shared signing key", name)
+		}
+		if _, ok := s.DependsOn["certs"]; !ok || !strings.Contains(cmd, "-tls-dir /keys/tls") {
+			t.Errorf("%s must speak TLS on its cluster port with the certificate made before it starts", name)
+		}
+		for _, v := range s.Volumes {
+			if v.Source == "ca" {
+				t.Errorf("%s mounts the CA's key", name)
+			}
 		}
 		for _, port := range s.Ports {
 			if published[port.Published] {

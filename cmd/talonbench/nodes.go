@@ -19,6 +19,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/talon-mfc/talon/internal/pki"
 	"github.com/talon-mfc/talon/queue"
 )
 
@@ -138,6 +139,10 @@ func startCluster(bin, dir string, n int, r region, extra ...string) ([]*node, e
 	if err := os.WriteFile(seed, []byte("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"), 0o600); err != nil {
 		return nil, err
 	}
+	ca, err := pki.NewRegion("bench")
+	if err != nil {
+		return nil, err
+	}
 	nodes := make([]*node, n)
 	var raftAddrs []string
 	for i := range nodes {
@@ -151,8 +156,12 @@ func startCluster(bin, dir string, n int, r region, extra ...string) ([]*node, e
 		nodes[i], raftAddrs = nd, append(raftAddrs, nd.raft)
 	}
 	for _, nd := range nodes {
+		certs := filepath.Join(dir, nd.id+".tls")
+		if err := ca.WriteNode(certs, nd.id); err != nil {
+			return nil, err
+		}
 		nd.args = append([]string{"-config", cfg, "-id", nd.id, "-data", filepath.Join(dir, nd.id), "-http", nd.http,
-			"-raft", nd.raft, "-qr-key", seed, "-bootstrap-expect", strconv.Itoa(n)}, extra...)
+			"-raft", nd.raft, "-qr-key", seed, "-bootstrap-expect", strconv.Itoa(n), "-tls-dir", certs}, extra...)
 		if n > 1 {
 			nd.args = append(nd.args, "-join", strings.Join(raftAddrs, ","))
 		}

@@ -18,6 +18,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"net"
 	"os"
@@ -96,10 +97,16 @@ const (
 // Load reads a node's TLS folder (the region CA's certificate, the node's
 // certificate and key) and returns the TLS configurations of its cluster
 // port: one for accepting (a client certificate of the region is required)
-// and one for dialing.
+// and one for dialing. A Kubernetes TLS secret's names (tls.crt, tls.key
+// beside ca.crt, as cert-manager writes them) are read when node.crt is
+// absent.
 func Load(dir string) (server, client *tls.Config, err error) {
+	names := []string{CAFile, CertFile, KeyFile}
+	if _, err := os.Stat(filepath.Join(dir, CertFile)); errors.Is(err, fs.ErrNotExist) {
+		names = []string{CAFile, "tls.crt", "tls.key"}
+	}
 	var pems [3][]byte
-	for i, name := range []string{CAFile, CertFile, KeyFile} {
+	for i, name := range names {
 		if pems[i], err = os.ReadFile(filepath.Join(dir, name)); err != nil {
 			return nil, nil, err
 		}
