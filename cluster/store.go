@@ -72,6 +72,10 @@ type Config struct {
 	// tests only (Go reads the clock through the vDSO, which libfaketime
 	// does not move).
 	FaultClockOffset time.Duration
+	// FaultLocalReads serves linearizable reads from this node's state
+	// without asking the leader: a deliberate bug, so that a test can show
+	// its linearizability check catches stale reads. Never in production.
+	FaultLocalReads bool
 	// LeaderWait bounds how long a write or linearizable read waits while
 	// there is no leader (default 5 s).
 	LeaderWait time.Duration
@@ -411,6 +415,9 @@ func (s *Store) proposeLocal(ctx context.Context, cmd []byte) (queue.Result, uin
 // leader confirms it still leads, and this node catches up to its commit
 // index). A read after it is linearizable.
 func (s *Store) Linearize(ctx context.Context) error {
+	if s.cfg.FaultLocalReads {
+		return nil
+	}
 	var ri ReadIndex
 	err := s.onLeader(ctx, func() (err error) {
 		ri, err = s.readIndex()

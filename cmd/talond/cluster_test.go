@@ -31,6 +31,16 @@ import (
 // bootstrap-expect, sharing one talon signing key and a region CA for the
 // Raft port; extra flags go to all.
 func newNodes(t *testing.T, bin string, n int, extra ...string) []*daemon {
+	raft := make([]string, n)
+	for i := range raft {
+		raft[i] = freePort(t)
+	}
+	return newNodesAt(t, bin, raft, raft, extra...)
+}
+
+// newNodesAt is newNodes with the nodes' Raft addresses, and the addresses
+// the others dial them at (a proxy's, or the same).
+func newNodesAt(t *testing.T, bin string, raft, advertise []string, extra ...string) []*daemon {
 	region, err := pki.NewRegion("test")
 	if err != nil {
 		t.Fatal(err)
@@ -39,17 +49,14 @@ func newNodes(t *testing.T, bin string, n int, extra ...string) []*daemon {
 	rand.Read(seed)
 	key := filepath.Join(t.TempDir(), "qr.seed")
 	os.WriteFile(key, []byte(base64.StdEncoding.EncodeToString(seed)), 0o600)
-	raft := make([]string, n)
-	for i := range raft {
-		raft[i] = freePort(t)
-	}
-	nodes := make([]*daemon, n)
+	nodes := make([]*daemon, len(raft))
 	for i := range nodes {
 		httpAddr := freePort(t)
 		id := fmt.Sprintf("n%d", i+1)
-		nodes[i] = &daemon{t: t, bin: bin, base: "http://" + httpAddr, id: id, raft: raft[i], region: region,
-			args: append([]string{"-id", id, "-data", t.TempDir(), "-http", httpAddr, "-raft", raft[i],
-				"-bootstrap-expect", strconv.Itoa(n), "-join", strings.Join(raft, ","), "-qr-key", key, "-tls-dir", nodeTLSDir(t, region, id)}, extra...)}
+		nodes[i] = &daemon{t: t, bin: bin, base: "http://" + httpAddr, id: id, raft: advertise[i], region: region,
+			args: append([]string{"-id", id, "-data", t.TempDir(), "-http", httpAddr, "-raft", raft[i], "-advertise", advertise[i],
+				"-bootstrap-expect", strconv.Itoa(len(raft)), "-join", strings.Join(advertise, ","), "-qr-key", key,
+				"-tls-dir", nodeTLSDir(t, region, id)}, extra...)}
 	}
 	return nodes
 }

@@ -51,6 +51,7 @@ func run() error {
 	plaintext := flag.Bool("raft-plaintext", false, "leave the Raft/RPC port without TLS: a single-node demo on loopback only")
 	qrKeyFile := flag.String("qr-key", "", "file with the base64 Ed25519 seed that signs talons (overrides qr_keys; every node of a cluster needs the same)")
 	devClock := flag.Bool("dev-clock", false, "demos and tests of one node only: POST /api/v1/dev/clock moves the clock forward")
+	faultReads := flag.Bool("fault-local-reads", false, "FOR TESTS ONLY: serve linearizable reads from this node's state without the leader (a deliberate bug the fault tests must catch)")
 	faultClock := flag.Duration("fault-clock-offset", 0, "FOR TESTS ONLY: run this node's clock this far off (e.g. 1h, -30s), to test that one bad clock cannot move the region's time")
 	maxClock := flag.Duration("max-clock-offset", time.Second, "how far a node's clock may be from the cluster's before it is not ready and does not lead")
 	recoverAlone := flag.Bool("recover", false, "disaster recovery: make this node the only voter, keeping its data, then start")
@@ -100,7 +101,10 @@ func run() error {
 		Bootstrap: cfg.Node.Bootstrap, BootstrapExpect: cfg.Node.BootstrapExpect, Join: cfg.Node.Join,
 		SnapshotThreshold: cfg.Node.SnapshotThreshold, TrailingLogs: cfg.Node.TrailingLogs,
 		SnapshotInterval: cfg.Node.SnapshotInterval, Policy: policy, Logger: log, ObserveCommit: m.ObserveCommit,
-		DevClock: *devClock, MaxClockOffset: *maxClock, FaultClockOffset: *faultClock,
+		DevClock: *devClock, MaxClockOffset: *maxClock, FaultClockOffset: *faultClock, FaultLocalReads: *faultReads,
+	}
+	if *faultClock != 0 || *faultReads {
+		log.Warn("FAULT INJECTION ON: this node is deliberately wrong, for tests only", "clock_offset", *faultClock, "local_reads", *faultReads)
 	}
 	if *devClock && (cfg.Node.BootstrapExpect > 1 || len(cfg.Node.Join) > 0) {
 		return fmt.Errorf("-dev-clock is for a single node: it would let one node move the region's time")

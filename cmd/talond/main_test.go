@@ -61,11 +61,14 @@ var (
 )
 
 // freePort is a free loopback address, never the same one twice in a run.
-func freePort(t *testing.T) string {
+func freePort(t *testing.T) string { return freePortOn(t, "127.0.0.1") }
+
+// freePortOn is a free address on host, never the same one twice in a run.
+func freePortOn(t *testing.T, host string) string {
 	portsMu.Lock()
 	defer portsMu.Unlock()
 	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", host+":0")
 		if err != nil {
 			t.Fatal(err)
 		}
