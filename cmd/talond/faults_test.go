@@ -250,9 +250,9 @@ func TestIsolatedLeaderNoStall(t *testing.T) {
 type history struct {
 	fc      *faultCluster
 	slots   []string // the contended slots, RFC 3339
-	date    string // of the contended slots
+	date    string   // of the contended slots
 	today   func() string
-	day0    string // today at the office when the clients started
+	day0    string         // today at the office when the clients started
 	seats   map[string]int // free seats of each slot before the run
 	start   time.Time
 	mu      sync.Mutex
@@ -396,7 +396,12 @@ func (h *history) readSlots(d *daemon) (map[string]int, bool) {
 	if code != 200 {
 		return nil, false
 	}
-	var out struct{ Slots []struct{ Start string; Free int } }
+	var out struct {
+		Slots []struct {
+			Start string
+			Free  int
+		}
+	}
 	json.Unmarshal([]byte(body), &out)
 	free := map[string]int{}
 	for _, s := range out.Slots {

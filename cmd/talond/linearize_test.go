@@ -163,7 +163,7 @@ func TestModel(t *testing.T) {
 		ok   bool
 		hist []porcupine.Operation
 	}{
-		"numbers in order": {true, []porcupine.Operation{op(0, 10, issue, opOutput{n: 1}), op(20, 30, issue, opOutput{n: 2}), op(40, 50, readQ, opOutput{n: 2})}},
+		"numbers in order":  {true, []porcupine.Operation{op(0, 10, issue, opOutput{n: 1}), op(20, 30, issue, opOutput{n: 2}), op(40, 50, readQ, opOutput{n: 2})}},
 		"concurrent issues": {true, []porcupine.Operation{op(0, 10, issue, opOutput{n: 2}), op(5, 30, issue, opOutput{n: 1})}},
 		"number repeated":   {false, []porcupine.Operation{op(0, 10, issue, opOutput{n: 1}), op(20, 30, issue, opOutput{n: 1})}},
 		"number skipped":    {false, []porcupine.Operation{op(0, 10, issue, opOutput{n: 1}), op(20, 30, issue, opOutput{n: 3})}},
@@ -174,8 +174,8 @@ func TestModel(t *testing.T) {
 		"acknowledged ticket not read": {false, []porcupine.Operation{op(0, 10, issue, opOutput{n: 1}), op(20, 30, readQ, opOutput{n: 0})}},
 		"one seat, two bookers": {true, []porcupine.Operation{op(0, 10, book, opOutput{id: "7"}), op(5, 15, book, opOutput{taken: true}),
 			op(20, 30, read, opOutput{n: 0}), op(40, 50, cancel, opOutput{}), op(60, 70, read, opOutput{n: 1}), op(80, 90, book, opOutput{id: "8"})}},
-		"seat sold twice": {false, []porcupine.Operation{op(0, 10, book, opOutput{id: "7"}), op(20, 30, book, opOutput{id: "8"})}},
-		"stale slot read": {false, []porcupine.Operation{op(0, 10, book, opOutput{id: "7"}), op(20, 30, read, opOutput{n: 1})}},
+		"seat sold twice":          {false, []porcupine.Operation{op(0, 10, book, opOutput{id: "7"}), op(20, 30, book, opOutput{id: "8"})}},
+		"stale slot read":          {false, []porcupine.Operation{op(0, 10, book, opOutput{id: "7"}), op(20, 30, read, opOutput{n: 1})}},
 		"refused with a seat free": {false, []porcupine.Operation{op(0, 10, book, opOutput{taken: true})}},
 		"a lost booking holds the seat": {true, []porcupine.Operation{op(0, math.MaxInt64, book, unknown),
 			op(20, 30, read, opOutput{n: 0}), op(40, 50, book, opOutput{taken: true})}},
