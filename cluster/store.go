@@ -661,32 +661,45 @@ func (s *Store) Halted() <-chan struct{} { return s.fsm.haltCh }
 // its region is loaded, and either it leads and has applied the whole log,
 // or it follows a leader that told it its commit index within the last
 // seconds (caughtUp) and it has applied nearly all of that.
-func (s *Store) Ready() bool {
-	if !s.serving() {
-		return false
+func (s *Store) Ready() bool { return s.notReady() == "" }
+
+// notReady says why the node is not ready ("" when it is).
+func (s *Store) notReady() string {
+	if why := s.notServing(); why != "" {
+		return why
 	}
 	loaded := false
 	s.fsm.read(func(st *queue.State) { loaded = st.Region != nil })
-	return loaded
+	if !loaded {
+		return node.NotReadyNoRegion
+	}
+	return ""
 }
 
 // serving is Ready without the region: what the cluster itself needs of a
 // node (a leader seeds the region once serving).
-func (s *Store) serving() bool {
+func (s *Store) serving() bool { return s.notServing() == "" }
+
+func (s *Store) notServing() string {
 	if s.fsm.haltErr() != nil {
-		return false
+		return node.NotReadyHalted
 	}
 	if !s.clockOK() {
-		return false
+		return node.NotReadyClock
 	}
 	if s.raft.State() == raft.Leader {
-		return s.ready.Load()
+		if !s.ready.Load() {
+			return node.NotReadyCatchingUp
+		}
+		return ""
 	}
 	if addr, _ := s.raft.LeaderWithID(); addr == "" || time.Since(s.raft.LastContact()) > 5*time.Second {
-		return false
+		return node.NotReadyNoLeader
 	}
-	c := s.caughtUp.Load()
-	return c != nil && time.Since(c.at) < caughtUpFor && s.fsm.applied.Load()+readyLag >= c.commit
+	if c := s.caughtUp.Load(); c == nil || time.Since(c.at) >= caughtUpFor || s.fsm.applied.Load()+readyLag < c.commit {
+		return node.NotReadyCatchingUp
+	}
+	return ""
 }
 
 // caughtUp is the leader's commit index as a follower last asked for it.
@@ -773,8 +786,9 @@ func (s *Store) Status() node.Status {
 	st := node.Status{
 		ID: s.cfg.ID, Addr: s.mux.Addr().String(), State: s.raft.State().String(), Leader: string(id), LeaderAddr: string(addr),
 		Term: num("term"), CommitIndex: s.raft.CommitIndex(), AppliedIndex: s.raft.AppliedIndex(),
-		LastIndex: s.raft.LastIndex(), SnapshotIdx: num("last_snapshot_index"), Ready: s.Ready(), TZData: queue.TZDataVersion(),
+		LastIndex: s.raft.LastIndex(), SnapshotIdx: num("last_snapshot_index"), NotReady: s.notReady(), TZData: queue.TZDataVersion(),
 	}
+	st.Ready = st.NotReady == ""
 	if off := s.ClockOffset(); !math.IsNaN(off) {
 		st.ClockOffset = &off
 	}

@@ -48,6 +48,7 @@ type Status struct {
 	SnapshotIdx  uint64 `json:"snapshot_index"`
 	LastContact  string `json:"last_contact,omitempty"`
 	Ready        bool   `json:"ready"`
+	NotReady     string `json:"not_ready,omitempty"` // why not: one of the NotReady codes
 	Halted       string `json:"halted,omitempty"`
 	TZData       string `json:"tzdata"` // the release of the time zone database the domain computes with
 	// ClockOffset is this node's clock minus the cluster's in seconds (a
@@ -55,6 +56,15 @@ type Status struct {
 	// null before it was measured.
 	ClockOffset *float64 `json:"clock_offset_s"`
 }
+
+// Why a node is not ready (Status.NotReady).
+const (
+	NotReadyHalted     = "halted"            // it stopped applying the log
+	NotReadyClock      = "clock_off"         // its clock is off the cluster's by more than the maximum, or not measured yet
+	NotReadyNoLeader   = "no_leader"         // it has not heard from a leader lately
+	NotReadyCatchingUp = "catching_up"       // it has not applied what the leader had committed when it last asked
+	NotReadyNoRegion   = "region_not_loaded" // the region's configuration is not in its state yet
+)
 
 // Member is one server of the cluster's configuration.
 type Member struct {

@@ -26,6 +26,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -291,8 +292,8 @@ func printNodes(out io.Writer, nodes []node.Member) ([]string, error) {
 		}
 		ready := "yes"
 		if !st.Ready {
-			ready = "no"
-			problems = append(problems, n.ID+" not ready")
+			ready = strings.ReplaceAll(cmp.Or(st.NotReady, "no"), "_", " ") // "catching up"
+			problems = append(problems, n.ID+" not ready: "+ready)
 		}
 		if st.Halted != "" {
 			ready = "HALTED"

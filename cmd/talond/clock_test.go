@@ -17,7 +17,7 @@ func TestOneBadClock(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
-	bin := buildTalond(t)
+	bin, ctl := buildTalond(t), buildTalonctl(t)
 	for _, skew := range []time.Duration{time.Hour, 24 * time.Hour} {
 		t.Run(skew.String(), func(t *testing.T) {
 			nodes := newNodes(t, bin, 3)
@@ -63,11 +63,18 @@ func TestOneBadClock(t *testing.T) {
 			}
 			var st struct {
 				ClockOffset *float64 `json:"clock_offset_s"`
+				NotReady    string   `json:"not_ready"`
 			}
 			_, raw := bad.get("/api/v1/cluster")
 			json.Unmarshal([]byte(raw), &st)
 			if st.ClockOffset == nil || *st.ClockOffset < skew.Seconds()-5 || *st.ClockOffset > skew.Seconds()+5 {
 				t.Fatalf("the bad clock reports offset %v, want about %v s: %s", st.ClockOffset, skew.Seconds(), raw)
+			}
+			if st.NotReady != "clock_off" {
+				t.Fatalf("the bad clock's node says it is not ready because %q", st.NotReady)
+			}
+			if out, err := talonctl(ctl, good[0], "status"); err == nil || !strings.Contains(out, bad.id+" not ready: clock off") {
+				t.Fatalf("talonctl status with a bad clock: %v\n%s", err, out)
 			}
 			next := issue()
 			issued, _ := time.Parse(time.RFC3339, next["issued_at"].(string))

@@ -95,6 +95,7 @@ type nodeStatus struct {
 	LastIndex         uint64 `json:"last_index"`
 	SnapshotIndex     uint64 `json:"snapshot_index"`
 	Ready             bool
+	NotReady          string `json:"not_ready"`
 }
 
 func (d *daemon) status() nodeStatus {

@@ -25,6 +25,9 @@ func watchReadiness(t *testing.T, d *daemon, floor uint64, stop <-chan struct{})
 			case <-time.After(10 * time.Millisecond):
 			}
 			if code, _ := d.get("/readyz"); code != 200 {
+				if st := d.status(); code == 503 && st.ID != "" && st.NotReady == "" {
+					t.Errorf("%s: not ready, and its status says no reason", d.id)
+				}
 				continue
 			}
 			readySeen.Store(true)
