@@ -48,14 +48,14 @@ func TestClusterPortNeedsACertificate(t *testing.T) {
 			return tlsDial(addr, kind, foreign)
 		},
 	}
-	tick, _ := encodeCommand(nil, &queue.Issue{Office: "brn", Service: "passport"})
+	ticket, _ := encodeCommand(nil, &queue.Issue{Office: "brn", Service: "passport"})
 	sub, _ := encodeCommand(nil, &queue.Subscribe{Sub: queue.Subscription{ID: "spy", URL: "https://spy.example", Secret: "0123456789abcdef"}})
 	calls := []struct {
 		method string
 		args   any
 		reply  any
 	}{
-		{"ApplyMany", ForwardBatch{Cmds: [][]byte{tick}}, &ForwardBatchReply{}},
+		{"ApplyMany", ForwardBatch{Cmds: [][]byte{ticket}}, &ForwardBatchReply{}},
 		{"ApplyMany", ForwardBatch{Cmds: [][]byte{sub}}, &ForwardBatchReply{}},
 		{"Join", JoinArgs{ID: "rogue", Addr: "127.0.0.1:1"}, &struct{}{}},
 		{"Restore", []byte{}, &struct{}{}},
