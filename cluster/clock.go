@@ -73,36 +73,67 @@ func (s *Store) offsetTo(ctx context.Context, addr string) (time.Duration, error
 	return time.Unix(0, r.UnixNano).Sub(mid), nil
 }
 
-// measureClocks, on the leader, takes the median of the voters' offsets
-// against its own clock. A single voter has nobody to compare with.
+// measureClocks, on the leader, measures the voters' clocks against its own
+// and takes the quorum's: the latest time a majority of the voters' clocks
+// has reached (of the k that answered, sorted, the offset at k − majority;
+// with all answering, the median). A voter that is down is waited for only
+// 100 ms once a majority answered. A single voter has nobody to compare
+// with.
 func (s *Store) measureClocks() {
 	servers, err := s.servers()
 	if err != nil {
 		return
 	}
-	offsets := []time.Duration{0}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	answers := make(chan time.Duration, len(servers))
+	voters, asked := 0, 0
 	for _, sv := range servers {
-		if sv.Suffrage != raft.Voter || string(sv.ID) == s.cfg.ID {
+		if sv.Suffrage != raft.Voter {
 			continue
 		}
-		wg.Add(1)
+		if voters++; string(sv.ID) == s.cfg.ID {
+			continue
+		}
+		asked++
 		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			if d, err := s.offsetTo(ctx, string(sv.Address)); err == nil {
-				mu.Lock()
-				offsets = append(offsets, d)
-				mu.Unlock()
+			d, err := s.offsetTo(ctx, string(sv.Address))
+			if err != nil {
+				d = math.MinInt64 // no answer
 			}
+			answers <- d
 		}()
 	}
-	wg.Wait()
-	slices.Sort(offsets)
-	quorum := offsets[len(offsets)/2]
+	majority := voters/2 + 1
+	offsets := []time.Duration{0}
+	var late <-chan time.Time
+collect:
+	for ; asked > 0; asked-- {
+		select {
+		case d := <-answers:
+			if d != math.MinInt64 {
+				offsets = append(offsets, d)
+			}
+		case <-late:
+			break collect
+		}
+		if len(offsets) == majority {
+			late = time.After(100 * time.Millisecond)
+		}
+	}
+	if len(offsets) < majority {
+		return // no majority answered: the last measurement ages out
+	}
+	quorum := quorumOffset(offsets, majority)
 	s.clock.set(-quorum, quorum)
+}
+
+// quorumOffset is, of the offsets of the voters that answered (the
+// leader's own, 0, among them), the latest time at least a majority of the
+// voters' clocks have reached, as an offset to the leader's clock.
+func quorumOffset(offsets []time.Duration, majority int) time.Duration {
+	offsets = slices.Sorted(slices.Values(offsets))
+	return offsets[len(offsets)-majority]
 }
 
 // clockOK reports whether this node's clock is within MaxClockOffset of the

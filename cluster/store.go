@@ -597,6 +597,9 @@ func (s *Store) lead() {
 			return
 		case isLeader := <-s.raft.LeaderCh():
 			s.ready.Store(false)
+			if isLeader && !s.lone() {
+				s.measureClocks() // a follower's offset was to the old leader
+			}
 			// Ready once everything committed before this term is applied;
 			// retry while still leader (a barrier can time out under load).
 			for isLeader && s.raft.State() == raft.Leader {
