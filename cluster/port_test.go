@@ -26,7 +26,6 @@ func TestClusterPortNeedsACertificate(t *testing.T) {
 		t.Fatal(err, r.Err)
 	}
 	addr := leader.mux.Addr().String()
-	before := leader.AppliedIndex()
 
 	other, _ := pki.NewRegion("another")
 	_, foreign, err := other.Node("intruder")
@@ -90,13 +89,18 @@ func TestClusterPortNeedsACertificate(t *testing.T) {
 	if err := leader.Linearize(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// (A Tick of the leader's own may have committed meanwhile; nothing else.)
 	servers, _ := leader.servers()
-	if len(servers) != 3 || leader.AppliedIndex() != before {
-		t.Fatalf("the cluster changed: %d servers, applied %d → %d", len(servers), before, leader.AppliedIndex())
+	if len(servers) != 3 {
+		t.Fatalf("the cluster changed: %d servers", len(servers))
 	}
 	leader.Read(func(r queue.Reader) {
-		if r.Region() == nil || len(r.SubscriptionIDs()) != 0 {
-			t.Error("the region or the subscriptions changed")
+		tickets := 0
+		for range r.Tickets() {
+			tickets++
+		}
+		if r.Region() == nil || len(r.SubscriptionIDs()) != 0 || tickets != 0 {
+			t.Errorf("the state changed: region %v, subscriptions %v, %d tickets", r.Region() != nil, r.SubscriptionIDs(), tickets)
 		}
 	})
 	for _, n := range nodes {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -64,21 +65,26 @@ var (
 func freePort(t *testing.T) string { return freePortOn(t, "127.0.0.1") }
 
 // freePortOn is a free address on host, never the same one twice in a run.
+// Its port is below the kernel's ephemeral range (32768 up), so no outgoing
+// connection takes it while its node is down for a restart.
 func freePortOn(t *testing.T, host string) string {
 	portsMu.Lock()
 	defer portsMu.Unlock()
-	for {
-		l, err := net.Listen("tcp", host+":0")
+	for range 1000 {
+		addr := net.JoinHostPort(host, strconv.Itoa(10000+rand.IntN(10000)))
+		if ports[addr] {
+			continue
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
-		addr := l.Addr().String()
 		l.Close()
-		if !ports[addr] {
-			ports[addr] = true
-			return addr
-		}
+		ports[addr] = true
+		return addr
 	}
+	t.Fatal("no free port")
+	return ""
 }
 
 func buildTalond(t *testing.T) string {
