@@ -146,6 +146,9 @@ func New(cfg Config) *Server {
 	}
 	r := s.router
 	r.SaveMatchedRoutePath = true // metrics label requests by route
+	// No redirects to a fixed path: fasthttp would write the client's Host
+	// header into the Location.
+	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
 	r.GET("/api/v1", s.index)
 	if cfg.Screens != nil {
 		r.GET("/", display.Page("portal"))
@@ -236,7 +239,7 @@ func (s *Server) Routes() []string {
 }
 
 // Handler is the fasthttp handler of the API.
-func (s *Server) Handler() fasthttp.RequestHandler { return s.router.Handler }
+func (s *Server) Handler() fasthttp.RequestHandler { return secure(s.router.Handler) }
 
 // AuthEnabled reports whether bearer tokens are checked.
 func (s *Server) AuthEnabled() bool { return len(s.tokens) > 0 }

@@ -1,9 +1,12 @@
 package display
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"mime"
 	"path"
+	"regexp"
 
 	"github.com/valyala/fasthttp"
 )
@@ -13,17 +16,34 @@ var web embed.FS
 
 // Page serves one of the embedded pages: display, window, operator, kiosk,
 // checkin or portal. The page reads its office (and window) from the path.
+// Its Content-Security-Policy allows the page's own inline script (by hash),
+// the shared script and style sheet, the API and the feed of this origin,
+// and no framing.
 func Page(name string) fasthttp.RequestHandler {
+	b, err := web.ReadFile("web/" + name + ".html")
+	if err != nil {
+		panic("display: no page " + name)
+	}
+	csp := policy(b)
 	return func(c *fasthttp.RequestCtx) {
-		b, err := web.ReadFile("web/" + name + ".html")
-		if err != nil {
-			c.Error("no such page", 404)
-			return
-		}
 		c.SetContentType("text/html; charset=utf-8")
 		c.Response.Header.Set("Cache-Control", "no-cache")
+		c.Response.Header.Set("Content-Security-Policy", csp)
 		c.SetBody(b)
 	}
+}
+
+var inlineScript = regexp.MustCompile(`(?s)<script>(.*?)</script>`)
+
+// policy is the Content-Security-Policy of a page.
+func policy(page []byte) string {
+	scripts := "'self'"
+	for _, m := range inlineScript.FindAllSubmatch(page, -1) {
+		sum := sha256.Sum256(m[1])
+		scripts += " 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+	}
+	return "default-src 'none'; script-src " + scripts + "; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+		"media-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 }
 
 // Static serves the pages' script and style sheet (GET /static/{file}).

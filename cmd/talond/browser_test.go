@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/talon-mfc/talon/queue"
@@ -32,6 +34,35 @@ func browser(t *testing.T) (context.Context, context.CancelFunc) {
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"), chromedp.WindowSize(1600, 900))
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
+	// Whatever the pages' Content-Security-Policy blocks fails the test.
+	var mu sync.Mutex
+	var blocked []string
+	err = chromedp.Listen(ctx, func(ev any) {
+		var text string
+		switch e := ev.(type) {
+		case *cdplog.EventEntryAdded:
+			text = e.Entry.Text
+		case *runtime.EventConsoleAPICalled:
+			for _, a := range e.Args {
+				text += string(a.Value)
+			}
+		}
+		if strings.Contains(text, "Content Security Policy") {
+			mu.Lock()
+			blocked = append(blocked, text)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, b := range blocked {
+			t.Errorf("the page's Content-Security-Policy blocked something: %s", b)
+		}
+	})
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
 	return ctx, func() { cancelTimeout(); cancelCtx(); cancelAlloc() }
 }

@@ -134,10 +134,9 @@ func run() error {
 	m.Screens(screens.Connections)
 	srv := api.New(api.Config{Store: store, Keys: keys, Policy: policy, Tokens: cfg.tokens(), Logger: log, Metrics: m.Handler(),
 		DevClock: *devClock, Screens: screens})
-	httpSrv := &fasthttp.Server{
-		Handler: m.WrapHTTP(srv.Handler()), Name: "talond", ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
-		IdleTimeout: 2 * time.Minute, MaxRequestBodySize: maxBody,
-	}
+	httpSrv := &fasthttp.Server{}
+	srv.Configure(httpSrv)
+	httpSrv.Handler = m.WrapHTTP(httpSrv.Handler)
 	ln, err := net.Listen("tcp", cfg.Node.HTTPAddr)
 	if err != nil {
 		store.Close()
@@ -192,8 +191,6 @@ func run() error {
 	return joinErr(err, store.Close())
 }
 
-// maxBody bounds a request body; a region's backup is the largest.
-const maxBody = 256 << 20
 
 // handOver, on a leader that is being stopped, hands leadership to another
 // voter first, so writes pause for a moment instead of an election timeout.
