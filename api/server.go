@@ -249,12 +249,23 @@ func (s *Server) AuthEnabled() bool { return len(s.tokens) > 0 }
 func (s *Server) need(role Role, h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(c *fasthttp.RequestCtx) {
 		if !s.AuthEnabled() {
+			if role == RoleAdmin && !c.RemoteIP().IsLoopback() {
+				fail(c, 403, "forbidden", "authentication is off: administration answers only on loopback")
+				return
+			}
 			h(c)
 			return
 		}
 		auth := c.Request.Header.Peek("Authorization")
 		if t := c.QueryArgs().Peek("token"); len(auth) == 0 && len(t) > 0 {
-			auth = append([]byte("Bearer "), t...) // pages and WebSockets, which cannot set headers
+			// Pages, images and the screens' WebSocket cannot set headers;
+			// nothing else takes a token in its URL (it ends up in logs).
+			if !c.IsGet() || role == RoleAdmin {
+				c.Response.Header.Set("WWW-Authenticate", `Bearer realm="talon"`)
+				fail(c, 401, "unauthorized", "a token in the URL is taken only by reads that pages make; send Authorization: Bearer")
+				return
+			}
+			auth = append([]byte("Bearer "), t...)
 		}
 		const prefix = "Bearer "
 		if len(auth) <= len(prefix) || string(auth[:len(prefix)]) != prefix {

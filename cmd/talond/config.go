@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,6 +56,9 @@ type Config struct {
 			Name    string   `yaml:"name"`
 			Offices []string `yaml:"offices"` // none: every office
 		} `yaml:"tokens"`
+		// Open serves without tokens on an address other than loopback:
+		// demos in a container only.
+		Open bool `yaml:"open"`
 	} `yaml:"auth"`
 	QRKeys struct {
 		Active string  `yaml:"active"`
@@ -126,6 +130,9 @@ func loadConfig(path string) (*Config, error) {
 		}
 		if len(t.Token) < 16 {
 			return nil, fmt.Errorf("config: token %q is shorter than 16 characters", t.Name)
+		}
+		if t.Role == api.RoleAdmin && len(t.Offices) > 0 {
+			return nil, fmt.Errorf("config: token %q: an admin token acts on the whole region (backup, region, membership) and cannot be bound to offices", t.Name)
 		}
 		for _, o := range t.Offices {
 			if !slices.ContainsFunc(c.Region.Offices, func(oc queue.OfficeConfig) bool { return oc.ID == o }) {
@@ -231,4 +238,17 @@ func (c *Config) policy() queue.Policy {
 		return scheduler.FCFS{}
 	}
 	return scheduler.Default{}
+}
+
+// loopback reports whether addr (host:port) listens on loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -50,6 +50,7 @@ func run() error {
 	tlsDir := flag.String("tls-dir", "", "folder with the node's certificate of the region CA for the Raft port: ca.crt, node.crt, node.key (overrides node.tls_dir)")
 	plaintext := flag.Bool("raft-plaintext", false, "leave the Raft/RPC port without TLS: a single-node demo on loopback only")
 	qrKeyFile := flag.String("qr-key", "", "file with the base64 Ed25519 seed that signs talons (overrides qr_keys; every node of a cluster needs the same)")
+	authOpen := flag.Bool("auth-open", false, "serve without tokens on an address other than loopback (a demo in a container; overrides auth.open)")
 	devClock := flag.Bool("dev-clock", false, "demos and tests of one node only: POST /api/v1/dev/clock moves the clock forward")
 	faultReads := flag.Bool("fault-local-reads", false, "FOR TESTS ONLY: serve linearizable reads from this node's state without the leader (a deliberate bug the fault tests must catch)")
 	faultClock := flag.Duration("fault-clock-offset", 0, "FOR TESTS ONLY: run this node's clock this far off (e.g. 1h, -30s), to test that one bad clock cannot move the region's time")
@@ -74,6 +75,10 @@ func run() error {
 	override(&cfg.Node.Advertise, *advertise)
 	override(&cfg.Node.TLSDir, *tlsDir)
 	cfg.Node.RaftPlaintext = cfg.Node.RaftPlaintext || *plaintext
+	cfg.Auth.Open = cfg.Auth.Open || *authOpen
+	if len(cfg.Auth.Tokens) == 0 && !cfg.Auth.Open && !loopback(cfg.Node.HTTPAddr) {
+		return fmt.Errorf("no auth.tokens configured and %s is not a loopback address: configure tokens, or pass -auth-open for a demo anyone who reaches it may use", cfg.Node.HTTPAddr)
+	}
 	if *expect > 0 {
 		cfg.Node.BootstrapExpect = *expect
 		cfg.Node.Bootstrap = false
@@ -167,8 +172,11 @@ func run() error {
 		fmt.Printf("  WARNING: fault injection: this node's clock runs %v off. For tests only.\n", *faultClock)
 	}
 	if !srv.AuthEnabled() {
-		fmt.Println("  WARNING: authentication is OFF (no tokens configured): anyone who can reach this port")
-		fmt.Println("           can book, issue tickets and operate windows. Configure auth.tokens for real use.")
+		fmt.Printf("  WARNING: authentication is OFF (no auth.tokens): anyone who reaches %s can book, cancel\n", cfg.Node.HTTPAddr)
+		fmt.Println("           and read bookings (applicants' names and phones), issue tickets, check in, operate windows")
+		fmt.Println("           and read queues, statistics and visit records. Administration (backup with personal data,")
+		fmt.Println("           restore, region, closures, webhooks, membership, pprof) answers only on loopback.")
+		fmt.Println("           Configure auth.tokens for real use.")
 	}
 
 	sig := make(chan os.Signal, 1)
