@@ -199,7 +199,6 @@ func run() error {
 	return joinErr(err, store.Close())
 }
 
-
 // handOver, on a leader that is being stopped, hands leadership to another
 // voter first, so writes pause for a moment instead of an election timeout.
 func handOver(store *cluster.Store, log *slog.Logger) {
