@@ -394,6 +394,20 @@ func TestAuthOffAdminOnLoopback(t *testing.T) {
 	}
 }
 
+// TestWebhookTargetsRefused: a subscription to the node itself or a cloud
+// metadata address is refused, and a password in a webhook URL is never
+// shown again.
+func TestWebhookTargetsRefused(t *testing.T) {
+	n := start(t, nil)
+	for _, u := range []string{"http://127.0.0.1:8080/hook", "http://169.254.169.254/latest/meta-data/", "http://10.1.2.3/sms"} {
+		n.want("PUT", "/api/v1/subscriptions/sms", map[string]any{"url": u, "secret": "0123456789abcdef"}, 422, "webhook_target_refused")
+	}
+	out := n.want("PUT", "/api/v1/subscriptions/sms", map[string]any{"url": "https://gw:hunter2-secret@sms.example/hook", "secret": "0123456789abcdef"}, 200, "")
+	if raw, _ := json.Marshal(out); strings.Contains(string(raw), "hunter2") {
+		t.Fatalf("the URL's password is shown: %s", raw)
+	}
+}
+
 // TestBadInput sends malformed and hostile bodies to every write endpoint:
 // each answer is a 4xx with an error code, never a 5xx, and nothing changes.
 func TestBadInput(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/talon-mfc/talon/cluster/node"
 	"github.com/talon-mfc/talon/display"
+	"github.com/talon-mfc/talon/notify"
 	"github.com/talon-mfc/talon/queue"
 )
 
@@ -114,6 +115,8 @@ type Config struct {
 	// Screens feeds the hall screens (GET /api/v1/offices/{office}/feed);
 	// with it the pages are served too.
 	Screens *display.Hub
+	// Webhooks says where subscriptions may point.
+	Webhooks notify.Targets
 	// DevClock serves POST /api/v1/dev/clock (admin), which moves a dev
 	// clock forward (cluster.Config.DevClock): demos and tests only.
 	DevClock bool

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"net/url"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/talon-mfc/talon/queue"
@@ -23,7 +25,7 @@ func (s *Server) subscriptions(c *fasthttp.RequestCtx) {
 	s.cfg.Store.Read(func(r queue.Reader) {
 		for _, id := range r.SubscriptionIDs() {
 			sub, _ := r.Subscription(id)
-			v := subscriptionView{ID: sub.ID, URL: sub.URL, Kinds: sub.Kinds, Offices: sub.Offices}
+			v := subscriptionView{ID: sub.ID, URL: redacted(sub.URL), Kinds: sub.Kinds, Offices: sub.Offices}
 			var head *queue.Notification
 			if v.Pending, v.Dead, head = r.Backlog(id); head != nil {
 				v.Oldest = head.At
@@ -34,10 +36,23 @@ func (s *Server) subscriptions(c *fasthttp.RequestCtx) {
 	writeJSON(c, 200, map[string]any{"subscriptions": out, "kinds": queue.NotificationKinds})
 }
 
+// redacted is a webhook URL without the password it may carry.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Redacted()
+}
+
 func (s *Server) putSubscription(c *fasthttp.RequestCtx) {
 	cmd, err := subscriptionRequest(param(c, "id"), c.PostBody())
 	if err != nil {
 		s.domainError(c, err)
+		return
+	}
+	if err := s.cfg.Webhooks.Check(cmd.Sub.URL); err != nil {
+		fail(c, 422, "webhook_target_refused", err.Error())
 		return
 	}
 	if _, ok := s.apply(c, cmd); ok {

@@ -48,7 +48,8 @@ type Node interface {
 type Config struct {
 	Store       Node
 	Logger      *slog.Logger
-	Client      *http.Client  // default: 10 s timeout
+	Client      *http.Client  // default: Targets' client with a 10 s timeout
+	Targets     Targets       // where webhooks may connect
 	MaxAttempts int           // before a notification goes to the dead letters (default 12)
 	MaxBackoff  time.Duration // between attempts (default 1 min; the first wait is 1 s)
 	// Observe, when set, hears each attempt: result is ok, failed or dead.
@@ -69,7 +70,7 @@ func New(cfg Config) *Deliverer {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 10 * time.Second}
+		cfg.Client = cfg.Targets.Client(10 * time.Second)
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 12

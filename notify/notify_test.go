@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func TestDeadLetterAndReplay(t *testing.T) {
 	apply(&queue.Book{Office: "brn", Service: "passport", Name: "Иванов", Phone: "79000000001", Start: time.Date(n.Year(), n.Month(), n.Day()+1, 10, 0, 0, 0, loc).Unix()})
 
 	var dead atomic.Int32
-	d := New(Config{Store: s, MaxAttempts: 2, MaxBackoff: 10 * time.Millisecond, Observe: func(_, r string) {
+	d := New(Config{Store: s, Targets: Targets{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, MaxAttempts: 2, MaxBackoff: 10 * time.Millisecond, Observe: func(_, r string) {
 		if r == "dead" {
 			dead.Add(1)
 		}

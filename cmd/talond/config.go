@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/talon-mfc/talon/api"
+	"github.com/talon-mfc/talon/notify"
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler"
 )
@@ -74,6 +76,9 @@ type Config struct {
 		Secret     string   `yaml:"secret"`
 		SecretFile string   `yaml:"secret_file"`
 	} `yaml:"notifications"`
+	// WebhookAllow lists the loopback, link-local or private networks
+	// webhooks may reach (CIDR): a gateway on the region's own network.
+	WebhookAllow []string `yaml:"webhook_allow"`
 	// Policy is the calling policy: talon (default) or fcfs (first come,
 	// first served; see SIMULATION.md for how they compare).
 	Policy     string        `yaml:"policy"`
@@ -158,8 +163,22 @@ func (c *Config) tokens() map[string]api.Grant {
 	return m
 }
 
-// subscriptions are the configured webhooks, secrets read.
-func (c *Config) subscriptions() ([]queue.Subscription, error) {
+// webhookTargets are where webhooks may go.
+func (c *Config) webhookTargets() (notify.Targets, error) {
+	var t notify.Targets
+	for _, s := range c.WebhookAllow {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return t, fmt.Errorf("config: webhook_allow: %w", err)
+		}
+		t.Allow = append(t.Allow, p)
+	}
+	return t, nil
+}
+
+// subscriptions are the configured webhooks, secrets read; each must point
+// where targets allows.
+func (c *Config) subscriptions(targets notify.Targets) ([]queue.Subscription, error) {
 	var out []queue.Subscription
 	for _, n := range c.Notifications {
 		secret := n.Secret
@@ -169,6 +188,9 @@ func (c *Config) subscriptions() ([]queue.Subscription, error) {
 				return nil, err
 			}
 			secret = strings.TrimSpace(string(b))
+		}
+		if err := targets.Check(n.URL); err != nil {
+			return nil, fmt.Errorf("config: notification %q: %w", n.ID, err)
 		}
 		out = append(out, queue.Subscription{ID: n.ID, URL: n.URL, Kinds: n.Kinds, Offices: n.Offices, Secret: secret})
 	}

@@ -50,6 +50,7 @@ func run() error {
 	tlsDir := flag.String("tls-dir", "", "folder with the node's certificate of the region CA for the Raft port: ca.crt, node.crt, node.key (overrides node.tls_dir)")
 	plaintext := flag.Bool("raft-plaintext", false, "leave the Raft/RPC port without TLS: a single-node demo on loopback only")
 	qrKeyFile := flag.String("qr-key", "", "file with the base64 Ed25519 seed that signs talons (overrides qr_keys; every node of a cluster needs the same)")
+	webhookAllow := flag.String("webhook-allow", "", "comma-separated networks (CIDR) of loopback, link-local or private addresses webhooks may reach (adds to webhook_allow)")
 	authOpen := flag.Bool("auth-open", false, "serve without tokens on an address other than loopback (a demo in a container; overrides auth.open)")
 	devClock := flag.Bool("dev-clock", false, "demos and tests of one node only: POST /api/v1/dev/clock moves the clock forward")
 	faultReads := flag.Bool("fault-local-reads", false, "FOR TESTS ONLY: serve linearizable reads from this node's state without the leader (a deliberate bug the fault tests must catch)")
@@ -91,7 +92,14 @@ func run() error {
 		cfg.QRKeys.Active = "local"
 		cfg.QRKeys.Keys = []qrKey{{ID: "local", SeedFile: *qrKeyFile}}
 	}
-	subs, err := cfg.subscriptions()
+	if *webhookAllow != "" {
+		cfg.WebhookAllow = append(cfg.WebhookAllow, strings.Split(*webhookAllow, ",")...)
+	}
+	targets, err := cfg.webhookTargets()
+	if err != nil {
+		return err
+	}
+	subs, err := cfg.subscriptions(targets)
 	if err != nil {
 		return err
 	}
@@ -138,7 +146,7 @@ func run() error {
 	screens := display.NewHub(store, log)
 	m.Screens(screens.Connections)
 	srv := api.New(api.Config{Store: store, Keys: keys, Policy: policy, Tokens: cfg.tokens(), Logger: log, Metrics: m.Handler(),
-		DevClock: *devClock, Screens: screens})
+		DevClock: *devClock, Screens: screens, Webhooks: targets})
 	httpSrv := &fasthttp.Server{}
 	srv.Configure(httpSrv)
 	httpSrv.Handler = m.WrapHTTP(httpSrv.Handler)
@@ -153,7 +161,7 @@ func run() error {
 	var background sync.WaitGroup
 	background.Add(2)
 	go func() { defer background.Done(); seed(ctx, store, cfg.Region, subs, log) }()
-	deliver := notify.New(notify.Config{Store: store, Logger: log, Observe: m.ObserveNotify})
+	deliver := notify.New(notify.Config{Store: store, Logger: log, Observe: m.ObserveNotify, Targets: targets})
 	go func() { defer background.Done(); deliver.Run(ctx) }()
 	systemd.SdNotify(false, systemd.SdNotifyReady) // systemd Type=notify: serving HTTP; /readyz says when it can serve
 

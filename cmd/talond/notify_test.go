@@ -60,7 +60,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // arrives at least once, in order, signed, and every repeat carries the
 // same idempotency key and body.
 func TestNotificationsSurviveFailover(t *testing.T) {
-	nodes := newCluster(t, 3)
+	nodes := newCluster(t, 3, "-webhook-allow", "127.0.0.0/8")
 	rcv := &receiver{failUntil: time.Now().Add(2 * time.Second)}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
@@ -172,7 +172,7 @@ func TestReminderAcrossRestart(t *testing.T) {
 	rcv := &receiver{}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
-	d := startDaemon(t, buildTalond(t), t.TempDir(), "-dev-clock")
+	d := startDaemon(t, buildTalond(t), t.TempDir(), "-dev-clock", "-webhook-allow", "127.0.0.0/8")
 	req, _ := http.NewRequest("PUT", d.base+"/api/v1/subscriptions/sms", strings.NewReader(
 		fmt.Sprintf(`{"url": %q, "secret": %q, "kinds": ["reminder"]}`, srv.URL, webhookSecret)))
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
