@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -143,5 +144,23 @@ func writeCSV(c *fasthttp.RequestCtx, name string, rows [][]string) {
 	c.SetContentType("text/csv; charset=utf-8")
 	c.Response.Header.Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w := csv.NewWriter(c)
+	for _, row := range rows {
+		for i, v := range row {
+			row[i] = formulaSafe(v)
+		}
+	}
 	w.WriteAll(rows)
+}
+
+// formulaSafe keeps a spreadsheet from running a cell as a formula: a value
+// that starts with =, +, -, @, a tab or a carriage return, and is not a
+// number, gets a leading apostrophe (OWASP's CSV injection advice).
+func formulaSafe(v string) string {
+	if v == "" || !strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return v
+	}
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		return v
+	}
+	return "'" + v
 }

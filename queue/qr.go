@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/binary"
+	"strings"
 )
 
 // Talon is what the QR code on a talon says: which booking, at which office,
@@ -67,7 +68,12 @@ func (k *Keyring) Verify(token string) (Talon, error) {
 	if len(token) > 512 {
 		return bad("too long")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	// One spelling per token: strict base64url, no padding, no line breaks
+	// (which the decoder would skip), no stray bits.
+	if strings.ContainsAny(token, "\r\n=") {
+		return bad("malformed")
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(raw) < 2+ed25519.SignatureSize {
 		return bad("malformed")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
+	"strings"
 	"testing"
 
 	"github.com/talon-mfc/talon/queue"
@@ -46,7 +47,18 @@ func TestTalonToken(t *testing.T) {
 	}
 	foreign := keyring(t, "k1", 9, nil).Sign(talon) // same key id, another key
 	unknownKey := keyring(t, "k9", 1, nil).Sign(talon)
+	// Other spellings of the same bytes, which a lenient decoder accepts.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	short := k.Sign(queue.Talon{Booking: 123456, Office: "brn-lenin", Start: talon.Start, KeyID: "k1"}) // one byte less: 2 or 4 spare bits
+	if len(short)%4 == 0 {
+		t.Fatal("the token has no spare bits to test with")
+	}
+	last := strings.IndexByte(alphabet, short[len(short)-1])
 	for name, bad := range map[string]string{
+		"line break":        tok[:20] + "\n" + tok[20:],
+		"carriage return":   tok[:20] + "\r\n" + tok[20:],
+		"stray bits":        short[:len(short)-1] + string(alphabet[last^1]),
+		"padding":           tok + "=",
 		"altered booking":   flip(5),
 		"altered signature": flip(len(raw) - 1),
 		"altered version":   flip(0),
