@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,6 +77,7 @@ type Hub struct {
 	stop    context.CancelFunc
 	quit    <-chan struct{} // closed by Close
 	running sync.WaitGroup  // the follower, the pinger and the writers
+	origins map[string]bool // other origins whose pages may open the feed (AllowOrigins)
 
 	mu    sync.Mutex
 	conns map[*conn]bool
@@ -132,6 +134,7 @@ func NewHub(feed Feed, log *slog.Logger) *Hub {
 	h := &Hub{feed: feed, log: log, conns: map[*conn]bool{}, work: make(chan *conn, 1<<16), stop: stop, quit: ctx.Done(),
 		// Write buffers come from a pool while a message is written; the
 		// read buffer is small (a screen only sends pongs).
+		// (Serve checks the origin itself: originOK.)
 		up: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }, WriteBufferPool: &sync.Pool{}, WriteBufferSize: 2048}}
 	var after uint64
 	feed.Read(func(r queue.Reader) { after = r.EventSeq() })
@@ -142,6 +145,29 @@ func NewHub(feed Feed, log *slog.Logger) *Hub {
 	go func() { defer h.running.Done(); h.ping() }()
 	go func() { defer h.running.Done(); feed.Follow(ctx, after, h.broadcast, h.resync) }()
 	return h
+}
+
+// AllowOrigins lets pages of other origins (such as "https://portal.example")
+// open the feed; a page of the node's own origin and a client that sends no
+// Origin (a screen's own player) always may. Call it before serving.
+func (h *Hub) AllowOrigins(origins []string) {
+	h.origins = map[string]bool{}
+	for _, o := range origins {
+		h.origins[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
+	}
+}
+
+// originOK is the WebSocket origin check, against cross-site pages that
+// would read a screen's feed with the browser's credentials.
+func (h *Hub) originOK(origin, host string) bool {
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(u.Host, host) || h.origins[strings.ToLower(origin)]
 }
 
 // Close stops the hub and drops every screen (they reconnect to another
@@ -451,6 +477,10 @@ func (h *Hub) Serve(c *fasthttp.RequestCtx, office string) {
 	c.Request.Header.VisitAll(func(k, v []byte) { req.Header.Add(string(k), string(v)) })
 	if !websocket.IsWebSocketUpgrade(req) {
 		c.Error(`{"error":{"code":"invalid_request","message":"a WebSocket upgrade is required"}}`, 400)
+		return
+	}
+	if !h.originOK(req.Header.Get("Origin"), req.Host) {
+		c.Error(`{"error":{"code":"forbidden","message":"pages of this origin may not open the feed"}}`, 403)
 		return
 	}
 	c.HijackSetNoResponse(true)

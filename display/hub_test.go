@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -60,6 +61,20 @@ func TestFeedResumes(t *testing.T) {
 		}
 		json.Unmarshal(data, &m)
 		return m
+	}
+	// A page of another site may not read the feed; the node's own pages,
+	// an allowed origin and a player that sends no Origin may.
+	hub.AllowOrigins([]string{"https://portal.example"})
+	for origin, ok := range map[string]bool{"https://evil.example": false, "http://" + ln.Addr().String(): true, "https://portal.example": true, "null": false} {
+		ws, resp, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {origin}})
+		if (err == nil) != ok {
+			t.Fatalf("origin %s: %v (%v)", origin, err, resp)
+		}
+		if err == nil {
+			ws.Close()
+		} else if resp.StatusCode != 403 {
+			t.Fatalf("origin %s: %d", origin, resp.StatusCode)
+		}
 	}
 	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {

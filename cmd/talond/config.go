@@ -79,6 +79,9 @@ type Config struct {
 	// WebhookAllow lists the loopback, link-local or private networks
 	// webhooks may reach (CIDR): a gateway on the region's own network.
 	WebhookAllow []string `yaml:"webhook_allow"`
+	// AllowedOrigins are other sites whose pages may open the screens' feed
+	// (the node's own pages always may), such as "https://portal.example".
+	AllowedOrigins []string `yaml:"allowed_origins"`
 	// Policy is the calling policy: talon (default) or fcfs (first come,
 	// first served; see SIMULATION.md for how they compare).
 	Policy     string        `yaml:"policy"`

@@ -144,6 +144,7 @@ func run() error {
 	}
 	m.Attach(store, cfg.Node.DataDir)
 	screens := display.NewHub(store, log)
+	screens.AllowOrigins(cfg.AllowedOrigins)
 	m.Screens(screens.Connections)
 	srv := api.New(api.Config{Store: store, Keys: keys, Policy: policy, Tokens: cfg.tokens(), Logger: log, Metrics: m.Handler(),
 		DevClock: *devClock, Screens: screens, Webhooks: targets})
