@@ -220,7 +220,7 @@ func TestBookingLifecycle(t *testing.T) {
 	id := b["id"].(string)
 	n.want("POST", "/api/v1/bookings/"+id+"/confirm", nil, 200, "")
 	got := n.want("GET", "/api/v1/bookings/"+id, nil, 200, "")
-	if got["status"] != "confirmed" || got["applicant"].(map[string]any)["phone"] != "79130000001" {
+	if got["status"] != "confirmed" || got["applicant"].(map[string]any)["phone"] != "+79130000001" {
 		t.Fatalf("get %v", got)
 	}
 	moved := n.want("POST", "/api/v1/bookings/"+id+"/reschedule", map[string]string{"start": slot(3, 12, 30)}, 200, "")
@@ -405,6 +405,24 @@ func TestWebhookTargetsRefused(t *testing.T) {
 	out := n.want("PUT", "/api/v1/subscriptions/sms", map[string]any{"url": "https://gw:hunter2-secret@sms.example/hook", "secret": "0123456789abcdef"}, 200, "")
 	if raw, _ := json.Marshal(out); strings.Contains(string(raw), "hunter2") {
 		t.Fatalf("the URL's password is shown: %s", raw)
+	}
+}
+
+// TestPhoneVariants is the finding re-run: one person once held six
+// passport bookings (limit one) by writing the phone six ways. Each way is
+// now the same E.164 number, or refused.
+func TestPhoneVariants(t *testing.T) {
+	n := start(t, nil)
+	b := n.want("POST", "/api/v1/bookings", booking("brn", slot(1, 9, 0), "+7 913 000-00-03", false), 201, "")
+	if b["applicant"].(map[string]any)["phone"] != "+79130000003" {
+		t.Fatalf("stored phone %v", b["applicant"])
+	}
+	for i, c := range []struct{ phone, code string }{
+		{"913 000-00-03", "limit_exceeded"}, {"8 913 000 00 03", "limit_exceeded"}, {"8(913)0000003", "limit_exceeded"},
+		{"79130000003", "limit_exceeded"}, {"00 7 913 000 00 03", "invalid_phone"}, {"0 913 000 00 03", "invalid_phone"},
+		{"07 913 000 00 03", "invalid_phone"}, {"+70 913 000 00 03", "invalid_phone"}, {"12345", "invalid_phone"}, {"+7 913 ABC", "invalid_phone"},
+	} {
+		n.want("POST", "/api/v1/bookings", booking("brn", slot(1, 10+i, 0), c.phone, false), 422, c.code)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nyaruka/phonenumbers"
 	"github.com/valyala/fasthttp"
 
 	"github.com/talon-mfc/talon/queue"
@@ -188,8 +189,27 @@ func bookRequest(body []byte, key string) (*queue.Book, *queue.Error) {
 	if err != nil {
 		return nil, err
 	}
+	phone, err := canonicalPhone(req.Applicant.Phone)
+	if err != nil {
+		return nil, err
+	}
 	return &queue.Book{Office: req.Office, Service: req.Service, Start: start, Hold: req.Hold,
-		Name: req.Applicant.Name, Phone: req.Applicant.Phone, Key: key}, nil
+		Name: req.Applicant.Name, Phone: phone, Key: key}, nil
+}
+
+// canonicalPhone parses an applicant's phone (a Russian number may be
+// written as a Russian would: 8 913…, +7 (913) …, 913 …) into E.164, the one
+// form every limit and lookup uses; a number that is not a valid one is
+// refused.
+func canonicalPhone(raw string) (string, *queue.Error) {
+	if len(raw) > queue.MaxPhoneBytes {
+		return "", &queue.Error{Code: queue.CodeFieldTooLong, Message: "applicant phone is longer than " + strconv.Itoa(queue.MaxPhoneBytes) + " bytes"}
+	}
+	n, err := phonenumbers.Parse(raw, "RU")
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return "", &queue.Error{Code: queue.CodeInvalidPhone, Message: "applicant phone " + strconv.Quote(raw) + " is not a valid phone number"}
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), nil
 }
 
 func rescheduleRequest(id uint64, body []byte) (*queue.Reschedule, *queue.Error) {
@@ -305,8 +325,7 @@ func (s *Server) book(c *fasthttp.RequestCtx) {
 		s.domainError(c, err)
 		return
 	}
-	phone, _ := queue.NormalizePhone(cmd.Phone)
-	if !s.allow(c, "phone:"+phone) {
+	if !s.allow(c, "phone:"+cmd.Phone) {
 		return
 	}
 	if r, ok := s.apply(c, cmd); ok {

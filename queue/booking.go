@@ -44,8 +44,10 @@ type Booking struct {
 
 func (b *Booking) live() bool { return b.Status == BookingHeld || b.Status == BookingConfirmed }
 
-// NormalizePhone reduces a phone number to its digits, with Russian
-// 8XXXXXXXXXX written as 7XXXXXXXXXX.
+// NormalizePhone is the form a booking stores its phone in: "+" and the
+// digits (E.164). The API hands over E.164 it has parsed and validated
+// already; log entries of earlier versions carried looser forms, which replay
+// as they applied then: the digits, a Russian 8XXXXXXXXXX as 7XXXXXXXXXX.
 func NormalizePhone(p string) (string, bool) {
 	var b strings.Builder
 	for _, r := range p {
@@ -61,7 +63,14 @@ func NormalizePhone(p string) (string, bool) {
 	if len(d) == 11 && d[0] == '8' {
 		d = "7" + d[1:]
 	}
-	return d, len(d) >= 10 && len(d) <= 15
+	return "+" + d, len(d) >= 10 && len(d) <= 15
+}
+
+// activeKey is what the one-active-booking rule counts by: the phone in
+// E.164 (bookings of earlier versions stored the digits alone) and the
+// service.
+func activeKey(phone, service string) string {
+	return "+" + strings.TrimPrefix(phone, "+") + "|" + service
 }
 
 // slotTaken is the rejection of a full slot. The nearest alternatives are
@@ -104,7 +113,7 @@ func (s *State) book(c *Book) Result {
 	if err := s.checkSlot(o, c.Service, c.Start, s.Now); err != nil {
 		return Result{Err: err}
 	}
-	key := phone + "|" + c.Service
+	key := activeKey(phone, c.Service)
 	if n := s.activeCount(key); n >= s.Region.Rules.ActivePerService {
 		return Result{Err: errf(CodeLimitExceeded, "the applicant already holds %d active booking(s) for this service", n)}
 	}
@@ -143,7 +152,7 @@ func (s *State) count(o *Office, day, prefix string) int {
 func (s *State) index(b *Booking) {
 	k := seatKey{b.Office, b.Service, b.Start}
 	s.seats[k] = append(s.seats[k], b.ID)
-	a := b.Phone + "|" + b.Service
+	a := activeKey(b.Phone, b.Service)
 	s.active[a] = append(s.active[a], b.ID)
 	if b.Status == BookingHeld {
 		s.holds[b.ID] = b.HoldUntil
@@ -156,7 +165,7 @@ func (s *State) unindex(b *Booking) {
 	if s.seats[k] = remove(s.seats[k], b.ID); len(s.seats[k]) == 0 {
 		delete(s.seats, k)
 	}
-	a := b.Phone + "|" + b.Service
+	a := activeKey(b.Phone, b.Service)
 	if s.active[a] = remove(s.active[a], b.ID); len(s.active[a]) == 0 {
 		delete(s.active, a)
 	}

@@ -35,6 +35,7 @@ const (
 	CodeFieldTooLong     Code = "field_too_long"    // a field over its limit (queue's Max… constants)
 	CodeInvalidCommand   Code = "invalid_command"   // bytes that are no command this version can apply
 	CodeBookingsAffected Code = "bookings_affected" // a region change would take window time from bookings (SetRegion.Force)
+	CodeInvalidPhone     Code = "invalid_phone"     // not a valid phone number (the API parses it into E.164)
 )
 
 // Error is a domain rejection. A rejected command changes nothing.

@@ -71,7 +71,7 @@ func TestNotificationsFlow(t *testing.T) {
 			t.Fatal("notifications out of event order")
 		}
 	}
-	if n := box[1]; n.Phone != "79000000001" || n.BookingNumber == "" || n.Ticket == "" || n.Window != 1 {
+	if n := box[1]; n.Phone != "+79000000001" || n.BookingNumber == "" || n.Ticket == "" || n.Window != 1 {
 		t.Fatalf("the call of a booked applicant: %+v", n)
 	}
 	if len(e.s.Outbox["bsk-only"]) != 0 {

@@ -114,7 +114,7 @@ func (s *State) checkIn(c *CheckIn) Result {
 		return Result{Err: errf(CodeTooLate, "check-in closed %d minutes after the booked time", r.CheckinLateMinutes)}
 	}
 	s.rollover(o)
-	a := b.Phone + "|" + b.Service
+	a := activeKey(b.Phone, b.Service)
 	if s.active[a] = remove(s.active[a], b.ID); len(s.active[a]) == 0 {
 		delete(s.active, a)
 	}
