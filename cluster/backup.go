@@ -65,6 +65,6 @@ func (s *Store) restoreLocal(data []byte) error {
 	// waits then point past it.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, _, err := s.Apply(ctx, &queue.Tick{})
+	_, _, err := s.Apply(ctx, newTick())
 	return err
 }

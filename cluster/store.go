@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -631,13 +632,20 @@ func (s *Store) lead() {
 				continue
 			}
 			if due {
-				if _, _, err := s.Apply(context.Background(), &queue.Tick{}); err != nil {
+				if _, _, err := s.Apply(context.Background(), newTick()); err != nil {
 					s.cfg.Logger.Warn("tick", "err", err)
 				}
 			}
 			s.promote(caughtUp)
 		}
 	}
+}
+
+// newTick is a Tick with the leader's random bits (queue/ref.go).
+func newTick() *queue.Tick {
+	seed := make([]byte, 16)
+	rand.Read(seed)
+	return &queue.Tick{Seed: string(seed)}
 }
 
 // Read runs fn with the read side of this node's state, under the state's

@@ -22,6 +22,7 @@ const (
 // Booking is a pre-booked visit (предварительная запись) holding one seat.
 type Booking struct {
 	ID            uint64        `json:"id"`
+	Ref           string        `json:"ref"` // the public reference (ref.go)
 	Office        string        `json:"office"`
 	Service       string        `json:"service"`
 	Start         int64         `json:"start"`
@@ -110,6 +111,9 @@ func (s *State) book(c *Book) Result {
 	if err := s.checkBookable(o, c.Service); err != nil {
 		return Result{Err: err}
 	}
+	if _, taken := s.refs[c.Ref]; taken {
+		return Result{Err: errf(CodeInvalidRequest, "booking reference already in use")}
+	}
 	if err := s.checkSlot(o, c.Service, c.Start, s.Now); err != nil {
 		return Result{Err: err}
 	}
@@ -125,6 +129,11 @@ func (s *State) book(c *Book) Result {
 		return Result{Err: s.slotTaken(o, c.Service, c.Start)}
 	}
 	s.NextBookingID++
+	if c.Ref != "" {
+		s.setRef(b, c.Ref)
+	} else {
+		s.unreferenced++ // an entry of an earlier version: the next Tick gives it one
+	}
 	if c.Hold {
 		b.Status, b.HoldUntil = BookingHeld, s.Now+int64(s.Region.Rules.HoldMinutes)*60
 	}

@@ -80,6 +80,7 @@ type Book struct {
 	Hold            bool
 	Name, Phone     string
 	Key             string
+	Ref             string // the booking's public reference (ref.go); drawn by the API
 }
 
 // Confirm confirms a held booking.
@@ -116,7 +117,11 @@ type WindowAction struct {
 
 // Tick does the time-driven work that is due: expired holds, day
 // rollovers, reminders. The leader proposes it when State.Due says so.
-type Tick struct{}
+type Tick struct {
+	// Seed is random bits of the leader's, from which bookings of earlier
+	// versions get their references.
+	Seed string
+}
 
 // Subscribe adds or replaces a notification webhook.
 type Subscribe struct{ Sub Subscription }
@@ -192,6 +197,7 @@ func (c *Book) wire(w wire) {
 	w.str(bName, "applicant name", &c.Name, MaxNameBytes)
 	w.str(bPhone, "applicant phone", &c.Phone, MaxPhoneBytes)
 	w.str(bKey, "idempotency key", &c.Key, MaxKeyBytes)
+	w.str(1<<13, "booking reference", &c.Ref, RefLen)
 }
 
 func (c *Confirm) wire(w wire) { w.uvarint(bBooking, &c.Booking) }
@@ -222,7 +228,7 @@ func (c *WindowAction) wire(w wire) {
 	w.byte(bAction, (*byte)(&c.Action))
 }
 
-func (*Tick) wire(wire) {}
+func (c *Tick) wire(w wire) { w.str(1<<0, "seed", &c.Seed, 32) }
 
 func (c *Subscribe) wire(w wire) { w.json(bSub, "subscription", &c.Sub, MaxSubscriptionBytes) }
 
@@ -249,7 +255,12 @@ func (c *SetRegion) check() *Error {
 	return nil
 }
 
-func (*Book) check() *Error { return nil }
+func (c *Book) check() *Error {
+	if c.Ref != "" && !ValidRef(c.Ref) {
+		return errf(CodeInvalidRequest, "malformed booking reference")
+	}
+	return nil
+}
 
 func (c *CloseOffice) check() *Error {
 	if c.From <= 0 {
@@ -301,7 +312,7 @@ func (c *Cancel) apply(s *State) Result       { return s.cancel(c) }
 func (c *Issue) apply(s *State) Result        { return applyOnce(s, c.Key, c, (*State).issue) }
 func (c *CheckIn) apply(s *State) Result      { return s.checkIn(c) }
 func (c *WindowAction) apply(s *State) Result { return s.window(c) }
-func (c *Tick) apply(s *State) Result         { return s.tick() }
+func (c *Tick) apply(s *State) Result         { return s.tick(c.Seed) }
 func (c *Subscribe) apply(s *State) Result    { return s.subscribe(c) }
 func (c *Unsubscribe) apply(s *State) Result  { return s.unsubscribe(c) }
 func (c *Delivered) apply(s *State) Result    { return s.delivered(c) }

@@ -50,7 +50,8 @@ type Notification struct {
 	At            int64  `json:"at"`
 	Office        string `json:"office"`
 	Service       string `json:"service,omitempty"`
-	Booking       uint64 `json:"booking,omitempty"`
+	Booking       uint64 `json:"-"`                 // internal id
+	BookingRef    string `json:"booking,omitempty"` // the booking's public reference
 	BookingNumber string `json:"booking_number,omitempty"`
 	Start         int64  `json:"start,omitempty"` // the booked slot
 	Phone         string `json:"phone,omitempty"`
@@ -209,7 +210,7 @@ func (s *State) notify(e Event) {
 		n.Window = e.Window.Number
 	}
 	if b != nil {
-		n.Service, n.Booking, n.BookingNumber, n.Start, n.Phone = b.Service, b.ID, b.Number, b.Start, b.Phone
+		n.Service, n.Booking, n.BookingRef, n.BookingNumber, n.Start, n.Phone = b.Service, b.ID, b.Ref, b.Number, b.Start, b.Phone
 	}
 	ids := make([]string, 0, len(s.Subs))
 	for id := range s.Subs {

@@ -72,11 +72,15 @@ func newEnv(t *testing.T, now string) *env {
 
 func (e *env) do(c queue.Command) queue.Result {
 	e.index++
+	if t, ok := c.(*queue.Tick); ok && t.Seed == "" {
+		c = &queue.Tick{Seed: "a leader's random bits"} // what the cluster's ticks carry
+	}
 	return e.s.Apply(c, e.now, e.index)
 }
 
 func (e *env) book(office, service, start, phone string, hold bool) queue.Result {
-	return e.do(&queue.Book{Office: office, Service: service, Start: at(start), Name: "Иванов Иван", Phone: phone, Hold: hold})
+	ref := queue.EncodeRef([16]byte{byte(e.index), byte(e.index >> 8), 'r', 'e', 'f'}) // as the API draws one
+	return e.do(&queue.Book{Office: office, Service: service, Start: at(start), Name: "Иванов Иван", Phone: phone, Hold: hold, Ref: ref})
 }
 
 func (e *env) win(w int, a queue.Action, service ...string) queue.Result {

@@ -96,6 +96,9 @@ func (r Reader) WaitingCounts(office string) map[string]int {
 // as expired), or nil.
 func (r Reader) Booking(id uint64, now int64) *Booking { return r.s.Booking(id, now) }
 
+// BookingByRef is a copy of the booking with public reference ref, or nil.
+func (r Reader) BookingByRef(ref string, now int64) *Booking { return r.s.BookingByRef(ref, now) }
+
 // Ticket is a copy of ticket id, or nil.
 func (r Reader) Ticket(id uint64) *Ticket {
 	if t := r.s.Tickets[id]; t != nil {

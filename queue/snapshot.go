@@ -114,6 +114,11 @@ func Load(r io.Reader, p Policy) (*State, error) {
 	for _, b := range snap.Bookings {
 		b.Office, b.Service, b.Status = intern(b.Office), intern(b.Service), BookingStatus(intern(string(b.Status)))
 		s.Bookings[b.ID] = b
+		if b.Ref != "" {
+			s.refs[b.Ref] = b.ID
+		} else {
+			s.unreferenced++
+		}
 		switch {
 		case b.live():
 			s.index(b)

@@ -46,6 +46,10 @@ type State struct {
 	placer *placer              // reused by every admission (placerFor)
 	active map[string][]uint64  // "phone|service" → the applicant's active bookings
 	holds  map[uint64]int64     // held bookings → hold expiry
+	refs   map[string]uint64    // booking reference → id
+	// unreferenced counts bookings without a reference (made by an earlier
+	// version), which the next Tick references.
+	unreferenced int
 
 	events []Event
 }
@@ -71,6 +75,7 @@ func New(p Policy) *State {
 		Bookings: map[uint64]*Booking{}, Tickets: map[uint64]*Ticket{}, Counters: map[string]int{}, Retries: map[string]Retry{},
 		Subs: map[string]*Subscription{}, Outbox: map[string][]Notification{}, Dead: map[string][]Notification{},
 		seats: map[seatKey][]uint64{}, active: map[string][]uint64{}, holds: map[uint64]int64{}, plans: map[planKey]*plan{},
+		refs: map[string]uint64{},
 	}
 }
 

@@ -188,7 +188,8 @@ func (s *State) missBookings(o *Office, today string) {
 
 // tick does the time-driven work: expired holds and day rollovers. The
 // leader proposes it when Due says there is something to do.
-func (s *State) tick() Result {
+func (s *State) tick(seed string) Result {
+	s.assignRefs(seed)
 	for _, oc := range s.Region.Offices {
 		s.rollover(s.Offices[oc.ID])
 	}
@@ -216,6 +217,9 @@ func (s *State) Due(now int64) bool {
 		return false
 	}
 	now = max(now, s.Now) // a Tick is stamped no earlier than the state's time
+	if s.unreferenced > 0 {
+		return true
+	}
 	for _, o := range s.Offices {
 		if o.Day != o.localDay(now) {
 			return true
