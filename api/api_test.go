@@ -426,6 +426,38 @@ func TestPhoneVariants(t *testing.T) {
 	}
 }
 
+// TestNoEnumerationAndBinding is the finding re-run: bookings were 1, 2,
+// 3…, readable by counting, and a portal token bound to one office booked
+// at another and read its applicants. Now a booking is reached by a
+// reference nobody can guess, and every booking route checks the booking's
+// own office against the token's.
+func TestNoEnumerationAndBinding(t *testing.T) {
+	n := start(t, map[string]api.Grant{"portal-token-0123456789": {Role: api.RolePortal}, "admin-token-0123456789": {Role: api.RoleAdmin},
+		"portal-bsk-token-0123456": {Role: api.RolePortal, Offices: []string{"bsk"}}})
+	n.auth = "portal-token-0123456789"
+	b := n.want("POST", "/api/v1/bookings", booking("brn", slot(1, 10, 0), "+79130000001", false), 201, "")
+	ref := b["id"].(string)
+	if len(ref) != queue.RefLen || !queue.ValidRef(ref) {
+		t.Fatalf("booking reference %q", ref)
+	}
+	for i := range 5 {
+		n.want("GET", fmt.Sprintf("/api/v1/bookings/%d", i), nil, 404, "not_found")
+	}
+	n.want("GET", "/api/v1/bookings/"+ref, nil, 200, "")
+
+	n.auth = "portal-bsk-token-0123456"
+	n.want("POST", "/api/v1/bookings", booking("brn", slot(1, 11, 0), "+79130000002", false), 403, "forbidden")
+	for _, c := range []struct{ method, path string }{{"GET", ""}, {"GET", "/ticket.pdf"}, {"GET", "/ticket.png"},
+		{"POST", "/confirm"}, {"POST", "/reschedule"}, {"DELETE", ""}} {
+		n.want(c.method, "/api/v1/bookings/"+ref+c.path, map[string]string{"start": slot(2, 10, 0)}, 403, "forbidden")
+	}
+	n.want("POST", "/api/v1/bookings", booking("bsk", slot(1, 11, 0), "+79130000002", false), 201, "")
+	n.auth = "portal-token-0123456789"
+	if got := n.want("GET", "/api/v1/bookings/"+ref, nil, 200, ""); got["status"] != "confirmed" || got["start"] != b["start"] {
+		t.Fatalf("the other office's token changed the booking: %v", got)
+	}
+}
+
 // TestBadInput sends malformed and hostile bodies to every write endpoint:
 // each answer is a 4xx with an error code, never a 5xx, and nothing changes.
 func TestBadInput(t *testing.T) {

@@ -2,6 +2,8 @@ package api
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -193,8 +195,10 @@ func bookRequest(body []byte, key string) (*queue.Book, *queue.Error) {
 	if err != nil {
 		return nil, err
 	}
+	var ref [16]byte
+	rand.Read(ref[:])
 	return &queue.Book{Office: req.Office, Service: req.Service, Start: start, Hold: req.Hold,
-		Name: req.Applicant.Name, Phone: phone, Key: key}, nil
+		Name: req.Applicant.Name, Phone: phone, Key: key, Ref: queue.EncodeRef(ref)}, nil
 }
 
 // canonicalPhone parses an applicant's phone (a Russian number may be
@@ -325,6 +329,9 @@ func (s *Server) book(c *fasthttp.RequestCtx) {
 		s.domainError(c, err)
 		return
 	}
+	if !s.mayAct(c, cmd.Office) {
+		return
+	}
 	if !s.allow(c, "phone:"+cmd.Phone) {
 		return
 	}
@@ -361,33 +368,52 @@ func (s *Server) answerBooking(c *fasthttp.RequestCtx, status int, b *queue.Book
 	writeJSON(c, status, v)
 }
 
-func (s *Server) getBooking(c *fasthttp.RequestCtx) {
-	id, ok := idParam(c, "id")
-	if !ok {
-		return
+// pathBooking is the booking whose reference is in the path, and its view,
+// if the caller may see it; otherwise it has answered (404, or 403 for a
+// token bound to other offices).
+func (s *Server) pathBooking(c *fasthttp.RequestCtx) (*queue.Booking, bookingView, bool) {
+	ref := param(c, "id")
+	var b *queue.Booking
+	var v bookingView
+	find := func() {
+		s.cfg.Store.Read(func(r queue.Reader) {
+			if b = r.BookingByRef(ref, s.now()); b != nil {
+				v = s.bookingView(r, b)
+			}
+		})
 	}
-	var v *bookingView
-	s.cfg.Store.Read(func(r queue.Reader) {
-		if b := r.Booking(id, s.now()); b != nil {
-			bv := s.bookingView(r, b)
-			v = &bv
+	if find(); b == nil && queue.ValidRef(ref) {
+		// Made a moment ago through another node? This one may be behind.
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+		err := s.cfg.Store.Linearize(ctx)
+		cancel()
+		if err != nil {
+			s.clusterError(c, err)
+			return nil, v, false
 		}
-	})
-	if v == nil {
-		fail(c, 404, "not_found", "no booking "+strconv.FormatUint(id, 10))
-		return
+		find()
 	}
-	s.sign(v)
-	writeJSON(c, 200, v)
+	if b == nil {
+		fail(c, 404, "not_found", "no booking "+strconv.Quote(ref))
+		return nil, v, false
+	}
+	return b, v, s.mayAct(c, b.Office)
+}
+
+func (s *Server) getBooking(c *fasthttp.RequestCtx) {
+	if _, v, ok := s.pathBooking(c); ok {
+		s.sign(&v)
+		writeJSON(c, 200, v)
+	}
 }
 
 // bookingCommand runs a command on the booking in the path.
 func (s *Server) bookingCommand(c *fasthttp.RequestCtx, cmd func(id uint64) (queue.Command, *queue.Error)) {
-	id, ok := idParam(c, "id")
+	b, _, ok := s.pathBooking(c)
 	if !ok {
 		return
 	}
-	command, err := cmd(id)
+	command, err := cmd(b.ID)
 	if err != nil {
 		s.domainError(c, err)
 		return
@@ -535,7 +561,7 @@ func (s *Server) affectedView(ids []uint64) []affectedBooking {
 		for _, id := range ids {
 			if b := r.Booking(id, s.now()); b != nil {
 				_, loc := r.Config(b.Office)
-				out = append(out, affectedBooking{strconv.FormatUint(b.ID, 10), b.Number, b.Office, b.Service, localTime(loc, b.Start), string(b.Status)})
+				out = append(out, affectedBooking{b.Ref, b.Number, b.Office, b.Service, localTime(loc, b.Start), string(b.Status)})
 			}
 		}
 	})
@@ -577,7 +603,7 @@ func (s *Server) windowTime(c *fasthttp.RequestCtx) {
 		vs, _ := r.WindowTime(param(c, "office"), date)
 		found, out = true, []visit{}
 		for _, v := range vs {
-			out = append(out, visit{strconv.FormatUint(v.Booking, 10), v.Number, v.Service, v.Window, localTime(loc, v.Start), localTime(loc, v.End)})
+			out = append(out, visit{refOf(r, v.Booking), v.Number, v.Service, v.Window, localTime(loc, v.Start), localTime(loc, v.End)})
 		}
 	})
 	if !found {

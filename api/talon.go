@@ -1,7 +1,6 @@
 package api
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -13,27 +12,16 @@ import (
 // printedTalon is the talon of the booking in the path, answering itself
 // when there is none to print.
 func (s *Server) printedTalon(c *fasthttp.RequestCtx) (printout.Talon, bool) {
-	id, ok := idParam(c, "id")
+	b, v, ok := s.pathBooking(c)
 	if !ok {
 		return printout.Talon{}, false
 	}
-	var v bookingView
-	var status queue.BookingStatus
-	s.cfg.Store.Read(func(r queue.Reader) {
-		if b := r.Booking(id, s.now()); b != nil {
-			v, status = s.bookingView(r, b), b.Status
-		}
-	})
 	s.sign(&v)
 	when, _ := time.Parse(time.RFC3339, v.Start)
 	t := printout.Talon{Number: v.Number, Office: v.OfficeName, Address: v.Address, Service: v.ServiceName,
 		When: when.Format("02.01.2006 15:04"), QR: v.QR}
-	switch {
-	case status == "":
-		fail(c, 404, "not_found", "no booking "+strconv.FormatUint(id, 10))
-		return t, false
-	case t.QR == "":
-		fail(c, 409, string(queue.CodeNotActive), "booking "+strconv.FormatUint(id, 10)+" is "+string(status)+": it has no talon")
+	if t.QR == "" {
+		fail(c, 409, string(queue.CodeNotActive), "booking "+b.Number+" is "+string(b.Status)+": it has no talon")
 		return t, false
 	}
 	return t, true

@@ -86,7 +86,7 @@ func (s *Server) bookingView(r queue.Reader, b *queue.Booking) bookingView {
 	oc, loc := r.Config(b.Office)
 	rules := r.Rules()
 	v := bookingView{
-		ID: strconv.FormatUint(b.ID, 10), Office: b.Office,
+		ID: b.Ref, Office: b.Office,
 		Service: b.Service, Start: localTime(loc, b.Start), End: localTime(loc, b.Start+int64(max(1, b.Slots)*rules.SlotMinutes)*60),
 		Status: string(b.Status), Number: b.Number, RescheduleLeft: max(0, rules.MaxReschedules-b.Reschedules),
 		OriginalStart: localTime(loc, b.OriginalStart), ExpiresAt: localTime(loc, b.HoldUntil),
@@ -142,9 +142,17 @@ func ticketViewOf(r queue.Reader, t *queue.Ticket) ticketView {
 		v.ServiceName = sv.Name
 	}
 	if t.Booking != 0 {
-		v.BookingID = strconv.FormatUint(t.Booking, 10)
+		v.BookingID = refOf(r, t.Booking)
 	}
 	return v
+}
+
+// refOf is the public reference of booking id.
+func refOf(r queue.Reader, id uint64) string {
+	if b := r.Booking(id, 0); b != nil {
+		return b.Ref
+	}
+	return ""
 }
 
 type windowView struct {

@@ -44,8 +44,9 @@ func (b *bench) restart() error {
 		}
 		fmt.Fprintf(b.out, "restore answered %d %s; again\n", code, bytes.TrimSpace(body))
 	}
+	last, middle := st.Bookings[uint64(len(st.Bookings))].Ref, st.Bookings[uint64(len(st.Bookings)/2)].Ref
 	for _, nd := range nodes { // every node holds it (followers get it as a snapshot)
-		if err := nd.waitReady(time.Minute, fmt.Sprintf("/api/v1/bookings/%d?consistency=local", len(st.Bookings))); err != nil {
+		if err := nd.waitReady(time.Minute, "/api/v1/bookings/"+last+"?consistency=local"); err != nil {
 			return err
 		}
 	}
@@ -85,7 +86,7 @@ func (b *bench) restart() error {
 			return fmt.Errorf("LOST ACKNOWLEDGEMENT after the restart: booking %s: %v %+v", a.id, err, v)
 		}
 	}
-	if err := nd.getJSON(fmt.Sprintf("/api/v1/bookings/%d", len(st.Bookings)/2), &v); err != nil {
+	if err := nd.getJSON("/api/v1/bookings/"+middle, &v); err != nil {
 		return fmt.Errorf("the data set is gone after the restart: %w", err)
 	}
 	return nil
@@ -131,7 +132,9 @@ func (b *bench) dataset() ([]byte, *queue.State, error) {
 					}
 					phone++
 					sv := services[1+(m/15+w)%(len(services)-1)]
-					if err := apply(&queue.Book{Office: b.region.office(o), Service: sv, Start: start, Name: "Нагрузочный Тест", Phone: fmt.Sprintf("+78%09d", phone)}); err != nil {
+					ref := queue.EncodeRef([16]byte{byte(phone), byte(phone >> 8), byte(phone >> 16), byte(phone >> 24), 'b', 'e', 'n', 'c', 'h'})
+					if err := apply(&queue.Book{Office: b.region.office(o), Service: sv, Start: start, Name: "Нагрузочный Тест",
+						Phone: fmt.Sprintf("+78%09d", phone), Ref: ref}); err != nil {
 						return nil, nil, err
 					}
 				}

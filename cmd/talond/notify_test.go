@@ -29,7 +29,7 @@ type delivery struct {
 	key, body string
 	seq       uint64
 	kind      string
-	booking   uint64
+	booking   string
 	signed    bool
 }
 
@@ -40,7 +40,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	var b notify.Body
 	json.Unmarshal(body, &b)
 	r.mu.Lock()
-	r.got = append(r.got, delivery{key: req.Header.Get("Idempotency-Key"), body: string(body), seq: b.Seq, kind: b.Kind, booking: b.Booking,
+	r.got = append(r.got, delivery{key: req.Header.Get("Idempotency-Key"), body: string(body), seq: b.Seq, kind: b.Kind, booking: b.BookingRef,
 		signed: notify.Verify(webhookSecret, body, req.Header.Get("X-Talon-Signature"))})
 	failing := time.Now().Before(r.failUntil)
 	if failing {
@@ -74,17 +74,15 @@ func TestNotificationsSurviveFailover(t *testing.T) {
 	loc, _ := queue.LoadLocation("Asia/Barnaul")
 	day := time.Now().In(loc).AddDate(0, 0, 2)
 	var mu sync.Mutex
-	acked := map[uint64]bool{}
+	acked := map[string]bool{}
 	stop := make(chan struct{})
 	wait := workers(4, stop, func(w, i int) {
 		start := time.Date(day.Year(), day.Month(), day.Day(), 0, 15*(4*i+w), 0, 0, loc).Format(time.RFC3339)
 		code, out := retrying(nodes, w+i, "/api/v1/bookings", map[string]any{"office": "demo-24h", "service": "egrn", "start": start,
 			"applicant": map[string]string{"name": "Тест", "phone": fmt.Sprintf("7923%02d%05d", w, i)}}, stop)
 		if code == 201 {
-			var id uint64
-			fmt.Sscan(out["id"].(string), &id)
 			mu.Lock()
-			acked[id] = true
+			acked[out["id"].(string)] = true
 			mu.Unlock()
 		}
 	})
@@ -100,7 +98,7 @@ func TestNotificationsSurviveFailover(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		rcv.mu.Lock()
-		seen := map[uint64]bool{}
+		seen := map[string]bool{}
 		for _, d := range rcv.got {
 			if d.kind == "booking_confirmed" {
 				seen[d.booking] = true
