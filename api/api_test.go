@@ -519,6 +519,17 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 	if t1["number"] != "П-001" || t2["number"] != "П-001" || t3["number"] != "П-002" {
 		t.Fatalf("ticket retries %v %v %v", t1["number"], t2["number"], t3["number"])
 	}
+	// The finding re-run: the same key on another office's route once
+	// replayed the first office's ticket; with another body it is refused.
+	if c, t4, _ := post("/api/v1/offices/bsk/tickets", "kiosk-1", map[string]string{"service": "passport"}); c != 201 || t4["office"] != "bsk" {
+		t.Fatalf("the key on another office: %d %v", c, t4)
+	}
+	if c, out, _ := post("/api/v1/offices/brn/tickets", "kiosk-1", map[string]string{"service": "consult"}); c != 422 || errCode(out) != "idempotency_key_reused" {
+		t.Fatalf("the key with another request: %d %v", c, out)
+	}
+	if c, out, _ := post("/api/v1/bookings", "req-1", booking("brn", slot(1, 13, 0), "89130000055", false)); c != 422 || errCode(out) != "idempotency_key_reused" {
+		t.Fatalf("a booking key with another slot: %d %v", c, out)
+	}
 }
 
 func TestReadLevelsAndIndexes(t *testing.T) {

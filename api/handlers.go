@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fasthttp/router"
 	"github.com/nyaruka/phonenumbers"
 	"github.com/valyala/fasthttp"
 
@@ -320,7 +321,7 @@ func subscriptionRequest(id string, body []byte) (*queue.Subscribe, *queue.Error
 }
 
 func (s *Server) book(c *fasthttp.RequestCtx) {
-	key, ok := idempotencyKey(c)
+	key, fingerprint, ok := idempotencyKey(c)
 	if !ok {
 		return
 	}
@@ -329,6 +330,7 @@ func (s *Server) book(c *fasthttp.RequestCtx) {
 		s.domainError(c, err)
 		return
 	}
+	cmd.Fingerprint = fingerprint
 	if !s.mayAct(c, cmd.Office) {
 		return
 	}
@@ -345,20 +347,29 @@ const maxKeyBytes = 128
 
 // idempotencyKey is the client's Idempotency-Key header (up to 128 bytes):
 // a retry with the same key within a day gets the first answer instead of a
-// second booking or ticket. Keys are scoped by a hash of the caller's token,
-// so two clients cannot collide by accident and no token enters the state.
-// On false it has answered the error.
-func idempotencyKey(c *fasthttp.RequestCtx) (string, bool) {
+// second booking or ticket. A key is scoped by the caller (a hash of its
+// token; with authentication off, its address), the method, the route and
+// the office in the path, so two callers or two offices cannot meet by
+// accident and no token enters the state. The fingerprint of the whole
+// request goes with it: the same key with another request is refused
+// (idempotency_key_reused). On false it has answered the error.
+func idempotencyKey(c *fasthttp.RequestCtx) (key, fingerprint string, ok bool) {
 	k := c.Request.Header.Peek("Idempotency-Key")
 	if len(k) == 0 {
-		return "", true
+		return "", "", true
 	}
 	if len(k) > maxKeyBytes {
 		fail(c, 400, "invalid_request", "the Idempotency-Key header is at most 128 bytes")
-		return "", false
+		return "", "", false
 	}
-	h := sha256.Sum256(c.Request.Header.Peek("Authorization"))
-	return hex.EncodeToString(h[:8]) + ":" + string(k), true
+	caller := c.Request.Header.Peek("Authorization")
+	if len(caller) == 0 {
+		caller = []byte(c.RemoteIP().String())
+	}
+	route, _ := c.UserValue(router.MatchedRoutePathParam).(string)
+	scope := sha256.Sum256(bytes.Join([][]byte{caller, c.Method(), []byte(route), []byte(param(c, "office"))}, []byte{0}))
+	request := sha256.Sum256(bytes.Join([][]byte{c.Method(), c.Path(), c.PostBody()}, []byte{0}))
+	return hex.EncodeToString(scope[:8]) + ":" + string(k), hex.EncodeToString(request[:12]), true
 }
 
 func (s *Server) answerBooking(c *fasthttp.RequestCtx, status int, b *queue.Booking) {
@@ -445,7 +456,7 @@ func (s *Server) answerTicket(c *fasthttp.RequestCtx, status int, t *queue.Ticke
 }
 
 func (s *Server) issue(c *fasthttp.RequestCtx) {
-	key, ok := idempotencyKey(c)
+	key, fingerprint, ok := idempotencyKey(c)
 	if !ok {
 		return
 	}
@@ -454,6 +465,7 @@ func (s *Server) issue(c *fasthttp.RequestCtx) {
 		s.domainError(c, err)
 		return
 	}
+	cmd.Fingerprint = fingerprint
 	if r, ok := s.apply(c, cmd); ok {
 		s.answerTicket(c, 201, r.Ticket)
 	}

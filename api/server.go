@@ -481,7 +481,7 @@ var statusOf = map[queue.Code]int{
 	queue.CodeUnknownService: 422, queue.CodeOutsideHorizon: 422, queue.CodeOfficeClosed: 422, queue.CodeNotBookable: 422,
 	queue.CodeLimitExceeded: 422, queue.CodeRescheduleLimit: 422, queue.CodeWrongOffice: 422, queue.CodeTooEarly: 422,
 	queue.CodeTooLate: 422, queue.CodeInvalidConfig: 422, queue.CodeFieldTooLong: 422, queue.CodeInvalidCommand: 422,
-	queue.CodeBookingsAffected: 409, queue.CodeInvalidPhone: 422,
+	queue.CodeBookingsAffected: 409, queue.CodeInvalidPhone: 422, queue.CodeIdempotencyKeyReused: 422,
 }
 
 type errorBody struct {

@@ -81,6 +81,7 @@ type Book struct {
 	Name, Phone     string
 	Key             string
 	Ref             string // the booking's public reference (ref.go); drawn by the API
+	Fingerprint     string // of the request the key came with (applyOnce)
 }
 
 // Confirm confirms a held booking.
@@ -96,7 +97,10 @@ type Reschedule struct {
 type Cancel struct{ Booking uint64 }
 
 // Issue issues a walk-in ticket. Key is an idempotency key, as in Book.
-type Issue struct{ Office, Service, Category, Key string }
+type Issue struct {
+	Office, Service, Category, Key string
+	Fingerprint                    string // of the request the key came with (applyOnce)
+}
 
 // CheckIn puts a booked applicant who scanned their talon into the live
 // queue. Start is the slot start the talon was signed for.
@@ -198,6 +202,7 @@ func (c *Book) wire(w wire) {
 	w.str(bPhone, "applicant phone", &c.Phone, MaxPhoneBytes)
 	w.str(bKey, "idempotency key", &c.Key, MaxKeyBytes)
 	w.str(1<<13, "booking reference", &c.Ref, RefLen)
+	w.str(1<<14, "request fingerprint", &c.Fingerprint, MaxFingerprintBytes)
 }
 
 func (c *Confirm) wire(w wire) { w.uvarint(bBooking, &c.Booking) }
@@ -213,6 +218,7 @@ func (c *Issue) wire(w wire) {
 	w.str(bService, "service", &c.Service, MaxIDBytes)
 	w.str(bCategory, "category", &c.Category, MaxIDBytes)
 	w.str(bKey, "idempotency key", &c.Key, MaxKeyBytes)
+	w.str(1<<14, "request fingerprint", &c.Fingerprint, MaxFingerprintBytes)
 }
 
 func (c *CheckIn) wire(w wire) {
@@ -305,11 +311,11 @@ func needID(id string) *Error {
 }
 
 func (c *SetRegion) apply(s *State) Result    { return s.setRegion(c) }
-func (c *Book) apply(s *State) Result         { return applyOnce(s, c.Key, c, (*State).book) }
+func (c *Book) apply(s *State) Result         { return applyOnce(s, c.Key, c.Fingerprint, c, (*State).book) }
 func (c *Confirm) apply(s *State) Result      { return s.confirm(c) }
 func (c *Reschedule) apply(s *State) Result   { return s.reschedule(c) }
 func (c *Cancel) apply(s *State) Result       { return s.cancel(c) }
-func (c *Issue) apply(s *State) Result        { return applyOnce(s, c.Key, c, (*State).issue) }
+func (c *Issue) apply(s *State) Result        { return applyOnce(s, c.Key, c.Fingerprint, c, (*State).issue) }
 func (c *CheckIn) apply(s *State) Result      { return s.checkIn(c) }
 func (c *WindowAction) apply(s *State) Result { return s.window(c) }
 func (c *Tick) apply(s *State) Result         { return s.tick(c.Seed) }

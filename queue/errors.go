@@ -7,35 +7,36 @@ import "fmt"
 type Code string
 
 const (
-	CodeInvalidRequest   Code = "invalid_request"
-	CodeNotFound         Code = "not_found"
-	CodeUnknownOffice    Code = "unknown_office"
-	CodeUnknownService   Code = "unknown_service"
-	CodeUnknownWindow    Code = "unknown_window"
-	CodeSlotTaken        Code = "slot_taken"
-	CodeOutsideHorizon   Code = "outside_horizon"
-	CodeOfficeClosed     Code = "office_closed"
-	CodeNotBookable      Code = "not_bookable"
-	CodeLimitExceeded    Code = "limit_exceeded"
-	CodeHoldExpired      Code = "hold_expired"
-	CodeRescheduleLimit  Code = "reschedule_limit"
-	CodeNotActive        Code = "not_active"
-	CodeNotConfirmed     Code = "not_confirmed"
-	CodeInvalidQR        Code = "invalid_qr"
-	CodeWrongOffice      Code = "wrong_office"
-	CodeTooEarly         Code = "too_early"
-	CodeTooLate          Code = "too_late"
-	CodeAlreadyCheckedIn Code = "already_checked_in"
-	CodeCancelled        Code = "cancelled"
-	CodeNoCurrentTicket  Code = "no_current_ticket"
-	CodeWindowBusy       Code = "window_busy"
-	CodeWindowNotOpen    Code = "window_not_open"
-	CodeInvalidConfig    Code = "invalid_config"
-	CodeUnknownCommand   Code = "unknown_command"
-	CodeFieldTooLong     Code = "field_too_long"    // a field over its limit (queue's Max… constants)
-	CodeInvalidCommand   Code = "invalid_command"   // bytes that are no command this version can apply
-	CodeBookingsAffected Code = "bookings_affected" // a region change would take window time from bookings (SetRegion.Force)
-	CodeInvalidPhone     Code = "invalid_phone"     // not a valid phone number (the API parses it into E.164)
+	CodeInvalidRequest       Code = "invalid_request"
+	CodeNotFound             Code = "not_found"
+	CodeUnknownOffice        Code = "unknown_office"
+	CodeUnknownService       Code = "unknown_service"
+	CodeUnknownWindow        Code = "unknown_window"
+	CodeSlotTaken            Code = "slot_taken"
+	CodeOutsideHorizon       Code = "outside_horizon"
+	CodeOfficeClosed         Code = "office_closed"
+	CodeNotBookable          Code = "not_bookable"
+	CodeLimitExceeded        Code = "limit_exceeded"
+	CodeHoldExpired          Code = "hold_expired"
+	CodeRescheduleLimit      Code = "reschedule_limit"
+	CodeNotActive            Code = "not_active"
+	CodeNotConfirmed         Code = "not_confirmed"
+	CodeInvalidQR            Code = "invalid_qr"
+	CodeWrongOffice          Code = "wrong_office"
+	CodeTooEarly             Code = "too_early"
+	CodeTooLate              Code = "too_late"
+	CodeAlreadyCheckedIn     Code = "already_checked_in"
+	CodeCancelled            Code = "cancelled"
+	CodeNoCurrentTicket      Code = "no_current_ticket"
+	CodeWindowBusy           Code = "window_busy"
+	CodeWindowNotOpen        Code = "window_not_open"
+	CodeInvalidConfig        Code = "invalid_config"
+	CodeUnknownCommand       Code = "unknown_command"
+	CodeFieldTooLong         Code = "field_too_long"         // a field over its limit (queue's Max… constants)
+	CodeInvalidCommand       Code = "invalid_command"        // bytes that are no command this version can apply
+	CodeBookingsAffected     Code = "bookings_affected"      // a region change would take window time from bookings (SetRegion.Force)
+	CodeInvalidPhone         Code = "invalid_phone"          // not a valid phone number (the API parses it into E.164)
+	CodeIdempotencyKeyReused Code = "idempotency_key_reused" // an idempotency key sent again with another request
 )
 
 // Error is a domain rejection. A rejected command changes nothing.

@@ -54,10 +54,12 @@ type State struct {
 	events []Event
 }
 
-// Retry remembers what a command with an idempotency key produced.
+// Retry remembers what a command with an idempotency key produced, and
+// the fingerprint of the request it came with.
 type Retry struct {
 	Booking, Ticket uint64
 	At              int64
+	Fingerprint     string
 }
 
 // retryTTL is how long an idempotency key is remembered.
@@ -265,21 +267,31 @@ func (s *State) queueMoved(office string) {
 
 // applyOnce applies a command that carries an idempotency key: the first
 // success is remembered, and a retry with the same key returns it
-// unchanged.
-func applyOnce[C Command](s *State, key string, c C, apply func(*State, C) Result) Result {
-	if r, ok := s.replayed(key, c); ok {
+// unchanged. The same key with another request (its fingerprint differs)
+// is refused, as Stripe does: idempotency_key_reused.
+func applyOnce[C Command](s *State, key, fingerprint string, c C, apply func(*State, C) Result) Result {
+	if r, ok := s.replayed(key, fingerprint, c); ok {
 		return r
 	}
-	return s.remember(key, c, apply(s, c))
+	res := s.remember(key, c, apply(s, c))
+	if key != "" && res.Err == nil {
+		r := s.Retries[retryKey(key, c)]
+		r.Fingerprint = fingerprint
+		s.Retries[retryKey(key, c)] = r
+	}
+	return res
 }
 
 func retryKey(key string, c Command) string { return fmt.Sprint(c.Kind(), "|", key) }
 
-func (s *State) replayed(key string, c Command) (Result, bool) {
+func (s *State) replayed(key, fingerprint string, c Command) (Result, bool) {
 	if key == "" {
 		return Result{}, false
 	}
 	if r, ok := s.Retries[retryKey(key, c)]; ok {
+		if r.Fingerprint != "" && fingerprint != "" && r.Fingerprint != fingerprint {
+			return Result{Err: errf(CodeIdempotencyKeyReused, "this Idempotency-Key came with another request")}, true
+		}
 		if b := s.Bookings[r.Booking]; b != nil {
 			return Result{Booking: copyOf(b), Replayed: true}, true
 		}

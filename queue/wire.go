@@ -22,6 +22,7 @@ const (
 	MaxSubscriptionBytes = 16 << 10 // a webhook subscription, as JSON
 	MaxWindow            = 9999     // the highest window number
 	MaxReasonBytes       = 1000     // why an office closes, as the applicants are told
+	MaxFingerprintBytes  = 64       // a request's fingerprint, with an idempotency key
 )
 
 // A command's wire form (the payload after its kind byte) is a mask of the
