@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -95,6 +94,9 @@ type Admin interface {
 	TransferLeadership(ctx context.Context, id string) error
 	Backup(ctx context.Context, w io.Writer) (uint64, error)
 	Restore(ctx context.Context, data []byte) error
+	// Voters is the number of voting nodes: each enforces its share of a
+	// region-wide rate limit.
+	Voters() int
 	AdvanceClock(d time.Duration) error
 }
 
@@ -106,9 +108,13 @@ type Config struct {
 	Tokens map[string]Grant // bearer token → what it may do; empty turns authentication off (demo only)
 	Logger *slog.Logger
 	// BookingRate limits booking writes per applicant phone (default one per
-	// 6 s with a burst of 6), against slot scalpers.
+	// 6 s with a burst of 6), against slot scalpers: region-wide, each node
+	// allowing its share.
 	BookingRate  rate.Limit
 	BookingBurst int
+	// Limits bound each token's writes by its role, region-wide (each node
+	// allows its share; DefaultLimits when nil).
+	Limits       map[Role]Limit
 	WriteTimeout time.Duration // how long a write may wait for its commit (default 10 s)
 	// Metrics, when set, serves GET /metrics (the Prometheus exposition).
 	Metrics fasthttp.RequestHandler
@@ -127,8 +133,7 @@ type Server struct {
 	cfg     Config
 	tokens  map[[32]byte]Grant
 	router  *router.Router
-	limitMu sync.Mutex
-	limits  map[string]*rate.Limiter
+	limits  limiters
 	answers answers // the public reads' cache
 }
 
@@ -143,7 +148,10 @@ func New(cfg Config) *Server {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
-	s := &Server{cfg: cfg, tokens: map[[32]byte]Grant{}, limits: map[string]*rate.Limiter{}, router: router.New()}
+	if cfg.Limits == nil {
+		cfg.Limits = DefaultLimits
+	}
+	s := &Server{cfg: cfg, tokens: map[[32]byte]Grant{}, limits: limiters{m: map[string]*rate.Limiter{}}, router: router.New()}
 	for tok, g := range cfg.Tokens {
 		s.tokens[sha256.Sum256([]byte(tok))] = g
 	}
@@ -285,6 +293,7 @@ func (s *Server) need(role Role, h fasthttp.RequestHandler) fasthttp.RequestHand
 			fail(c, 403, "forbidden", "this token's role ("+string(g.Role)+") may not do this")
 		case !g.covers(param(c, "office")):
 			fail(c, 403, "forbidden", "this token is not for office "+param(c, "office"))
+		case !c.IsGet() && !s.allowToken(c, g): // answered 429
 		default:
 			c.SetUserValue(grantKey, g)
 			h(c)
@@ -537,24 +546,4 @@ func idParam(c *fasthttp.RequestCtx, name string) (uint64, bool) {
 		return 0, false
 	}
 	return id, true
-}
-
-// allow applies the per-applicant booking rate limit.
-func (s *Server) allow(c *fasthttp.RequestCtx, key string) bool {
-	s.limitMu.Lock()
-	l := s.limits[key]
-	if l == nil {
-		if len(s.limits) > 100_000 {
-			s.limits = map[string]*rate.Limiter{} // bounded memory; a reset only forgives
-		}
-		l = rate.NewLimiter(s.cfg.BookingRate, s.cfg.BookingBurst)
-		s.limits[key] = l
-	}
-	s.limitMu.Unlock()
-	if !l.Allow() {
-		c.Response.Header.Set("Retry-After", "6")
-		fail(c, 429, "rate_limited", "too many booking requests for this applicant; retry later")
-		return false
-	}
-	return true
 }

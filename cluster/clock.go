@@ -148,10 +148,14 @@ func (s *Store) clockOK() bool {
 }
 
 // lone reports whether this node is the only voter.
-func (s *Store) lone() bool {
+func (s *Store) lone() bool { return s.Voters() == 1 }
+
+// Voters is the number of voters in the cluster's configuration (0 when it
+// cannot be read).
+func (s *Store) Voters() int {
 	servers, err := s.servers()
 	if err != nil {
-		return false
+		return 0
 	}
 	voters := 0
 	for _, sv := range servers {
@@ -159,7 +163,7 @@ func (s *Store) lone() bool {
 			voters++
 		}
 	}
-	return voters == 1
+	return voters
 }
 
 // stampBound is the latest time the leader may stamp: MaxClockOffset ahead

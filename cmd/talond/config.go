@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -61,6 +62,9 @@ type Config struct {
 		// Open serves without tokens on an address other than loopback:
 		// demos in a container only.
 		Open bool `yaml:"open"`
+		// Limits override the write budgets per token by role
+		// (api.DefaultLimits), region-wide.
+		Limits map[api.Role]api.Limit `yaml:"limits"`
 	} `yaml:"auth"`
 	QRKeys struct {
 		Active string  `yaml:"active"`
@@ -130,6 +134,11 @@ func loadConfig(path string) (*Config, error) {
 	if err := c.Region.Validate(); err != nil {
 		return nil, fmt.Errorf("config %s: region: %w", orDemo(path), err)
 	}
+	for role, l := range c.Auth.Limits {
+		if _, ok := api.DefaultLimits[role]; !ok || l.PerMinute <= 0 || l.Burst < 1 {
+			return nil, fmt.Errorf("config: auth.limits.%s: a role with writes, a positive per_minute and a burst of at least 1", role)
+		}
+	}
 	for _, t := range c.Auth.Tokens {
 		switch t.Role {
 		case api.RoleAdmin, api.RoleOperator, api.RoleKiosk, api.RoleDisplay, api.RolePortal:
@@ -156,6 +165,14 @@ func orDemo(path string) string {
 		return "(embedded demo)"
 	}
 	return path
+}
+
+// limits are the write budgets per role: the defaults, and the configured
+// ones over them.
+func (c *Config) limits() map[api.Role]api.Limit {
+	m := maps.Clone(api.DefaultLimits)
+	maps.Copy(m, c.Auth.Limits)
+	return m
 }
 
 func (c *Config) tokens() map[string]api.Grant {

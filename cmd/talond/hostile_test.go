@@ -28,7 +28,10 @@ const (
 
 // authConfig writes a configuration of the demo region with a token per
 // role, kiosk and operator bound to demo-24h.
-func authConfig(t *testing.T) string {
+func authConfig(t *testing.T) string { return authConfigWith(t, nil) }
+
+// authConfigWith is authConfig with auth.limits.
+func authConfigWith(t *testing.T, limits map[string]any) string {
 	var cfg map[string]any
 	if err := yaml.Unmarshal(demoYAML, &cfg); err != nil {
 		t.Fatal(err)
@@ -38,7 +41,7 @@ func authConfig(t *testing.T) string {
 		{"token": portalToken, "role": "portal", "name": "portal"},
 		{"token": kioskToken, "role": "kiosk", "name": "kiosk", "offices": []string{"demo-24h"}},
 		{"token": operatorToken, "role": "operator", "name": "operator", "offices": []string{"demo-24h"}},
-	}}
+	}, "limits": limits}
 	raw, _ := yaml.Marshal(cfg)
 	path := filepath.Join(t.TempDir(), "talond.yaml")
 	os.WriteFile(path, raw, 0o600)

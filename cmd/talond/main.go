@@ -146,7 +146,7 @@ func run() error {
 	screens := display.NewHub(store, log)
 	screens.AllowOrigins(cfg.AllowedOrigins)
 	m.Screens(screens.Connections)
-	srv := api.New(api.Config{Store: store, Keys: keys, Policy: policy, Tokens: cfg.tokens(), Logger: log, Metrics: m.Handler(),
+	srv := api.New(api.Config{Store: store, Keys: keys, Policy: policy, Tokens: cfg.tokens(), Limits: cfg.limits(), Logger: log, Metrics: m.Handler(),
 		DevClock: *devClock, Screens: screens, Webhooks: targets})
 	httpSrv := &fasthttp.Server{}
 	srv.Configure(httpSrv)

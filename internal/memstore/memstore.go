@@ -155,3 +155,6 @@ func (s *Store) Since(seq uint64) ([]queue.Event, bool) { return s.hub.Since(seq
 
 // Close ends the followers.
 func (s *Store) Close() { s.hub.Close() }
+
+// Voters is 1: the store is a lone node.
+func (s *Store) Voters() int { return 1 }
