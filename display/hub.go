@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -452,8 +453,8 @@ func (h *Hub) snapshot(office string, window int) (Message, bool) {
 			}
 			m.Windows = append(m.Windows, ws)
 		}
-		for t := range r.Tickets() {
-			if t.Office == office && t.Day == o.Day && t.CalledAt > 0 && (window == 0 || t.Window == window) {
+		for t := range r.TicketsIssued(office, r.Now()-2*86400, math.MaxInt64) { // today's, not all of history
+			if t.Day == o.Day && t.CalledAt > 0 && (window == 0 || t.Window == window) {
 				m.Calls = append(m.Calls, Call{Ticket: t.Number, Service: t.Service, Window: t.Window, At: t.CalledAt})
 			}
 		}

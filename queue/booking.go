@@ -140,6 +140,7 @@ func (s *State) book(c *Book) Result {
 	b.Number = s.bookingNumber(o, b)
 	s.Bookings[b.ID] = b
 	s.index(b)
+	s.dated(b)
 	s.emit(Event{Kind: EvBookingMade, Office: o.Config.ID, Booking: copyOf(b)})
 	return Result{Booking: copyOf(b)}
 }
@@ -285,6 +286,7 @@ func (s *State) reschedule(c *Reschedule) Result {
 		b.Number = s.bookingNumber(o, b)
 	}
 	s.index(b)
+	s.dated(b)
 	s.emit(Event{Kind: EvBookingMoved, Office: b.Office, Booking: copyOf(b)})
 	return Result{Booking: copyOf(b)}
 }

@@ -36,6 +36,9 @@ type Rules struct {
 	// ReminderAt is the local time ("18:00") at which the day-before
 	// reminders of an office's bookings are sent.
 	ReminderAt string `json:"reminder_at" yaml:"reminder_at"`
+	// PersonalDataDays is how many days after the day of a visit the
+	// applicant's name and phone are erased (retention.go).
+	PersonalDataDays int `json:"personal_data_days" yaml:"personal_data_days"` // 30
 }
 
 func (r *Rules) defaults() {
@@ -57,6 +60,7 @@ func (r *Rules) defaults() {
 		r.ReminderAt = "18:00"
 	}
 	def(&r.MaxRecalls, 2)
+	def(&r.PersonalDataDays, 30)
 }
 
 // Service is an МФЦ service (услуга); its letter prefixes its ticket numbers.

@@ -107,6 +107,20 @@ func (r Reader) Ticket(id uint64) *Ticket {
 	return nil
 }
 
+// TicketsIssued yields a copy of each ticket of office issued in
+// [from, to), in order of issue, without looking at any other.
+func (r Reader) TicketsIssued(office string, from, to int64) iter.Seq[Ticket] {
+	return func(yield func(Ticket) bool) {
+		ts := r.s.issued[office]
+		i, _ := slices.BinarySearchFunc(ts, from, func(t *Ticket, at int64) int { return cmp.Compare(t.IssuedAt, at) })
+		for ; i < len(ts) && ts[i].IssuedAt < to; i++ {
+			if !yield(*ts[i]) {
+				return
+			}
+		}
+	}
+}
+
 // Tickets yields a copy of every ticket, in no order.
 func (r Reader) Tickets() iter.Seq[Ticket] {
 	return func(yield func(Ticket) bool) {

@@ -21,6 +21,7 @@ type snapshot struct {
 	Now                         int64
 	Index, EventSeq             uint64
 	NextBookingID, NextTicketID uint64
+	ErasedThrough               int64
 	Bookings                    []*Booking
 	Tickets                     []*Ticket
 	Counters                    map[string]int
@@ -44,7 +45,7 @@ type officeSnapshot struct {
 func (s *State) Save(w io.Writer) error {
 	snap := snapshot{
 		Version: snapshotVersion, Region: s.Region, Now: s.Now, Index: s.Index, EventSeq: s.EventSeq,
-		NextBookingID: s.NextBookingID, NextTicketID: s.NextTicketID, Counters: s.Counters, Retries: s.Retries,
+		NextBookingID: s.NextBookingID, NextTicketID: s.NextTicketID, ErasedThrough: s.ErasedThrough, Counters: s.Counters, Retries: s.Retries,
 		Subs: s.Subs, Outbox: s.Outbox, Dead: s.Dead,
 		Bookings: make([]*Booking, 0, len(s.Bookings)), Tickets: make([]*Ticket, 0, len(s.Tickets)),
 	}
@@ -86,7 +87,7 @@ func Load(r io.Reader, p Policy) (*State, error) {
 	}
 	s := New(p)
 	s.Now, s.Index, s.EventSeq = snap.Now, snap.Index, snap.EventSeq
-	s.NextBookingID, s.NextTicketID = snap.NextBookingID, snap.NextTicketID
+	s.NextBookingID, s.NextTicketID, s.ErasedThrough = snap.NextBookingID, snap.NextTicketID, snap.ErasedThrough
 	if snap.Counters != nil {
 		s.Counters = snap.Counters
 	}
@@ -106,6 +107,7 @@ func Load(r io.Reader, p Policy) (*State, error) {
 		t.Office, t.Service, t.Day, t.Category = intern(t.Office), intern(t.Service), intern(t.Day), intern(t.Category)
 		t.Status = TicketStatus(intern(string(t.Status)))
 		s.Tickets[t.ID] = t
+		s.issued[t.Office] = append(s.issued[t.Office], t) // saved in id order: issue order
 	}
 	if !slices.IsSortedFunc(snap.Bookings, func(a, b *Booking) int { return cmp.Compare(a.ID, b.ID) }) {
 		slices.SortFunc(snap.Bookings, func(a, b *Booking) int { return cmp.Compare(a.ID, b.ID) })
@@ -114,6 +116,7 @@ func Load(r io.Reader, p Policy) (*State, error) {
 	for _, b := range snap.Bookings {
 		b.Office, b.Service, b.Status = intern(b.Office), intern(b.Service), BookingStatus(intern(string(b.Status)))
 		s.Bookings[b.ID] = b
+		s.dated(b)
 		if b.Ref != "" {
 			s.refs[b.Ref] = b.ID
 		} else {

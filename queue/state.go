@@ -33,6 +33,9 @@ type State struct {
 	EventSeq      uint64 // last event number
 	NextBookingID uint64
 	NextTicketID  uint64
+	// ErasedThrough is the last UTC day (unix seconds / 86400) whose
+	// bookings' personal data has been erased (retention.go).
+	ErasedThrough int64
 	Bookings      map[uint64]*Booking
 	Tickets       map[uint64]*Ticket
 	Counters      map[string]int   // "office|day|prefix" → last number issued
@@ -47,6 +50,8 @@ type State struct {
 	active map[string][]uint64  // "phone|service" → the applicant's active bookings
 	holds  map[uint64]int64     // held bookings → hold expiry
 	refs   map[string]uint64    // booking reference → id
+	byDay  map[int64][]uint64   // UTC day of the visit → bookings whose personal data is still held
+	issued map[string][]*Ticket // office → its tickets in order of issue (and of IssuedAt)
 	// unreferenced counts bookings without a reference (made by an earlier
 	// version), which the next Tick references.
 	unreferenced int
@@ -77,7 +82,7 @@ func New(p Policy) *State {
 		Bookings: map[uint64]*Booking{}, Tickets: map[uint64]*Ticket{}, Counters: map[string]int{}, Retries: map[string]Retry{},
 		Subs: map[string]*Subscription{}, Outbox: map[string][]Notification{}, Dead: map[string][]Notification{},
 		seats: map[seatKey][]uint64{}, active: map[string][]uint64{}, holds: map[uint64]int64{}, plans: map[planKey]*plan{},
-		refs: map[string]uint64{},
+		refs: map[string]uint64{}, byDay: map[int64][]uint64{}, issued: map[string][]*Ticket{},
 	}
 }
 

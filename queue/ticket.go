@@ -77,6 +77,7 @@ func (s *State) enqueue(o *Office, t *Ticket, arrived int64) {
 	o.Waiting = append(o.Waiting, t)
 	o.counts[t.Service]++
 	s.Tickets[t.ID] = t
+	s.issued[t.Office] = append(s.issued[t.Office], t)
 }
 
 // checkIn puts a booked applicant who scanned their talon into the live
@@ -190,6 +191,7 @@ func (s *State) missBookings(o *Office, today string) {
 // leader proposes it when Due says there is something to do.
 func (s *State) tick(seed string) Result {
 	s.assignRefs(seed)
+	defer s.erasePersonal() // after the rollover has ended the visits due
 	for _, oc := range s.Region.Offices {
 		s.rollover(s.Offices[oc.ID])
 	}
@@ -217,7 +219,7 @@ func (s *State) Due(now int64) bool {
 		return false
 	}
 	now = max(now, s.Now) // a Tick is stamped no earlier than the state's time
-	if s.unreferenced > 0 {
+	if s.unreferenced > 0 || s.eraseDay(now) > s.ErasedThrough {
 		return true
 	}
 	for _, o := range s.Offices {

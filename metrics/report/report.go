@@ -53,7 +53,13 @@ type WindowStats struct {
 	service     []float64
 }
 
+// ticketLife bounds how long before an event its ticket was issued: a
+// ticket lives one office day (it expires at local midnight).
+const ticketLife = 2 * 86400
+
 // Stats computes an office's figures for the period [from, to) at time now.
+// It reads the tickets issued in the period and the day before, not all of
+// history.
 func Stats(r queue.Reader, office string, from, to, now int64) ([]ServiceStats, []WindowStats) {
 	o := r.Office(office)
 	if o == nil {
@@ -67,10 +73,7 @@ func Stats(r queue.Reader, office string, from, to, now int64) ([]ServiceStats, 
 	for _, w := range o.Windows {
 		windows[w.Number] = &WindowStats{Office: office, Window: w.Number}
 	}
-	for t := range r.Tickets() {
-		if t.Office != office {
-			continue
-		}
+	for t := range r.TicketsIssued(office, from-ticketLife, to) {
 		if w := windows[t.Window]; w != nil && t.CalledAt >= from && t.CalledAt < to {
 			w.Called++
 			if t.Status == queue.TicketDone && t.StartedAt > 0 {
@@ -215,12 +218,12 @@ func History(r queue.Reader, office string, now int64) []Point {
 		}
 		return int((t - first + step - 1) / step)
 	}
-	for t := range r.Tickets() {
+	for t := range r.TicketsIssued(office, first-step-ticketLife, last+1) {
 		end := t.CalledAt
 		if end == 0 {
 			end = t.FinishedAt
 		}
-		if t.Office != office || t.IssuedAt > last || (end != 0 && end <= first-step) {
+		if end != 0 && end <= first-step {
 			continue
 		}
 		if i := slot(t.IssuedAt); i >= 0 {
@@ -265,10 +268,7 @@ type Record struct {
 // in order of issue.
 func Records(rd queue.Reader, office string, from, to int64) []Record {
 	var out []Record
-	for t := range rd.Tickets() {
-		if t.Office != office || t.IssuedAt < from || t.IssuedAt >= to {
-			continue
-		}
+	for t := range rd.TicketsIssued(office, from, to) {
 		r := Record{Office: t.Office, Day: t.Day, Number: t.Number, Service: t.Service, Category: t.Category, Source: "walk_in",
 			SlotStart: t.SlotStart, IssuedAt: t.IssuedAt, ArrivedAt: t.ArrivedAt, CalledAt: t.CalledAt, StartedAt: t.StartedAt,
 			FinishedAt: t.FinishedAt, Window: t.Window, Recalls: t.Recalls, Outcome: string(t.Status)}
