@@ -54,7 +54,9 @@ func TestRetention(t *testing.T) {
 	if !strings.Contains(before, `"served":1`) {
 		t.Fatalf("the visit is not in the day's statistics: %s", before)
 	}
-	holds := func(data []byte) bool { return bytes.Contains(data, []byte(phone)) || bytes.Contains(data, []byte(name)) }
+	holds := func(data []byte) bool {
+		return bytes.Contains(data, []byte(phone)) || bytes.Contains(data, []byte(name))
+	}
 	backup := func() []byte {
 		resp, err := http.Get(d.base + "/api/v1/cluster/backup")
 		if err != nil {
