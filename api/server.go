@@ -82,6 +82,9 @@ type Reads interface {
 	WaitIndex(ctx context.Context, index uint64) error
 	AppliedIndex() uint64
 	Now() time.Time
+	// ArchivedTickets are the tickets of office issued in [from, to) that
+	// have left the live state for the node's archive.
+	ArchivedTickets(office string, from, to int64) ([]queue.Ticket, error)
 }
 
 // Admin administers the cluster.

@@ -64,19 +64,34 @@ func (s *Server) officeRead(c *fasthttp.RequestCtx, fn func(r queue.Reader, offi
 	return found
 }
 
+// officePeriod is the office in the path, the period asked and the tickets
+// of it (and of the day before, which its calls may come from) that have
+// left the live state for the archive, read outside the state's lock. On
+// false it has answered.
+func (s *Server) officePeriod(c *fasthttp.RequestCtx, now int64) (office string, from, to int64, archived []queue.Ticket, ok bool) {
+	if !s.officeRead(c, func(_ queue.Reader, id string, loc *time.Location) {
+		office = id
+		from, to, ok = period(c, loc, now)
+	}) || !ok {
+		return "", 0, 0, nil, false
+	}
+	archived, err := s.cfg.Store.ArchivedTickets(office, from-report.TicketLife, to)
+	if err != nil {
+		fail(c, 500, "internal", "the archive: "+err.Error())
+		return "", 0, 0, nil, false
+	}
+	return office, from, to, archived, true
+}
+
 func (s *Server) stats(c *fasthttp.RequestCtx) {
 	var services []report.ServiceStats
 	var windows []report.WindowStats
-	var from, to int64
-	ok := true
 	now := s.now()
-	if !s.officeRead(c, func(r queue.Reader, office string, loc *time.Location) {
-		if from, to, ok = period(c, loc, now); ok {
-			services, windows = report.Stats(r, office, from, to, now)
-		}
-	}) || !ok {
+	office, from, to, archived, ok := s.officePeriod(c, now)
+	if !ok {
 		return
 	}
+	s.cfg.Store.Read(func(r queue.Reader) { services, windows = report.Stats(r, archived, office, from, to, now) })
 	if string(c.QueryArgs().Peek("format")) == "csv" {
 		rows := [][]string{{"office", "service", "window", "tickets", "called", "called_within_15min_share", "booked_called",
 			"booked_called_within_5min_share", "mean_wait_s", "p90_wait_s", "no_shows", "no_show_rate", "served", "mean_service_s",
@@ -99,15 +114,11 @@ func (s *Server) stats(c *fasthttp.RequestCtx) {
 
 func (s *Server) records(c *fasthttp.RequestCtx) {
 	var recs []report.Record
-	ok := true
-	if !s.officeRead(c, func(r queue.Reader, office string, loc *time.Location) {
-		var from, to int64
-		if from, to, ok = period(c, loc, s.now()); ok {
-			recs = report.Records(r, office, from, to)
-		}
-	}) || !ok {
+	office, from, to, archived, ok := s.officePeriod(c, s.now())
+	if !ok {
 		return
 	}
+	s.cfg.Store.Read(func(r queue.Reader) { recs = report.Records(r, archived, office, from, to) })
 	if string(c.QueryArgs().Peek("format")) == "csv" {
 		rows := [][]string{{"office", "day", "number", "service", "category", "source", "booking", "slot_start", "issued_at", "arrived_at",
 			"called_at", "started_at", "finished_at", "window", "recalls", "outcome", "wait_s", "service_s"}}

@@ -137,7 +137,7 @@ func TestClusterForwardsAndReadsLinearizably(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.fsm.read(func(st *queue.State) {
-			if b := st.Bookings[r.Booking.ID]; b == nil || b.Phone != "79000000001" {
+			if b := st.Bookings[r.Booking.ID]; b == nil || b.Phone != "+79000000001" {
 				t.Errorf("node %s: booking %d not there after a linearizable read", s.cfg.ID, r.Booking.ID)
 			}
 		})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -37,10 +38,15 @@ type fsm struct {
 	// snapshots is the node's snapshot store: Restore takes the applied
 	// index from the snapshot raft restores, which is the newest there.
 	snapshots raft.SnapshotStore
+	// archive is where Ticks' archived records go (archive.go); restored is
+	// signalled after a snapshot is installed, for the archive to catch up.
+	archive  archive
+	restored chan struct{}
 }
 
-func newFSM(p queue.Policy, hub *node.Hub) *fsm {
-	return &fsm{policy: p, hub: hub, state: queue.New(p), haltCh: make(chan struct{}), advanced: make(chan struct{})}
+func newFSM(p queue.Policy, hub *node.Hub, dir string) *fsm {
+	return &fsm{policy: p, hub: hub, state: queue.New(p), haltCh: make(chan struct{}), advanced: make(chan struct{}),
+		archive: archive{dir: filepath.Join(dir, "archive")}, restored: make(chan struct{}, 1)}
 }
 
 // haltErr is why the node halted, or nil.
@@ -127,6 +133,12 @@ func (f *fsm) applyEntry(l *raft.Log) ([]queue.Result, error) {
 			continue
 		}
 		res[i] = f.state.Apply(decoded[i], stamp/1000, l.Index)
+		if a := res[i].Archive; a != nil {
+			if err := f.archive.write(a); err != nil {
+				return nil, fmt.Errorf("archive: %w", err)
+			}
+			res[i].Archive = nil
+		}
 	}
 	return res, nil
 }
@@ -198,6 +210,10 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.mu.Unlock()
 	f.notify()
 	f.hub.Reset(s.EventSeq)
+	select {
+	case f.restored <- struct{}{}:
+	default:
+	}
 	// Decoding left about as much garbage as the state itself: hand it back
 	// to the system now instead of holding the peak until the heap grows into it.
 	debug.FreeOSMemory()

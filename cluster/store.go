@@ -158,7 +158,7 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s := &Store{cfg: cfg, started: time.Now(), hub: node.NewHub(8192), proposals: make(chan *proposal, 4096), stop: make(chan struct{})}
 	s.fwd.all = map[string]*forwarder{}
-	s.fsm = newFSM(cfg.Policy, s.hub)
+	s.fsm = newFSM(cfg.Policy, s.hub, cfg.Dir)
 	s.peers.clients = map[string]*rpc.Client{}
 	s.peers.dial = func(addr string) (net.Conn, error) { return s.mux.dial(addr, connRPC, 2*time.Second) }
 	s.rpc = rpc.NewServer()
@@ -213,6 +213,7 @@ func Open(cfg Config) (*Store, error) {
 	s.spawn(s.watchLeader)
 	s.spawn(s.askLeader)
 	s.spawn(s.lead)
+	s.spawn(s.keepArchive)
 	if len(cfg.Join) > 0 {
 		s.spawn(s.join)
 	}
@@ -313,7 +314,7 @@ func Recover(cfg Config) error {
 	}
 	_, trans := raft.NewInmemTransport(raft.ServerAddress(addr))
 	conf := raft.Configuration{Servers: []raft.Server{{ID: raft.ServerID(cfg.ID), Address: raft.ServerAddress(addr)}}}
-	return raft.RecoverCluster(raftConfig(cfg.ID), newFSM(cfg.Policy, node.NewHub(16)), logs, bolt, snaps, trans, conf)
+	return raft.RecoverCluster(raftConfig(cfg.ID), newFSM(cfg.Policy, node.NewHub(16), cfg.Dir), logs, bolt, snaps, trans, conf)
 }
 
 // Apply commits one command through the log and returns its result and the

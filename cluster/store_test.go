@@ -187,7 +187,7 @@ func TestHaltOnUnknownCommand(t *testing.T) {
 func BenchmarkApply(b *testing.B) {
 	const seats, perEntry = 4, 256
 	newState := func() *fsm {
-		f := newFSM(scheduler.Default{}, node.NewHub(1024))
+		f := newFSM(scheduler.Default{}, node.NewHub(1024), b.TempDir())
 		reg, _ := encodeCommand(nil, &queue.SetRegion{Region: region(seats)})
 		f.Apply(&raftLog(1, encodeBatch(time.Now().UnixMilli(), [][]byte{reg}))[0])
 		return f

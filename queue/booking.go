@@ -141,6 +141,7 @@ func (s *State) book(c *Book) Result {
 	s.Bookings[b.ID] = b
 	s.index(b)
 	s.dated(b)
+	s.filed(b)
 	s.emit(Event{Kind: EvBookingMade, Office: o.Config.ID, Booking: copyOf(b)})
 	return Result{Booking: copyOf(b)}
 }
@@ -287,6 +288,7 @@ func (s *State) reschedule(c *Reschedule) Result {
 	}
 	s.index(b)
 	s.dated(b)
+	s.filed(b)
 	s.emit(Event{Kind: EvBookingMoved, Office: b.Office, Booking: copyOf(b)})
 	return Result{Booking: copyOf(b)}
 }

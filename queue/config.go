@@ -39,6 +39,9 @@ type Rules struct {
 	// PersonalDataDays is how many days after the day of a visit the
 	// applicant's name and phone are erased (retention.go).
 	PersonalDataDays int `json:"personal_data_days" yaml:"personal_data_days"` // 30
+	// ArchiveDays is how many days after its day a finished ticket or
+	// booking moves from the live state to the archive (retention.go).
+	ArchiveDays int `json:"archive_days" yaml:"archive_days"` // 90
 }
 
 func (r *Rules) defaults() {
@@ -61,6 +64,7 @@ func (r *Rules) defaults() {
 	}
 	def(&r.MaxRecalls, 2)
 	def(&r.PersonalDataDays, 30)
+	def(&r.ArchiveDays, 90)
 }
 
 // Service is an МФЦ service (услуга); its letter prefixes its ticket numbers.

@@ -22,6 +22,7 @@ type snapshot struct {
 	Index, EventSeq             uint64
 	NextBookingID, NextTicketID uint64
 	ErasedThrough               int64
+	ArchivedThrough             int64
 	Bookings                    []*Booking
 	Tickets                     []*Ticket
 	Counters                    map[string]int
@@ -45,7 +46,7 @@ type officeSnapshot struct {
 func (s *State) Save(w io.Writer) error {
 	snap := snapshot{
 		Version: snapshotVersion, Region: s.Region, Now: s.Now, Index: s.Index, EventSeq: s.EventSeq,
-		NextBookingID: s.NextBookingID, NextTicketID: s.NextTicketID, ErasedThrough: s.ErasedThrough, Counters: s.Counters, Retries: s.Retries,
+		NextBookingID: s.NextBookingID, NextTicketID: s.NextTicketID, ErasedThrough: s.ErasedThrough, ArchivedThrough: s.ArchivedThrough, Counters: s.Counters, Retries: s.Retries,
 		Subs: s.Subs, Outbox: s.Outbox, Dead: s.Dead,
 		Bookings: make([]*Booking, 0, len(s.Bookings)), Tickets: make([]*Ticket, 0, len(s.Tickets)),
 	}
@@ -88,6 +89,7 @@ func Load(r io.Reader, p Policy) (*State, error) {
 	s := New(p)
 	s.Now, s.Index, s.EventSeq = snap.Now, snap.Index, snap.EventSeq
 	s.NextBookingID, s.NextTicketID, s.ErasedThrough = snap.NextBookingID, snap.NextTicketID, snap.ErasedThrough
+	s.ArchivedThrough = snap.ArchivedThrough
 	if snap.Counters != nil {
 		s.Counters = snap.Counters
 	}
@@ -117,6 +119,7 @@ func Load(r io.Reader, p Policy) (*State, error) {
 		b.Office, b.Service, b.Status = intern(b.Office), intern(b.Service), BookingStatus(intern(string(b.Status)))
 		s.Bookings[b.ID] = b
 		s.dated(b)
+		s.filed(b)
 		if b.Ref != "" {
 			s.refs[b.Ref] = b.ID
 		} else {

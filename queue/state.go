@@ -36,22 +36,26 @@ type State struct {
 	// ErasedThrough is the last UTC day (unix seconds / 86400) whose
 	// bookings' personal data has been erased (retention.go).
 	ErasedThrough int64
-	Bookings      map[uint64]*Booking
-	Tickets       map[uint64]*Ticket
-	Counters      map[string]int   // "office|day|prefix" → last number issued
-	Retries       map[string]Retry // "kind|key" → what the first command with that idempotency key made
-	Subs          map[string]*Subscription
-	Outbox        map[string][]Notification // per subscription, in event order, not yet delivered
-	Dead          map[string][]Notification // per subscription, given up after retries
+	// ArchivedThrough is the last UTC day whose finished tickets and
+	// bookings have left the live state for the archive.
+	ArchivedThrough int64
+	Bookings        map[uint64]*Booking
+	Tickets         map[uint64]*Ticket
+	Counters        map[string]int   // "office|day|prefix" → last number issued
+	Retries         map[string]Retry // "kind|key" → what the first command with that idempotency key made
+	Subs            map[string]*Subscription
+	Outbox          map[string][]Notification // per subscription, in event order, not yet delivered
+	Dead            map[string][]Notification // per subscription, given up after retries
 
-	seats  map[seatKey][]uint64 // bookings starting in a slot, per service (for the configured caps)
-	plans  map[planKey]*plan    // window time per office day (capacity.go), rebuilt from Booking.Seat on load
-	placer *placer              // reused by every admission (placerFor)
-	active map[string][]uint64  // "phone|service" → the applicant's active bookings
-	holds  map[uint64]int64     // held bookings → hold expiry
-	refs   map[string]uint64    // booking reference → id
-	byDay  map[int64][]uint64   // UTC day of the visit → bookings whose personal data is still held
-	issued map[string][]*Ticket // office → its tickets in order of issue (and of IssuedAt)
+	seats   map[seatKey][]uint64 // bookings starting in a slot, per service (for the configured caps)
+	plans   map[planKey]*plan    // window time per office day (capacity.go), rebuilt from Booking.Seat on load
+	placer  *placer              // reused by every admission (placerFor)
+	active  map[string][]uint64  // "phone|service" → the applicant's active bookings
+	holds   map[uint64]int64     // held bookings → hold expiry
+	refs    map[string]uint64    // booking reference → id
+	byDay   map[int64][]uint64   // UTC day of the visit → bookings whose personal data is still held
+	byVisit map[int64][]uint64   // UTC day of the visit → bookings not archived yet
+	issued  map[string][]*Ticket // office → its tickets in order of issue (and of IssuedAt)
 	// unreferenced counts bookings without a reference (made by an earlier
 	// version), which the next Tick references.
 	unreferenced int
@@ -82,7 +86,7 @@ func New(p Policy) *State {
 		Bookings: map[uint64]*Booking{}, Tickets: map[uint64]*Ticket{}, Counters: map[string]int{}, Retries: map[string]Retry{},
 		Subs: map[string]*Subscription{}, Outbox: map[string][]Notification{}, Dead: map[string][]Notification{},
 		seats: map[seatKey][]uint64{}, active: map[string][]uint64{}, holds: map[uint64]int64{}, plans: map[planKey]*plan{},
-		refs: map[string]uint64{}, byDay: map[int64][]uint64{}, issued: map[string][]*Ticket{},
+		refs: map[string]uint64{}, byDay: map[int64][]uint64{}, byVisit: map[int64][]uint64{}, issued: map[string][]*Ticket{},
 	}
 }
 
@@ -230,6 +234,9 @@ type Result struct {
 	// Replayed: a command with the same idempotency key was applied
 	// before; this is its result, and nothing changed now.
 	Replayed bool `json:"replayed,omitempty"`
+	// Archive is what a Tick took out of the live state, for the node to
+	// write to its archive.
+	Archive *Archive `json:"-"`
 }
 
 // Apply applies one command at time now (stamped by the leader) as part of

@@ -191,7 +191,6 @@ func (s *State) missBookings(o *Office, today string) {
 // leader proposes it when Due says there is something to do.
 func (s *State) tick(seed string) Result {
 	s.assignRefs(seed)
-	defer s.erasePersonal() // after the rollover has ended the visits due
 	for _, oc := range s.Region.Offices {
 		s.rollover(s.Offices[oc.ID])
 	}
@@ -210,7 +209,9 @@ func (s *State) tick(seed string) Result {
 			delete(s.Retries, k)
 		}
 	}
-	return Result{}
+	// After the rollover has ended the visits due:
+	s.erasePersonal()
+	return Result{Archive: s.archive()}
 }
 
 // Due reports whether a Tick at time now would change anything.
@@ -219,7 +220,7 @@ func (s *State) Due(now int64) bool {
 		return false
 	}
 	now = max(now, s.Now) // a Tick is stamped no earlier than the state's time
-	if s.unreferenced > 0 || s.eraseDay(now) > s.ErasedThrough {
+	if s.unreferenced > 0 || s.eraseDay(now) > s.ErasedThrough || s.archiveDay(now) > s.ArchivedThrough {
 		return true
 	}
 	for _, o := range s.Offices {

@@ -26,8 +26,9 @@ type Store struct {
 	hub    *node.Hub
 	offset atomic.Int64 // nanoseconds added to the wall clock (AdvanceClock)
 
-	mu    sync.RWMutex
-	state *queue.State
+	mu       sync.RWMutex
+	state    *queue.State
+	archived []queue.Ticket // what Ticks took out of the live state
 }
 
 // New returns an empty node whose state uses policy p.
@@ -48,6 +49,10 @@ func (s *Store) Apply(_ context.Context, c queue.Command) (queue.Result, uint64,
 	s.mu.Lock()
 	index := s.state.Index + 1
 	res := s.state.Apply(decoded, s.Now().Unix(), index)
+	if res.Archive != nil {
+		s.archived = append(s.archived, res.Archive.Tickets...)
+		res.Archive = nil
+	}
 	events := s.state.TakeEvents()
 	s.mu.Unlock()
 	s.hub.Publish(events)
@@ -158,3 +163,17 @@ func (s *Store) Close() { s.hub.Close() }
 
 // Voters is 1: the store is a lone node.
 func (s *Store) Voters() int { return 1 }
+
+// ArchivedTickets are the tickets of office issued in [from, to) that Ticks
+// took out of the live state.
+func (s *Store) ArchivedTickets(office string, from, to int64) ([]queue.Ticket, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []queue.Ticket
+	for _, t := range s.archived {
+		if t.Office == office && t.IssuedAt >= from && t.IssuedAt < to {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"iter"
 	"math"
 	"slices"
 	"sort"
@@ -53,14 +54,31 @@ type WindowStats struct {
 	service     []float64
 }
 
-// ticketLife bounds how long before an event its ticket was issued: a
+// TicketLife bounds how long before an event its ticket was issued: a
 // ticket lives one office day (it expires at local midnight).
-const ticketLife = 2 * 86400
+const TicketLife = 2 * 86400
+
+// issued yields the archived tickets (those of the period that left the
+// live state), then the live ones of office issued in [from, to).
+func issued(r queue.Reader, archived []queue.Ticket, office string, from, to int64) iter.Seq[queue.Ticket] {
+	return func(yield func(queue.Ticket) bool) {
+		for _, t := range archived {
+			if t.IssuedAt >= from && t.IssuedAt < to && !yield(t) {
+				return
+			}
+		}
+		for t := range r.TicketsIssued(office, from, to) {
+			if !yield(t) {
+				return
+			}
+		}
+	}
+}
 
 // Stats computes an office's figures for the period [from, to) at time now.
 // It reads the tickets issued in the period and the day before, not all of
 // history.
-func Stats(r queue.Reader, office string, from, to, now int64) ([]ServiceStats, []WindowStats) {
+func Stats(r queue.Reader, archived []queue.Ticket, office string, from, to, now int64) ([]ServiceStats, []WindowStats) {
 	o := r.Office(office)
 	if o == nil {
 		return nil, nil
@@ -73,7 +91,7 @@ func Stats(r queue.Reader, office string, from, to, now int64) ([]ServiceStats, 
 	for _, w := range o.Windows {
 		windows[w.Number] = &WindowStats{Office: office, Window: w.Number}
 	}
-	for t := range r.TicketsIssued(office, from-ticketLife, to) {
+	for t := range issued(r, archived, office, from-TicketLife, to) {
 		if w := windows[t.Window]; w != nil && t.CalledAt >= from && t.CalledAt < to {
 			w.Called++
 			if t.Status == queue.TicketDone && t.StartedAt > 0 {
@@ -218,7 +236,7 @@ func History(r queue.Reader, office string, now int64) []Point {
 		}
 		return int((t - first + step - 1) / step)
 	}
-	for t := range r.TicketsIssued(office, first-step-ticketLife, last+1) {
+	for t := range r.TicketsIssued(office, first-step-TicketLife, last+1) {
 		end := t.CalledAt
 		if end == 0 {
 			end = t.FinishedAt
@@ -266,9 +284,9 @@ type Record struct {
 
 // Records are the visits to an office that joined a queue in [from, to),
 // in order of issue.
-func Records(rd queue.Reader, office string, from, to int64) []Record {
+func Records(rd queue.Reader, archived []queue.Ticket, office string, from, to int64) []Record {
 	var out []Record
-	for t := range rd.TicketsIssued(office, from, to) {
+	for t := range issued(rd, archived, office, from, to) {
 		r := Record{Office: t.Office, Day: t.Day, Number: t.Number, Service: t.Service, Category: t.Category, Source: "walk_in",
 			SlotStart: t.SlotStart, IssuedAt: t.IssuedAt, ArrivedAt: t.ArrivedAt, CalledAt: t.CalledAt, StartedAt: t.StartedAt,
 			FinishedAt: t.FinishedAt, Window: t.Window, Recalls: t.Recalls, Outcome: string(t.Status)}

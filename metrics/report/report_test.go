@@ -102,7 +102,7 @@ func scriptedDay(t *testing.T) (*queue.State, int64) {
 
 func TestStatsOfAScriptedDay(t *testing.T) {
 	st, t0 := scriptedDay(t)
-	services, windows := Stats(st.Reader(), "brn", t0-3600, t0+7200, t0+4000)
+	services, windows := Stats(st.Reader(), nil, "brn", t0-3600, t0+7200, t0+4000)
 	wantServices := []ServiceStats{
 		// consult: C waited 380 s, served 300 s.
 		{Office: "brn", Service: "consult", Tickets: 1, Called: 1, Within15: 1, MeanWait: 380, P90Wait: 380, Served: 1, MeanService: 300},
@@ -136,7 +136,7 @@ func TestStatsOfAScriptedDay(t *testing.T) {
 	}
 
 	// A period before anything happened has nothing in it.
-	services, windows = Stats(st.Reader(), "brn", t0-7200, t0-3600, t0+4000)
+	services, windows = Stats(st.Reader(), nil, "brn", t0-7200, t0-3600, t0+4000)
 	if services[1].Tickets != 0 || windows[0].OpenSeconds != 0 || windows[0].Called != 0 {
 		t.Errorf("an empty period: %+v %+v", services, windows)
 	}
@@ -170,7 +170,7 @@ func TestHistoryAndRecords(t *testing.T) {
 		}
 	}
 
-	recs := Records(st.Reader(), "brn", t0-3600, t0+7200)
+	recs := Records(st.Reader(), nil, "brn", t0-3600, t0+7200)
 	var numbers, sources, outcomes []string
 	for _, r := range recs {
 		numbers, sources, outcomes = append(numbers, r.Number), append(sources, r.Source), append(outcomes, r.Outcome)

@@ -190,7 +190,7 @@ func RunRegion(rs RegionScenario, policy queue.Policy, name string, seed uint64,
 	end := day0.AddDate(0, 0, rs.Days).Unix()
 	var busy, opened int64
 	for _, sc := range rs.Offices {
-		_, windows := report.Stats(r.st.Reader(), sc.Name, day0.Unix(), end, end)
+		_, windows := report.Stats(r.st.Reader(), nil, sc.Name, day0.Unix(), end, end)
 		for _, w := range windows {
 			busy, opened = busy+w.BusySeconds, opened+w.OpenSeconds
 		}
