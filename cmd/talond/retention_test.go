@@ -101,4 +101,39 @@ func TestRetention(t *testing.T) {
 	if v["status"] != "checked_in" || v["number"] != b["number"] {
 		t.Fatalf("the booking itself is gone: %s", body)
 	}
+	records := func() string {
+		code, body := d.get("/api/v1/offices/demo-24h/records?from=" + day + "&to=" + day)
+		if code != 200 || !strings.Contains(body, b["number"].(string)) {
+			t.Fatalf("records: %d %s", code, body)
+		}
+		return body
+	}
+	visits := records()
+
+	// Ninety days after, the visit leaves the live state for the archive:
+	// the booking is no longer there, the day's figures and records are.
+	d.mustPost("/api/v1/dev/clock", map[string]string{"advance": "1488h"}) // 62 days more
+	waitUntil(t, 20*time.Second, "the booking archived", func() bool {
+		code, _ := d.get("/api/v1/bookings/" + b["id"].(string))
+		return code == 404
+	})
+	if after := stats(); after != before {
+		t.Fatalf("the day's statistics changed with the archive:\n%s\n%s", before, after)
+	}
+	if after := records(); after != visits {
+		t.Fatalf("the day's records changed with the archive:\n%s\n%s", visits, after)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "archive", "demo-24h", "*.json"))
+	if len(files) == 0 {
+		t.Fatal("no archive on disk")
+	}
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		if holds(data) {
+			t.Fatalf("%s holds the applicant's name or phone", f)
+		}
+	}
+	if bytes.Contains(backup(), []byte(b["number"].(string))) {
+		t.Fatal("the archived booking is still in the live state's backup")
+	}
 }
