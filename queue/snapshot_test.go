@@ -93,3 +93,61 @@ func TestFirstVersionSnapshot(t *testing.T) {
 		t.Fatalf("the free move: %+v", r)
 	}
 }
+
+// BenchmarkHundredDays runs an office for 100 (and 200) days: 1,000
+// walk-in tickets and 500 booked visits a day, a Tick each night. It saves
+// and loads the state it ends with, with the archive (finished records leave
+// the live state 90 days after their day) and without it (kept for ever, as
+// before). The figure per operation is a restart's load; MB is the snapshot.
+func BenchmarkHundredDays(b *testing.B) {
+	for _, c := range []struct {
+		name       string
+		keep, days int
+	}{{"100d/archive-90d", 90, 100}, {"100d/keep-all", 100_000, 100}, {"200d/archive-90d", 90, 200}, {"200d/keep-all", 100_000, 200}} {
+		b.Run(c.name, func(b *testing.B) {
+			e := newEnv(&testing.T{}, "2026-01-05 08:00")
+			r := testRegion()
+			r.Rules.ArchiveDays = c.keep
+			r.Offices[0].Hours = map[string]string{"mon": "08:00-20:00", "tue": "08:00-20:00", "wed": "08:00-20:00", "thu": "08:00-20:00",
+				"fri": "08:00-20:00", "sat": "08:00-20:00", "sun": "08:00-20:00"}
+			r.Offices[0].Holidays, r.Offices[0].Windows = nil, nil
+			for w := 1; w <= 50; w++ {
+				r.Offices[0].Windows = append(r.Offices[0].Windows, queue.WindowConfig{Number: w, Services: []string{"snils"}, Bookings: true})
+			}
+			e.do(&queue.SetRegion{Region: r})
+			archived, phone := 0, 0
+			for d := range c.days {
+				morning := at("2026-01-05 08:00") + int64(d)*86400
+				e.now = morning
+				if res := e.do(&queue.Tick{}); res.Archive != nil {
+					archived += len(res.Archive.Tickets) + len(res.Archive.Bookings)
+				}
+				for i := range 1000 {
+					e.now = morning + int64(i)*40
+					e.do(&queue.Issue{Office: "brn", Service: "passport"})
+				}
+				for i := range 500 {
+					phone++
+					start := morning + 86400 + int64(i/50)*900
+					ref := queue.EncodeRef([16]byte{byte(phone), byte(phone >> 8), byte(phone >> 16), 'h'})
+					if res := e.do(&queue.Book{Office: "brn", Service: "snils", Start: start, Name: "Заявитель Тестовый",
+						Phone: fmt.Sprintf("+79%09d", phone), Ref: ref}); res.Err != nil {
+						b.Fatal(res.Err)
+					}
+				}
+			}
+			var buf bytes.Buffer
+			if err := e.s.Save(&buf); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := queue.Load(bytes.NewReader(buf.Bytes()), scheduler.Default{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(buf.Len())/1e6, "MB")
+			b.ReportMetric(float64(len(e.s.Tickets)+len(e.s.Bookings)), "live-records")
+			b.ReportMetric(float64(archived), "archived-records")
+		})
+	}
+}
