@@ -57,6 +57,8 @@ func main() {
 }
 
 const usage = `usage: talonctl [-addr URL] [-token T] <command>
+  -addr   a node's HTTP address (default $TALON_ADDR, else http://127.0.0.1:8080)
+  -token  an admin bearer token (default $TALON_TOKEN)
   status                      nodes, leader, terms, indexes and lag (exit 1 unless healthy)
   join <id> <raft-addr>       add a node; it is promoted to voter once caught up
   remove <id>                 remove a node (a dead one, or one being retired)
