@@ -227,6 +227,9 @@ func openStores(dir string) (*raftboltdb.BoltStore, raft.LogStore, raft.Snapshot
 		Path:        filepath.Join(dir, "raft.db"),
 		BoltOptions: &bbolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
 	})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return nil, nil, nil, fmt.Errorf("the data folder %s is in use by another talond (its raft.db is locked): stop that one, or give this one another -data", dir)
+	}
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("open raft.db: %w", err)
 	}

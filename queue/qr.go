@@ -48,6 +48,9 @@ func NewKeyring(active string, seed []byte, others map[string]ed25519.PublicKey)
 // PublicKeys are the keys a kiosk needs to check talons offline.
 func (k *Keyring) PublicKeys() map[string]ed25519.PublicKey { return k.pub }
 
+// Active is the id of the key that signs new talons.
+func (k *Keyring) Active() string { return k.active }
+
 // Sign returns the compact token for t: base64url of version, key id,
 // booking, office, slot start and the signature.
 func (k *Keyring) Sign(t Talon) string {

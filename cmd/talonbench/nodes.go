@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -136,7 +138,9 @@ func startCluster(bin, dir string, n int, r region, extra ...string) ([]*node, e
 		return nil, err
 	}
 	seed := filepath.Join(dir, "qr.seed")
-	if err := os.WriteFile(seed, []byte("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"), 0o600); err != nil {
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := os.WriteFile(seed, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	ca, err := pki.NewRegion("bench")

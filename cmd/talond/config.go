@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -110,9 +111,7 @@ func loadConfig(path string) (*Config, error) {
 		}
 	}
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
+	if err := decodeStrict(data, &c); err != nil {
 		return nil, fmt.Errorf("config %s: %w", orDemo(path), err)
 	}
 	if c.RegionFile != "" {
@@ -121,7 +120,7 @@ func loadConfig(path string) (*Config, error) {
 			return nil, err
 		}
 		c.Region = new(queue.Region)
-		if err := yaml.Unmarshal(rd, c.Region); err != nil {
+		if err := decodeStrict(rd, c.Region); err != nil {
 			return nil, fmt.Errorf("region %s: %w", c.RegionFile, err)
 		}
 	}
@@ -159,6 +158,48 @@ func loadConfig(path string) (*Config, error) {
 	}
 	return &c, nil
 }
+
+// exampleSeed is the talon signing key of the example configuration and
+// of the benchmarks: bytes 0 to 31, known to everyone.
+const exampleSeed = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+// exampleSecrets says which published secret the configuration uses: a
+// token still reading CHANGE-ME, or the example's talon signing key ("" if
+// none).
+func (c *Config) exampleSecrets(keys *queue.Keyring) string {
+	for _, t := range c.Auth.Tokens {
+		if strings.Contains(strings.ToUpper(t.Token), "CHANGE-ME") {
+			return fmt.Sprintf("token %q is the example's", t.Name)
+		}
+	}
+	seed, _ := base64.StdEncoding.DecodeString(exampleSeed)
+	public := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+	for id, k := range keys.PublicKeys() {
+		if k.Equal(public) && id == keys.Active() {
+			return fmt.Sprintf("talon signing key %q is the example's", id)
+		}
+	}
+	return ""
+}
+
+// decodeStrict decodes YAML into v, refusing keys v has no place for, and
+// says so in words: "line 3: unknown key htp_addr".
+func decodeStrict(data []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(v)
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, e := range te.Errors {
+		msgs[i] = unknownField.ReplaceAllString(e, "unknown key $1")
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+var unknownField = regexp.MustCompile(`field (\S+) not found in type .*`)
 
 func orDemo(path string) string {
 	if path == "" {

@@ -22,8 +22,20 @@ func TestConfigs(t *testing.T) {
 	if len(ex.tokens()) != 5 {
 		t.Fatalf("example tokens %v", ex.tokens())
 	}
-	if _, err := ex.keyring(); err != nil {
+	keys, err := ex.keyring()
+	if err != nil {
 		t.Fatalf("example keys: %v", err)
+	}
+	if why := ex.exampleSecrets(keys); !strings.Contains(why, "example") {
+		t.Fatalf("the example's published secrets pass: %q", why)
+	}
+	if why := demo.exampleSecrets(keys); why == "" {
+		t.Fatal("the example's signing key passes")
+	}
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte("region: {name: r}\nnode:\n  id: x\n  htp_addr: 127.0.0.1:1\n"), 0o600)
+	if _, err := loadConfig(p); err == nil || !strings.Contains(err.Error(), "line 4: unknown key htp_addr") || strings.Contains(err.Error(), "struct") {
+		t.Fatalf("a misspelt key: %v", err)
 	}
 	for name, text := range map[string]string{
 		"unknown field":  "node: {idd: x}\nregion: {name: r}",

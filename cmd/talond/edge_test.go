@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -166,5 +167,19 @@ func TestTokenQuotaAcrossNodes(t *testing.T) {
 	// Another role's token is not held back by the kiosk's budget.
 	if code, _, _ := send(t, nodes[2], "POST", "/api/v1/offices/demo-24h/windows/1/open", operatorToken, nil); code != 200 {
 		t.Fatalf("an operator after the kiosk's budget: %d", code)
+	}
+}
+
+// TestDataFolderInUse: a second talond on the same data folder says so and
+// exits, instead of "open raft.db: timeout".
+func TestDataFolderInUse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	bin, dir := buildTalond(t), t.TempDir()
+	startDaemon(t, bin, dir)
+	out, err := exec.Command(bin, "-data", dir, "-http", freePort(t), "-raft", freePort(t)).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "in use by another talond") {
+		t.Fatalf("a second talond on the folder: %v\n%s", err, out)
 	}
 }

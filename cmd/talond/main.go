@@ -51,6 +51,7 @@ func run() error {
 	plaintext := flag.Bool("raft-plaintext", false, "leave the Raft/RPC port without TLS: a single-node demo on loopback only")
 	qrKeyFile := flag.String("qr-key", "", "file with the base64 Ed25519 seed that signs talons (overrides qr_keys; every node of a cluster needs the same)")
 	webhookAllow := flag.String("webhook-allow", "", "comma-separated networks (CIDR) of loopback, link-local or private addresses webhooks may reach (adds to webhook_allow)")
+	demoSecrets := flag.Bool("demo-secrets", false, "accept the example configuration's published tokens and talon signing key (a demo only)")
 	authOpen := flag.Bool("auth-open", false, "serve without tokens on an address other than loopback (a demo in a container; overrides auth.open)")
 	devClock := flag.Bool("dev-clock", false, "demos and tests of one node only: POST /api/v1/dev/clock moves the clock forward")
 	faultReads := flag.Bool("fault-local-reads", false, "FOR TESTS ONLY: serve linearizable reads from this node's state without the leader (a deliberate bug the fault tests must catch)")
@@ -106,6 +107,9 @@ func run() error {
 	keys, err := cfg.keyring()
 	if err != nil {
 		return err
+	}
+	if why := cfg.exampleSecrets(keys); why != "" && !*demoSecrets {
+		return fmt.Errorf("%s: these are published in talon's repository; make your own (talonctl keygen, random tokens), or pass -demo-secrets for a demo", why)
 	}
 	policy := cfg.policy()
 	m := metrics.New(log)
