@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/talon-mfc/talon/cluster"
+	"github.com/talon-mfc/talon/internal/testenv"
 	"github.com/talon-mfc/talon/metrics"
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler"
@@ -236,10 +237,7 @@ func TestDockerfile(t *testing.T) {
 // TestSystemdUnit runs systemd-analyze verify on the unit (with ExecStart
 // pointing at a binary that exists here): any warning fails.
 func TestSystemdUnit(t *testing.T) {
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze is not installed")
-	}
+	analyze := testenv.Need(t, "systemd-analyze", "verifying the systemd unit")
 	raw, err := os.ReadFile("systemd/talond.service")
 	if err != nil {
 		t.Fatal(err)
@@ -340,10 +338,7 @@ func freeBase(t *testing.T) int {
 // TestPrometheusRules checks the scrape config and the rules with promtool
 // and runs the alerts' unit tests (rules_test.yml).
 func TestPrometheusRules(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool is not installed (.ci/run installs it from Debian)")
-	}
+	promtool := testenv.Need(t, "promtool", "checking the Prometheus rules")
 	for _, args := range [][]string{
 		{"check", "config", "prometheus/prometheus.yml"},
 		{"check", "rules", "prometheus/rules.yml"},

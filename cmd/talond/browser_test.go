@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/talon-mfc/talon/internal/testenv"
 	"github.com/talon-mfc/talon/queue"
 )
 
@@ -26,10 +26,7 @@ import (
 
 func browser(t *testing.T) (context.Context, context.CancelFunc) {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium is not installed (.ci/run installs it from Debian)")
-	}
+	path := testenv.Need(t, "chromium", "the pages in a real browser")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"), chromedp.WindowSize(1600, 900))
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -37,7 +34,7 @@ func browser(t *testing.T) (context.Context, context.CancelFunc) {
 	// Whatever the pages' Content-Security-Policy blocks fails the test.
 	var mu sync.Mutex
 	var blocked []string
-	err = chromedp.Listen(ctx, func(ev any) {
+	err := chromedp.Listen(ctx, func(ev any) {
 		var text string
 		switch e := ev.(type) {
 		case *cdplog.EventEntryAdded:

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/talon-mfc/talon/internal/testenv"
 	"github.com/talon-mfc/talon/queue"
 )
 
@@ -24,10 +25,7 @@ func TestPrometheusScrapesServiceLevel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("prometheus is not installed (.ci/run installs it from Debian)")
-	}
+	promBin := testenv.Need(t, "prometheus", "a real Prometheus scraping talond")
 	d := startDaemon(t, buildTalond(t), t.TempDir(), "-dev-clock")
 	post := func(path string, body any) map[string]any {
 		t.Helper()

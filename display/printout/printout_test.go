@@ -13,6 +13,7 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
 
+	"github.com/talon-mfc/talon/internal/testenv"
 	"github.com/talon-mfc/talon/queue"
 )
 
@@ -65,9 +66,7 @@ func TestPNGTalonScans(t *testing.T) {
 // pdftoppm and decodes the QR code from them; pdftotext finds the Cyrillic
 // text.
 func TestPDFTalonScans(t *testing.T) {
-	if _, err := exec.LookPath("pdftoppm"); err != nil {
-		t.Skip("pdftoppm is not installed (.ci/run installs poppler-utils)")
-	}
+	testenv.Need(t, "pdftoppm", "rendering the PDF talon for the QR decoder")
 	tl, _ := talon(t)
 	for _, format := range []string{"a4", "receipt"} {
 		b, err := PDF(tl, format)
