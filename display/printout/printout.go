@@ -12,6 +12,7 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
+	"strings"
 
 	"github.com/boombuler/barcode"
 	"github.com/boombuler/barcode/qr"
@@ -69,18 +70,36 @@ func PDF(t Talon, format string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var pdf *fpdf.Fpdf
-	var w, margin, qrSize float64
 	switch format {
 	case "receipt":
-		w, margin, qrSize = 80, 4, 56
-		pdf = fpdf.NewCustom(&fpdf.InitType{UnitStr: "mm", Size: fpdf.SizeType{Wd: w, Ht: 150}})
+		// A roll has no page height: lay the talon out on a long strip,
+		// then again on one exactly as long as it came out.
+		_, end := layout(t, qrBytes, 80, 4, 56, fpdf.NewCustom(&fpdf.InitType{UnitStr: "mm", Size: fpdf.SizeType{Wd: 80, Ht: 1000}}))
+		pdf, _ := layout(t, qrBytes, 80, 4, 56, fpdf.NewCustom(&fpdf.InitType{UnitStr: "mm", Size: fpdf.SizeType{Wd: 80, Ht: end + 4}}))
+		return output(pdf)
 	case "a4", "":
-		w, margin, qrSize = 210, 25, 80
-		pdf = fpdf.New("P", "mm", "A4", "")
+		pdf, _ := layout(t, qrBytes, 210, 25, 80, fpdf.New("P", "mm", "A4", ""))
+		return output(pdf)
 	default:
 		return nil, fmt.Errorf("format %q: a4 or receipt", format)
 	}
+}
+
+func output(pdf *fpdf.Fpdf) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := pdf.Output(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Arrival is what a talon tells its holder about coming.
+const Arrival = "Приходите за 5–10 минут до назначенного времени. Отсканируйте QR-код на терминале " +
+	"не раньше чем за 30 минут и не позже чем через 15 минут после начала приёма."
+
+// layout draws the talon on a page w mm wide and returns the document and
+// where the content ends (mm from the top).
+func layout(t Talon, qrBytes []byte, w, margin, qrSize float64, pdf *fpdf.Fpdf) (*fpdf.Fpdf, float64) {
 	pdf.SetMargins(margin, margin, margin)
 	pdf.SetAutoPageBreak(false, 0)
 	pdf.AddUTF8FontFromBytes("go", "", goregular.TTF)
@@ -105,44 +124,70 @@ func PDF(t Talon, format string) ([]byte, error) {
 	pdf.RegisterImageOptionsReader("qr", fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(qrBytes))
 	pdf.ImageOptions("qr", (w-qrSize)/2, pdf.GetY(), qrSize, qrSize, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
 	pdf.SetY(pdf.GetY() + qrSize + 2)
-	line("", 9, 4.5, "Приходите за 5–10 минут до назначенного времени. Отсканируйте QR-код на терминале "+
-		"не раньше чем за 30 минут и не позже чем через 15 минут после начала приёма.")
-	var buf bytes.Buffer
-	if err := pdf.Output(&buf); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	line("", 9, 4.5, Arrival)
+	return pdf, pdf.GetY()
 }
 
-// PNG renders the talon as an image (for a phone screen): the number, the
-// time, the office and the QR code.
+// PNG renders the talon as an image (for a phone screen): the office and
+// its address, the number, the service, the time, the QR code and how to
+// arrive, each line wrapped to the image's width.
 func PNG(t Talon) ([]byte, error) {
-	const width = 720
+	const width, pad = 720, 24
 	qrImg, err := QRImage(t.QR, 560)
 	if err != nil {
 		return nil, err
 	}
-	img := image.NewRGBA(image.Rect(0, 0, width, 1000))
+	img := image.NewRGBA(image.Rect(0, 0, width, 2400))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	y := 20
+	text := func(s string, size float64, bold bool) error {
+		face, err := fontFace(size, bold)
+		if err != nil {
+			return err
+		}
+		d := &font.Drawer{Dst: img, Src: image.NewUniform(color.Black), Face: face}
+		for _, l := range wrap(d, s, width-2*pad) {
+			y += int(size * 1.25) // down to this line's baseline
+			d.Dot = fixed.P(max(pad, (width-d.MeasureString(l).Round())/2), y)
+			d.DrawString(l)
+		}
+		y += 12
+		return nil
+	}
 	for _, l := range []struct {
 		text string
 		size float64
 		bold bool
-	}{{"Электронная запись в МФЦ", 30, true}, {t.Office, 26, false}, {t.Number, 72, true}, {t.Service, 26, false}, {t.When, 34, true}} {
-		face, err := fontFace(l.size, l.bold)
-		if err != nil {
+	}{{"Электронная запись в МФЦ", 30, true}, {t.Office, 26, false}, {t.Address, 20, false}, {t.Number, 72, true},
+		{t.Service, 26, false}, {t.When, 34, true}} {
+		if err := text(l.text, l.size, l.bold); err != nil {
 			return nil, err
 		}
-		d := &font.Drawer{Dst: img, Src: image.NewUniform(color.Black), Face: face}
-		adv := d.MeasureString(l.text).Round()
-		y += int(l.size * 1.2) // down to this line's baseline
-		d.Dot = fixed.P(max(10, (width-adv)/2), y)
-		d.DrawString(l.text)
-		y += 16
 	}
 	draw.Draw(img, qrImg.Bounds().Add(image.Pt((width-560)/2, y)), qrImg, image.Point{}, draw.Src)
-	return pngBytes(img.SubImage(image.Rect(0, 0, width, y+580)))
+	y += 560
+	if err := text(Arrival, 20, false); err != nil {
+		return nil, err
+	}
+	return pngBytes(img.SubImage(image.Rect(0, 0, width, min(y+20, img.Bounds().Dy()))))
+}
+
+// wrap breaks s into lines no wider than width as d measures them.
+func wrap(d *font.Drawer, s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		if next := strings.TrimSpace(line + " " + w); line == "" || d.MeasureString(next).Round() <= width {
+			line = next
+			continue
+		}
+		lines = append(lines, line)
+		line = w
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }
 
 func fontFace(size float64, bold bool) (font.Face, error) {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -103,5 +105,48 @@ func TestPDFTalonScans(t *testing.T) {
 	}
 	if _, err := PDF(tl, "letter"); err == nil {
 		t.Fatal("an unknown format was accepted")
+	}
+}
+
+// TestReceiptFitsItsText: the receipt grows with its content; with the
+// longest address of the demo region every word pdftotext finds lies on the
+// page, the last line of the arrival note included.
+func TestReceiptFitsItsText(t *testing.T) {
+	testenv.Need(t, "pdftotext", "reading the PDF talon's text and its boxes")
+	tl, _ := talon(t)
+	tl.Office = "Демонстрационный офис (круглосуточно)"
+	tl.Address = "г. Барнаул, Павловский тракт, 58 — учебный офис, открыт всегда, чтобы демо работало в любой час"
+	tl.Service = "Материнский (семейный) капитал: выдача сертификата и распоряжение средствами"
+	b, err := PDF(tl, "receipt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf := filepath.Join(t.TempDir(), "receipt.pdf")
+	os.WriteFile(pdf, b, 0o600)
+	out, err := exec.Command("pdftotext", "-bbox", pdf, "-").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	num := func(s, attr string) float64 {
+		m := regexp.MustCompile(attr + `="([0-9.]+)"`).FindStringSubmatch(s)
+		if m == nil {
+			t.Fatalf("no %s in %s", attr, s)
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		return v
+	}
+	page := regexp.MustCompile(`<page [^>]*>`).FindString(string(out))
+	width, height := num(page, "width"), num(page, "height")
+	words := regexp.MustCompile(`<word [^>]*>[^<]*</word>`).FindAllString(string(out), -1)
+	if len(words) < 30 {
+		t.Fatalf("%d words on the receipt", len(words))
+	}
+	for _, w := range words {
+		if num(w, "yMax") > height || num(w, "xMax") > width || num(w, "yMin") < 0 {
+			t.Errorf("off the %.0f×%.0f pt page: %s", width, height, w)
+		}
+	}
+	if !strings.Contains(string(out), "приёма.") {
+		t.Error("the arrival note's last word is missing")
 	}
 }
