@@ -458,6 +458,21 @@ func TestNoEnumerationAndBinding(t *testing.T) {
 	}
 }
 
+// TestNoFreeTimeSaysWhy: a day without free time comes with its reason.
+func TestNoFreeTimeSaysWhy(t *testing.T) {
+	n := start(t, nil)
+	for date, want := range map[string]string{slot(40, 10, 0)[:10]: "outside_horizon", slot(-2, 10, 0)[:10]: "past"} {
+		out := n.want("GET", "/api/v1/offices/brn/slots?service=passport&date="+date, nil, 200, "")
+		days, _ := out["no_free_time"].([]any)
+		if len(days) != 1 || days[0].(map[string]any)["reason"] != want {
+			t.Errorf("%s: %v, want %s", date, out["no_free_time"], want)
+		}
+	}
+	if out := n.want("GET", "/api/v1/offices/brn/slots?service=passport&date="+slot(2, 10, 0)[:10], nil, 200, ""); len(out["no_free_time"].([]any)) != 0 {
+		t.Errorf("an open day with free time: %v", out["no_free_time"])
+	}
+}
+
 // TestBadInput sends malformed and hostile bodies to every write endpoint:
 // each answer is a 4xx with an error code, never a 5xx, and nothing changes.
 func TestBadInput(t *testing.T) {

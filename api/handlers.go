@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -84,22 +85,47 @@ func (s *Server) slots(c *fasthttp.RequestCtx) {
 	}
 	var out []slotView
 	var derr *queue.Error
+	empty := []dayView{}
 	t := s.now()
 	s.cfg.Store.Read(func(r queue.Reader) {
 		date := string(args.Peek("date"))
-		if _, loc := r.Config(param(c, "office")); loc != nil && date == "" {
+		_, loc := r.Config(param(c, "office"))
+		if loc != nil && date == "" {
 			date = time.Unix(t, 0).In(loc).Format(time.DateOnly)
 		}
 		var slots []queue.Slot
-		if slots, derr = r.Slots(param(c, "office"), string(args.Peek("service")), date, days, t); derr == nil {
-			out = slotsView(r, slots, false)
+		if slots, derr = r.Slots(param(c, "office"), string(args.Peek("service")), date, days, t); derr != nil {
+			return
+		}
+		out = slotsView(r, slots, false)
+		// Each day without free time, and why.
+		free := map[string]bool{}
+		for _, sl := range slots {
+			if sl.Free > 0 {
+				free[time.Unix(sl.Start, 0).In(loc).Format(time.DateOnly)] = true
+			}
+		}
+		d, _ := time.ParseInLocation(time.DateOnly, date, loc)
+		for i := range days {
+			day := d.AddDate(0, 0, i).Format(time.DateOnly)
+			if !free[day] {
+				empty = append(empty, dayView{day, cmp.Or(r.DayClosed(param(c, "office"), day, t), "full")})
+			}
 		}
 	})
 	if derr != nil {
 		s.domainError(c, derr)
 		return
 	}
-	writeJSON(c, 200, map[string]any{"office": param(c, "office"), "service": string(args.Peek("service")), "slots": out})
+	writeJSON(c, 200, map[string]any{"office": param(c, "office"), "service": string(args.Peek("service")), "slots": out, "no_free_time": empty})
+}
+
+// dayView is a day without free time, and why: holiday, closed (not a
+// working day), closure (closed at short notice), past, outside_horizon,
+// or full.
+type dayView struct {
+	Date   string `json:"date"`
+	Reason string `json:"reason"`
 }
 
 func (s *Server) recommend(c *fasthttp.RequestCtx) {

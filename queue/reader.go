@@ -236,3 +236,43 @@ func (r Reader) Backlog(id string) (pending, dead int, head *Notification) {
 
 // DeadLetters is a copy of subscription id's dead letters.
 func (r Reader) DeadLetters(id string) []Notification { return slices.Clone(r.s.Dead[id]) }
+
+// Why a day has no free time (DayClosed).
+const (
+	DayHoliday = "holiday" // a holiday of the office's calendar closes it
+	DayClosed  = "closed"  // the office does not work that weekday
+	DayClosure = "closure" // closed at short notice (CloseOffice)
+	DayPast    = "past"
+	DayTooFar  = "outside_horizon" // beyond the booking horizon
+)
+
+// DayClosed says why the office is closed to bookings on its local date day
+// as of now ("" when it is open that day: then a day without free time is
+// full).
+func (r Reader) DayClosed(office, day string, now int64) string {
+	o := r.s.Offices[office]
+	if o == nil {
+		return DayClosed
+	}
+	d, err := time.ParseInLocation(time.DateOnly, day, o.loc)
+	if err != nil {
+		return DayClosed
+	}
+	end := d.AddDate(0, 0, 1).Unix()
+	switch h, holiday := o.holidays[day]; {
+	case end <= now:
+		return DayPast
+	case !o.withinDays(d.Unix(), now, r.s.Region.Rules.HorizonDays):
+		return DayTooFar
+	case holiday && h.closed():
+		return DayHoliday
+	case o.hoursOn(d).closed():
+		return DayClosed
+	}
+	for _, c := range o.Closures {
+		if c.From <= max(d.Unix(), now) && c.To >= end {
+			return DayClosure
+		}
+	}
+	return ""
+}
