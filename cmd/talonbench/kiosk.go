@@ -97,7 +97,7 @@ func (b *bench) soonBookings(nodes []*node) ([]talon, error) {
 			}
 		}
 	}
-	_, acked := storm("book for check-in", nodes, pairs, 64, 0, b.limit)
+	_, acked := storm("book for check-in", viaHTTP(nodes), pairs, 64, 0, b.limit)
 	var out []talon
 	for _, a := range acked {
 		var v struct{ QR string }

@@ -86,6 +86,9 @@ func (r *result) merge(p *result) {
 	}
 }
 
+// p is the q-quantile of the latencies, in seconds.
+func (r *result) p(q float64) float64 { return report.NearestRank(r.lat, q) }
+
 // rate is successful requests per second.
 func (r *result) rate() float64 { return float64(r.ok) / r.elapsed.Seconds() }
 

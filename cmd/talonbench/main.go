@@ -3,7 +3,7 @@
 // WebSocket, measures a ceiling in the same run, and checks afterwards that
 // nothing was double booked or lost.
 //
-//	talonbench [flags] storm|kiosk|reads|display|restart|all
+//	talonbench [flags] storm|kiosk|reads|display|restart|all|peers
 //
 // BENCHMARKS.md has the command for each scenario and the results.
 package main
@@ -44,6 +44,7 @@ var scenarios = map[string]func(*bench) error{
 	"reads":   (*bench).reads,
 	"display": (*bench).display,
 	"restart": (*bench).restart,
+	"peers":   (*bench).peers,
 }
 
 var order = []string{"storm", "kiosk", "reads", "display", "restart"}
@@ -65,7 +66,7 @@ func main() {
 	flag.IntVar(&b.calls, "calls", 30, "display: calls measured")
 	flag.IntVar(&b.records, "records", 1_000_000, "restart: bookings and tickets the node holds")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: talonbench [flags] storm|kiosk|reads|display|restart|all")
+		fmt.Fprintln(os.Stderr, "usage: talonbench [flags] storm|kiosk|reads|display|restart|all|peers")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -132,8 +133,17 @@ func (b *bench) cluster() ([]*node, error) {
 
 // day is the local date days from now in the bench region's time zone.
 func day(days int) string {
-	loc, _ := queue.LoadLocation("Asia/Barnaul")
-	return time.Now().In(loc).AddDate(0, 0, days).Format(time.DateOnly)
+	return time.Now().In(mustZone()).AddDate(0, 0, days).Format(time.DateOnly)
+}
+
+// mustZone is the bench region's time zone (from talon's embedded zone
+// data, so it is always there).
+func mustZone() *time.Location {
+	loc, err := queue.LoadLocation("Asia/Barnaul")
+	if err != nil {
+		panic(err)
+	}
+	return loc
 }
 
 // storm: portal clients race for a popular office's first slots, then book
@@ -149,7 +159,7 @@ func (b *bench) storm() error {
 	if err != nil {
 		return err
 	}
-	r, acked := storm("popular slots", nodes, popular, b.clients, 1, b.limit)
+	r, acked := storm("popular slots", viaHTTP(nodes), popular, b.clients, 1, b.limit)
 	fmt.Fprintln(b.out, r)
 	if err := checkBookings(nodes, b.region, day(1), acked, b.out); err != nil {
 		return err
@@ -160,7 +170,7 @@ func (b *bench) storm() error {
 	}
 	wait := profile(b.profile, "storm", nodes, 5)
 	cpu := meterCPU(nodes)
-	talon, acked := storm("whole day", nodes, whole, b.clients, 0, b.limit)
+	talon, acked := storm("whole day", viaHTTP(nodes), whole, b.clients, 0, b.limit)
 	fmt.Fprintln(b.out, talon)
 	fmt.Fprintln(b.out, cpu)
 	wait()
@@ -177,7 +187,7 @@ func (b *bench) storm() error {
 	for _, p := range whole {
 		p.next.Store(0)
 	}
-	ceiling, _ := storm("naive: fsync each", []*node{nd}, whole, b.clients, 0, b.ceiling)
+	ceiling, _ := storm("naive: fsync each", viaHTTP([]*node{nd}), whole, b.clients, 0, b.ceiling)
 	fmt.Fprintln(b.out, ceiling)
 	fmt.Fprintf(b.out, "ratio: talon %.0f bookings/s = %.1f× the naive design's %.0f/s\n", talon.rate(), talon.rate()/ceiling.rate(), ceiling.rate())
 	return nil

@@ -25,7 +25,7 @@ func (b *bench) reads() error {
 	for _, p := range whole {
 		p.starts = p.starts[:len(p.starts)/2]
 	}
-	storm("book half a day", nodes, whole, 64, 0, b.limit)
+	storm("book half a day", viaHTTP(nodes), whole, 64, 0, b.limit)
 
 	get := func(nd *node, path string) func(int, int) (outcome, string) {
 		return func(int, int) (outcome, string) {

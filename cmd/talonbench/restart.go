@@ -64,7 +64,7 @@ func (b *bench) restart() error {
 	if err != nil {
 		return err
 	}
-	r, acked := storm("log tail", nodes, pairs[:4], 64, 0, b.limit)
+	r, acked := storm("log tail", viaHTTP(nodes), pairs[:4], 64, 0, b.limit)
 	fmt.Fprintln(b.out, r)
 
 	nd.stop(syscall.SIGKILL)

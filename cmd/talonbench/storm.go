@@ -73,10 +73,31 @@ func bookingBody(office, service, start string) []byte {
 		office, service, start, phones.Add(1))
 }
 
-// storm books the slots of pairs through targets (client w uses target w
-// mod len) until every slot is full or limit has passed. Each client books
-// at most perClient times (0: no bound).
-func storm(name string, targets []*node, pairs []*pair, clients, perClient int, limit time.Duration) (*result, []booked) {
+// booker books slot idx of p for client w: the booking's id when it is
+// acknowledged, conflict when the slot is full.
+type booker func(w int, p *pair, idx int) (id string, o outcome, code string)
+
+// viaHTTP books through talon's API (client w uses target w mod len).
+func viaHTTP(targets []*node) booker {
+	return func(w int, p *pair, idx int) (string, outcome, string) {
+		code, body, err := targets[w%len(targets)].do("POST", "/api/v1/bookings", bookingBody(p.office, p.service, p.starts[idx]))
+		switch {
+		case err != nil:
+			return "", failed, "transport"
+		case code == 201:
+			return field(body, "id"), ok, ""
+		case code == 409 && field(body, "code") == "slot_taken":
+			return "", conflict, ""
+		default:
+			return "", failed, errorCode(code, body)
+		}
+	}
+}
+
+// storm books the slots of pairs with book until every slot is full or
+// limit has passed. Each client books at most perClient times (0: no
+// bound).
+func storm(name string, book booker, pairs []*pair, clients, perClient int, limit time.Duration) (*result, []booked) {
 	acked := make([][]booked, clients)
 	r := drive(name, clients, limit, func(w, i int) (outcome, string) {
 		if perClient > 0 && len(acked[w]) >= perClient {
@@ -88,19 +109,14 @@ func storm(name string, targets []*node, pairs []*pair, clients, perClient int, 
 			if idx >= len(p.starts) {
 				continue
 			}
-			code, body, err := targets[w%len(targets)].do("POST", "/api/v1/bookings", bookingBody(p.office, p.service, p.starts[idx]))
-			switch {
-			case err != nil:
-				return failed, "transport"
-			case code == 201:
-				acked[w] = append(acked[w], booked{field(body, "id"), p, idx})
-				return ok, ""
-			case code == 409 && field(body, "code") == "slot_taken":
+			id, o, code := book(w, p, idx)
+			switch o {
+			case ok:
+				acked[w] = append(acked[w], booked{id, p, idx})
+			case conflict:
 				p.next.CompareAndSwap(int32(idx), int32(idx+1))
-				return conflict, ""
-			default:
-				return failed, errorCode(code, body)
 			}
+			return o, code
 		}
 		return done, ""
 	})

@@ -18,10 +18,16 @@ func Need(t testing.TB, program, forWhat string) string {
 	if err == nil {
 		return path
 	}
-	msg := program + " is not installed (" + forWhat + "; .ci/run installs it from Debian)"
+	Missing(t, program+" is not installed ("+forWhat+"; .ci/run installs it from Debian)")
+	return ""
+}
+
+// Missing skips the test saying what is missing, or fails it under
+// TALON_REQUIRE_ALL=1.
+func Missing(t testing.TB, msg string) {
+	t.Helper()
 	if os.Getenv("TALON_REQUIRE_ALL") == "1" {
 		t.Fatal(msg + ", and TALON_REQUIRE_ALL=1 asks for every test")
 	}
 	t.Skip(msg)
-	return ""
 }
