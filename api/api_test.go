@@ -758,3 +758,37 @@ func TestRegionChangeAndClosure(t *testing.T) {
 		t.Fatalf("unplaced after the closure was lifted: %v", u)
 	}
 }
+
+// TestAlternativesFollowTheState: the alternatives of a taken slot are
+// cached per state, so once the first one offered is filled, the next
+// refusal offers it no more.
+func TestAlternativesFollowTheState(t *testing.T) {
+	n := start(t, nil)
+	taken := slot(1, 10, 0)
+	phone := 0
+	fill := func(start string) map[string]any { // books start until it is refused; the refusal
+		for range 10 {
+			phone++
+			code, out := n.call("POST", "/api/v1/bookings", booking("brn", start, fmt.Sprintf("+7 913 %07d", phone), false))
+			if code == 409 {
+				return out["error"].(map[string]any)["alternatives"].(map[string]any)
+			}
+			if code != 201 {
+				t.Fatalf("booking %s: %d %v", start, code, out)
+			}
+		}
+		t.Fatalf("%s never filled", start)
+		return nil
+	}
+	first := fill(taken)["same_office"].([]any)[0].(map[string]any)["start"].(string)
+	again := fill(taken)["same_office"].([]any)[0].(map[string]any)["start"].(string)
+	if again != first {
+		t.Fatalf("the same state offered %s, then %s", first, again)
+	}
+	fill(first)
+	for _, a := range fill(taken)["same_office"].([]any) {
+		if a.(map[string]any)["start"] == first {
+			t.Fatalf("a full slot %s still offered as an alternative", first)
+		}
+	}
+}
