@@ -90,6 +90,11 @@ func (b *bench) main(args []string) error {
 	if b.region.Offices > 99 || b.limit <= 0 || b.ceiling <= 0 || b.run <= 0 {
 		return fmt.Errorf("-offices is at most 99; -limit, -ceiling and -run must be positive")
 	}
+	if b.profile != "" {
+		if err := os.MkdirAll(b.profile, 0o755); err != nil {
+			return err
+		}
+	}
 	dir, err := os.MkdirTemp("", "talonbench")
 	if err != nil {
 		return err

@@ -59,7 +59,7 @@ func (b *bench) restart() error {
 		}
 	}
 	// The log tail: bookings on a day the data set left empty.
-	tailDay := day(25)
+	tailDay := day(tailDays)
 	pairs, err := slotsOf(nodes[0], b.region, tailDay, 0)
 	if err != nil {
 		return err
@@ -92,6 +92,9 @@ func (b *bench) restart() error {
 	return nil
 }
 
+// tailDays is how many days ahead the log tail books.
+const tailDays = 25
+
 // dataset builds the bench region's state with b.records bookings and
 // tickets and returns it as a backup.
 func (b *bench) dataset() ([]byte, *queue.State, error) {
@@ -117,11 +120,16 @@ func (b *bench) dataset() ([]byte, *queue.State, error) {
 		return nil, nil, err
 	}
 	// Bookings: all the window time of each office, day after day, in
-	// visits of one slot (the services other than passport).
+	// visits of one slot (the services other than passport), up to half the
+	// records or as many as the horizon holds; the tickets make up the rest.
+	// The tail's day stays empty.
 	bookings := b.records / 2
 	phone := 0
-	loc, _ := queue.LoadLocation("Asia/Barnaul")
+	loc := mustZone()
 	for d := 1; phone < bookings && d < 31; d++ {
+		if d == tailDays {
+			continue
+		}
 		date := time.Now().In(loc).AddDate(0, 0, d)
 		for o := 0; o < b.region.Offices && phone < bookings; o++ {
 			for m := 0; m < 24*60 && phone < bookings; m += 15 {
@@ -149,7 +157,7 @@ func (b *bench) dataset() ([]byte, *queue.State, error) {
 			}
 		}
 	}
-	for i := range b.records - bookings {
+	for i := range b.records - phone {
 		office, w := b.region.office(i%b.region.Offices), 1+(i/b.region.Offices)%b.region.Windows
 		if err := apply(&queue.Issue{Office: office, Service: walkIn}); err != nil {
 			return nil, nil, err
