@@ -734,14 +734,21 @@ const (
 // confirmed by the leader, as a target its state must reach to be ready.
 // (A restarted follower's own commit index is 0 until the leader first
 // speaks: comparing with it said "ready" with an empty state.)
+//
+// Until it has an answer it asks every 50 ms, so a restarted follower is
+// ready as soon as it hears of the leader and has applied, not up to half a
+// second later.
 func (s *Store) askLeader() {
-	t := time.NewTicker(caughtUpEvery)
+	t := time.NewTicker(caughtUpEvery / 10)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
+		}
+		if c := s.caughtUp.Load(); c != nil && time.Since(c.at) < caughtUpEvery {
+			continue
 		}
 		addr, _ := s.raft.LeaderWithID()
 		if addr == "" || s.raft.State() == raft.Leader {

@@ -656,19 +656,27 @@ func (fc *freeCounter) free(service string, k, limit int) int {
 // seated are the bookings of office o that hold a seat on day today or
 // later (the caps' index holds every live and checked-in booking), in
 // booking order.
-func (s *State) seated(o *Office) []*Booking {
-	var out []*Booking
+func (s *State) seated(o *Office) []*Booking { return s.seatedIn(o.Config.ID)[o.Config.ID] }
+
+// seatedByOffice is seated for every office, in one pass over the seats.
+func (s *State) seatedByOffice() map[string][]*Booking { return s.seatedIn("") }
+
+// seatedIn is seated for office, or for every office when it is "".
+func (s *State) seatedIn(office string) map[string][]*Booking {
+	out := map[string][]*Booking{}
 	for k, ids := range s.seats {
-		if k.Office != o.Config.ID {
+		if office != "" && k.Office != office {
 			continue
 		}
 		for _, id := range ids {
 			if b := s.Bookings[id]; b.holdsSeat(s.Now) {
-				out = append(out, b)
+				out[k.Office] = append(out[k.Office], b)
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b *Booking) int { return cmp.Compare(a.ID, b.ID) })
+	for _, bs := range out {
+		slices.SortFunc(bs, func(a, b *Booking) int { return cmp.Compare(a.ID, b.ID) })
+	}
 	return out
 }
 

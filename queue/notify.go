@@ -246,15 +246,21 @@ func (s *State) remind(o *Office) {
 	if !due {
 		return
 	}
+	// Tomorrow's visits are filed under the UTC days its local day spans
+	// (a scan of every booking took 2.7 s of the state machine's time with
+	// 445k bookings in 16 offices, each office's reminders once a day).
+	from, _ := time.ParseInLocation(time.DateOnly, tomorrow, o.loc)
+	start, end := from.Unix(), from.AddDate(0, 0, 1).Unix()
 	var ids []uint64
-	for _, list := range s.active {
-		for _, id := range list {
-			if b := s.Bookings[id]; b.Office == o.Config.ID && b.Status == BookingConfirmed && o.localDay(b.Start) == tomorrow {
+	for d := start / day; d <= (end-1)/day; d++ {
+		for _, id := range s.byVisit[d] {
+			if b := s.Bookings[id]; b != nil && b.Office == o.Config.ID && b.Status == BookingConfirmed && b.Start >= start && b.Start < end {
 				ids = append(ids, id)
 			}
 		}
 	}
 	slices.Sort(ids)
+	ids = slices.Compact(ids) // a booking moved within the day is filed twice
 	for _, id := range ids {
 		s.emit(Event{Kind: EvBookingReminder, Office: o.Config.ID, Booking: copyOf(s.Bookings[id])})
 	}

@@ -109,7 +109,9 @@ func TestNotificationsFlow(t *testing.T) {
 
 // TestReminderOnceTheDayBefore: at the region's reminder time (18:00 in the
 // office's time zone, Asia/Barnaul) each confirmed booking of tomorrow gets
-// one reminder, not before, not twice, and not again after a restart.
+// one reminder, not before, not twice, and not again after a restart; one
+// moved within the day (filed under it twice) once, one moved to another
+// day not.
 func TestReminderOnceTheDayBefore(t *testing.T) {
 	e := newEnv(t, "2026-11-23 10:00")
 	subscribe(e, queue.Subscription{ID: "sms", URL: "https://sms.example/hook", Kinds: []string{queue.NReminder}})
@@ -117,6 +119,10 @@ func TestReminderOnceTheDayBefore(t *testing.T) {
 	e.book("brn", "passport", "2026-11-24 11:00", "79000000002", false)
 	e.book("brn", "passport", "2026-11-25 10:00", "79000000003", false) // the day after: not yet
 	e.book("brn", "passport", "2026-11-24 12:00", "79000000004", true)  // held, not confirmed
+	moved := e.book("brn", "snils", "2026-11-24 14:00", "79000000006", false).Booking.ID
+	wantCode(t, e.do(&queue.Reschedule{Booking: moved, Start: at("2026-11-24 15:00")}), "")
+	away := e.book("brn", "passport", "2026-11-24 16:00", "79000000007", false).Booking.ID
+	wantCode(t, e.do(&queue.Reschedule{Booking: away, Start: at("2026-11-26 10:00")}), "")
 	tick := func(when string) int {
 		e.now = at(when)
 		if e.s.Due(e.now) {
@@ -127,8 +133,8 @@ func TestReminderOnceTheDayBefore(t *testing.T) {
 	if n := tick("2026-11-23 17:59"); n != 0 {
 		t.Fatalf("%d reminders before 18:00", n)
 	}
-	if n := tick("2026-11-23 18:00"); n != 2 {
-		t.Fatalf("%d reminders at 18:00, want 2", n)
+	if n := tick("2026-11-23 18:00"); n != 3 {
+		t.Fatalf("%d reminders at 18:00, want 3", n)
 	}
 	if e.s.Due(at("2026-11-23 18:30")) {
 		t.Fatal("a tick is still due after the reminders went out")
@@ -140,11 +146,11 @@ func TestReminderOnceTheDayBefore(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.s = restored
-	if n := tick("2026-11-23 21:00"); n != 2 {
-		t.Fatalf("%d reminders after a restart, want still 2", n)
+	if n := tick("2026-11-23 21:00"); n != 3 {
+		t.Fatalf("%d reminders after a restart, want still 3", n)
 	}
-	if n := tick("2026-11-24 18:00"); n != 3 {
-		t.Fatalf("%d reminders the next evening, want 3", n)
+	if n := tick("2026-11-24 18:00"); n != 4 {
+		t.Fatalf("%d reminders the next evening, want 4", n)
 	}
 	for _, n := range e.s.Outbox["sms"] {
 		if n.Phone == "" || n.Start == 0 || n.Office != "brn" {

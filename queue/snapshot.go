@@ -115,6 +115,7 @@ func Load(r io.Reader, p Policy) (*State, error) {
 		slices.SortFunc(snap.Bookings, func(a, b *Booking) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	s.Bookings = make(map[uint64]*Booking, len(snap.Bookings))
+	s.refs, s.active = make(map[string]uint64, len(snap.Bookings)), make(map[string][]uint64, len(snap.Bookings))
 	for _, b := range snap.Bookings {
 		b.Office, b.Service, b.Status = intern(b.Office), intern(b.Service), BookingStatus(intern(string(b.Status)))
 		s.Bookings[b.ID] = b
@@ -167,9 +168,10 @@ func Load(r io.Reader, p Policy) (*State, error) {
 // again in booking order, and stays unplaced, never dropped, if none fits.
 func (s *State) restorePlans() {
 	var rest []*Booking
+	seated := s.seatedByOffice()
 	for _, oc := range s.Region.Offices {
 		o := s.Offices[oc.ID]
-		for _, b := range s.seated(o) {
+		for _, b := range seated[oc.ID] {
 			if b.Slots == 0 {
 				b.Slots = o.visit[b.Service]
 			}
