@@ -43,6 +43,7 @@ func (s *Server) Configure(srv *fasthttp.Server) {
 	srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout = 30*time.Second, 30*time.Second, 2*time.Minute
 	srv.DisablePreParseMultipartForm = true
 	srv.NoDefaultServerHeader = true
+	srv.KeepHijackedConns = true // the hall screens' feed serves its connections itself (display.Hub.Serve)
 }
 
 // requestLimits is the body bound and read timeout of a request, from its

@@ -484,29 +484,41 @@ func (h *Hub) Serve(c *fasthttp.RequestCtx, office string) {
 		c.Error(`{"error":{"code":"forbidden","message":"pages of this origin may not open the feed"}}`, 403)
 		return
 	}
+	// The screen is served on the raw connection by a goroutine of its own,
+	// and the hijack handler returns at once: fasthttp's read buffer of the
+	// connection (8 KiB, the header bound) is then garbage instead of held for
+	// as long as the screen stays (8 of 22.5 KB per idle screen). So the
+	// server must keep hijacked connections (api.Configure sets it). A
+	// client sends nothing before the upgrade's answer, so that buffer holds
+	// nothing to lose.
+	raw := c.Conn()
 	c.HijackSetNoResponse(true)
-	c.Hijack(func(nc net.Conn) {
-		nc.SetDeadline(time.Time{})
-		// The upgrade and the first frames (a snapshot's JSON) run on a
-		// goroutine of their own, so this one, which then reads the screen
-		// for as long as it stays, keeps a small stack.
-		var sc *conn
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			out := &batchConn{Conn: nc}
-			ws, err := h.up.Upgrade(&hijacked{nc: out}, req, nil)
-			if err != nil {
-				h.log.Debug("websocket upgrade", "err", err)
-				return
-			}
-			sc = h.open(ws, out, office, window, since)
-		}()
-		<-done
-		if sc != nil {
-			h.read(sc)
+	c.Hijack(func(net.Conn) { go h.screen(raw, req, office, window, since) })
+}
+
+// screen upgrades the connection of a screen and reads it until it goes.
+func (h *Hub) screen(nc net.Conn, req *http.Request, office string, window int, since uint64) {
+	defer nc.Close()
+	nc.SetDeadline(time.Time{})
+	// The upgrade and the first frames (a snapshot's JSON) run on a
+	// goroutine of their own, so this one, which then reads the screen for
+	// as long as it stays, keeps a small stack.
+	var sc *conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		out := &batchConn{Conn: nc}
+		ws, err := h.up.Upgrade(&hijacked{nc: out}, req, nil)
+		if err != nil {
+			h.log.Debug("websocket upgrade", "err", err)
+			return
 		}
-	})
+		sc = h.open(ws, out, office, window, since)
+	}()
+	<-done
+	if sc != nil {
+		h.read(sc)
+	}
 }
 
 // hijacked is the http.ResponseWriter gorilla/websocket upgrades through:
@@ -582,8 +594,8 @@ func (h *Hub) read(c *conn) {
 	}
 }
 
-// close unregisters the screen once no writer holds it: fasthttp reuses
-// the connection when the hijack handler returns.
+// close unregisters the screen once no writer holds it (screen then
+// closes the connection).
 func (h *Hub) close(c *conn) {
 	c.mu.Lock()
 	c.closed = true // no more frames for it

@@ -46,7 +46,8 @@ func TestFeedResumes(t *testing.T) {
 	defer hub.Close()
 	srv := api.New(api.Config{Store: store, Keys: keys, Policy: scheduler.Default{}, Screens: hub})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	hs := &fasthttp.Server{Handler: srv.Handler()}
+	hs := &fasthttp.Server{}
+	srv.Configure(hs)
 	go hs.Serve(ln)
 	defer hs.Shutdown()
 	url := "ws://" + ln.Addr().String() + "/api/v1/offices/brn/feed"

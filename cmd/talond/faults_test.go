@@ -478,6 +478,6 @@ func checkHistory(t *testing.T, h *history, ops []timedOp) {
 	t.Logf("%d operations (%d issue, %d book, %d cancel, %d slot reads, %d queue reads; %d unresolved), checked in %s",
 		len(ops), counts[opIssue], counts[opBook], counts[opCancel], counts[opReadSlot], counts[opReadQueue], unresolved, took.Round(time.Millisecond))
 	if !ok {
-		t.Error("the history is not linearizable")
+		t.Errorf("the history is not linearizable: %s", explain(h, ops))
 	}
 }

@@ -148,6 +148,34 @@ func linearizable(h *history, ops []timedOp) (bool, time.Duration) {
 	return res == porcupine.Ok, time.Since(start)
 }
 
+// explain is what a failed check needs to be understood: the key whose
+// history is not linearizable on its own, and that history in call order
+// (times in ms from the start, the answering node's client).
+func explain(h *history, ops []timedOp) string {
+	byKey := map[string][]timedOp{}
+	for _, op := range ops {
+		byKey[op.in.key] = append(byKey[op.in.key], op)
+	}
+	for key, kops := range byKey {
+		if ok, _ := linearizable(h, kops); ok {
+			continue
+		}
+		slices.SortFunc(kops, func(a, b timedOp) int { return a.call.Compare(b.call) })
+		var b strings.Builder
+		fmt.Fprintf(&b, "key %s (%d operations):\n", key, len(kops))
+		for _, op := range kops {
+			ret := "never"
+			if !op.unresolved {
+				ret = fmt.Sprintf("%.1f", float64(op.ret.Sub(h.start).Microseconds())/1000)
+			}
+			fmt.Fprintf(&b, "  client %d  %.1f → %s ms  %s\n", op.client, float64(op.call.Sub(h.start).Microseconds())/1000, ret,
+				talonModel.DescribeOperation(op.in, op.out))
+		}
+		return b.String()
+	}
+	return "every key is linearizable on its own"
+}
+
 // The model accepts the histories a correct node produces and refuses the
 // ones a lost write, a repeated number, a sold-out seat sold again or a
 // stale read produce.
