@@ -759,9 +759,9 @@ func TestRegionChangeAndClosure(t *testing.T) {
 	}
 }
 
-// TestAlternativesFollowTheState: the alternatives of a taken slot are the
-// same for the same state, and once the first one offered is filled, the
-// next refusal offers it no more.
+// TestAlternativesFollowTheState: the alternatives of a taken slot are
+// cached per state, so once the first one offered is filled, the next
+// refusal offers it no more.
 func TestAlternativesFollowTheState(t *testing.T) {
 	n := start(t, nil)
 	taken := slot(1, 10, 0)

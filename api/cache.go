@@ -13,11 +13,15 @@ import (
 // rendering. A write or the next second empties the cache. An answer stored
 // under index i was rendered from a state at i or later, never earlier, so
 // it is never older than a fresh one would be.
-type answers struct {
+type answers = cache[string, answer]
+
+// cache holds values that are a function of their key, the state's applied
+// index and the clock's second: it empties when either moves.
+type cache[K comparable, V any] struct {
 	mu    sync.Mutex
 	index uint64
 	now   int64
-	m     map[string]answer
+	m     map[K]V
 }
 
 type answer struct {
@@ -29,17 +33,17 @@ type answer struct {
 // maxAnswers bounds the cache (a day's slots are a few kilobytes).
 const maxAnswers = 2048
 
-func (a *answers) get(key string, index uint64, now int64) (answer, bool) {
+func (a *cache[K, V]) get(key K, index uint64, now int64) (V, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.index != index || a.now != now {
-		a.index, a.now, a.m = index, now, map[string]answer{}
+		a.index, a.now, a.m = index, now, map[K]V{}
 	}
 	v, ok := a.m[key]
 	return v, ok
 }
 
-func (a *answers) put(key string, index uint64, now int64, v answer) {
+func (a *cache[K, V]) put(key K, index uint64, now int64, v V) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.index == index && a.now == now && len(a.m) < maxAnswers {

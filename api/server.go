@@ -138,6 +138,17 @@ type Server struct {
 	router  *router.Router
 	limits  limiters
 	answers answers // the public reads' cache
+	alts    alts    // the alternatives of taken slots
+}
+
+// alts caches the alternatives offered for a taken slot. In a storm the
+// requests that find a popular slot taken come many at once, at the same
+// state and second, and all get the same nearest free slots.
+type alts = cache[altKey, *alternativesView]
+
+type altKey struct {
+	office, service string
+	start           int64
 }
 
 // New builds the API server.
@@ -465,7 +476,9 @@ func (s *Server) await(c *fasthttp.RequestCtx, level string) bool {
 }
 
 // alternatives are the nearest free slots for a slot_taken answer to a
-// booking or reschedule, computed and rendered under one read of the state.
+// booking or reschedule, computed and rendered under one read of the state
+// (or taken from the cache, when another request already did at that
+// state and second; the views are never changed after).
 func (s *Server) alternatives(cmd queue.Command) (v *alternativesView) {
 	now := s.now()
 	s.cfg.Store.Read(func(r queue.Reader) {
@@ -479,7 +492,13 @@ func (s *Server) alternatives(cmd queue.Command) (v *alternativesView) {
 				office, service, start = b.Office, b.Service, c.Start
 			}
 		}
+		key := altKey{office, service, start}
+		if cached, ok := s.alts.get(key, r.Index(), now); ok {
+			v = cached
+			return
+		}
 		v = altView(r, r.Alternatives(office, service, start, now))
+		s.alts.put(key, r.Index(), now, v)
 	})
 	return v
 }
