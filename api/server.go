@@ -341,8 +341,10 @@ func (s *Server) index(c *fasthttp.RequestCtx) {
 }
 
 func (s *Server) readyz(c *fasthttp.RequestCtx) {
-	if !s.cfg.Store.Ready() {
-		fail(c, 503, "not_ready", "this node cannot serve writes yet")
+	// The reason comes from the same look as the answer (a node that turns
+	// ready between two requests cannot answer 503 without one).
+	if st := s.cfg.Store.Status(); !st.Ready {
+		fail(c, 503, "not_ready", "this node cannot serve current data yet: "+st.NotReady)
 		return
 	}
 	c.SetBodyString("ready\n")

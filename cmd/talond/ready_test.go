@@ -2,12 +2,18 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/talon-mfc/talon/cluster/node"
 )
+
+// notReadyReasons are the reasons /readyz may give for a 503.
+var notReadyReasons = []string{node.NotReadyHalted, node.NotReadyClock, node.NotReadyNoLeader, node.NotReadyCatchingUp, node.NotReadyNoRegion}
 
 // watchReadiness polls a node every 10 ms until stop and fails the test
 // whenever /readyz answers 200 while the node serves an empty or older
@@ -24,9 +30,9 @@ func watchReadiness(t *testing.T, d *daemon, floor uint64, stop <-chan struct{})
 				return
 			case <-time.After(10 * time.Millisecond):
 			}
-			if code, _ := d.get("/readyz"); code != 200 {
-				if st := d.status(); code == 503 && st.ID != "" && st.NotReady == "" {
-					t.Errorf("%s: not ready, and its status says no reason", d.id)
+			if code, body := d.get("/readyz"); code != 200 {
+				if code == 503 && !slices.ContainsFunc(notReadyReasons, func(r string) bool { return strings.Contains(body, ": "+r) }) {
+					t.Errorf("%s: not ready, and it says no reason: %s", d.id, body)
 				}
 				continue
 			}
