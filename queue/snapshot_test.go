@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -149,5 +150,28 @@ func BenchmarkHundredDays(b *testing.B) {
 			b.ReportMetric(float64(len(e.s.Tickets)+len(e.s.Bookings)), "live-records")
 			b.ReportMetric(float64(archived), "archived-records")
 		})
+	}
+}
+
+// TestSnapshotRoundTrip: every booking and ticket reads back from a
+// snapshot as it was, its strings (packed and interned on load) included.
+func TestSnapshotRoundTrip(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	e.win(1, queue.ActOpen)
+	for i := range 5 {
+		e.book("brn", "passport", fmt.Sprintf("2026-11-24 %d:00", 10+i), fmt.Sprintf("7900000000%d", i), i%2 == 0)
+		e.issue("passport", "")
+	}
+	e.win(1, queue.ActCallNext)
+	var buf bytes.Buffer
+	if err := e.s.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	l, err := queue.Load(&buf, scheduler.Default{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(l.Bookings, e.s.Bookings) || !reflect.DeepEqual(l.Tickets, e.s.Tickets) {
+		t.Fatalf("after a snapshot:\n%+v\n%+v\nwant\n%+v\n%+v", l.Bookings, l.Tickets, e.s.Bookings, e.s.Tickets)
 	}
 }
