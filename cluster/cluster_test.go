@@ -407,3 +407,27 @@ func TestForwardOneByOne(t *testing.T) {
 		}
 	})
 }
+
+// TestConfirmTerm: the leader's read index is confirmed by questions asked
+// after it was taken, not by answers to earlier heartbeats: the current
+// term is confirmed while a follower answers, an earlier term is not (the
+// followers answer a later one), and with both followers gone nothing is.
+func TestConfirmTerm(t *testing.T) {
+	nodes := startCluster(t, 3)
+	l, f := leaderOf(nodes)
+	term := l.raft.CurrentTerm()
+	if !l.confirmTerm(term) {
+		t.Fatal("the leader's own term was not confirmed")
+	}
+	if l.confirmTerm(term - 1) {
+		t.Fatal("an earlier term was confirmed")
+	}
+	f[0].Close()
+	if !l.confirmTerm(term) {
+		t.Fatal("one follower of two gone: the term was not confirmed")
+	}
+	f[1].Close()
+	if l.confirmTerm(term) {
+		t.Fatal("both followers gone: the term was confirmed")
+	}
+}

@@ -134,6 +134,14 @@ func (v service) ReadIndex(_ struct{}, r *ReadIndex) (err error) {
 	return err
 }
 
+// TermReply is a node's current Raft term.
+type TermReply struct{ Term uint64 }
+
+func (v service) Term(_ struct{}, r *TermReply) error {
+	r.Term = v.s.raft.CurrentTerm()
+	return nil
+}
+
 func (v service) Hello(_ struct{}, h *Hello) error {
 	*h = v.s.hello()
 	return nil
