@@ -80,24 +80,17 @@ func (s *Store) offsetTo(ctx context.Context, addr string) (time.Duration, error
 // 100 ms once a majority answered. A single voter has nobody to compare
 // with.
 func (s *Store) measureClocks() {
-	servers, err := s.servers()
+	others, voters, err := s.otherVoters()
 	if err != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	answers := make(chan time.Duration, len(servers))
-	voters, asked := 0, 0
-	for _, sv := range servers {
-		if sv.Suffrage != raft.Voter {
-			continue
-		}
-		if voters++; string(sv.ID) == s.cfg.ID {
-			continue
-		}
-		asked++
+	answers := make(chan time.Duration, len(others))
+	asked := len(others)
+	for _, addr := range others {
 		go func() {
-			d, err := s.offsetTo(ctx, string(sv.Address))
+			d, err := s.offsetTo(ctx, addr)
 			if err != nil {
 				d = math.MinInt64 // no answer
 			}

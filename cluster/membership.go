@@ -22,6 +22,21 @@ func (s *Store) servers() ([]raft.Server, error) {
 	return f.Configuration().Servers, nil
 }
 
+// otherVoters are the addresses of the voters other than this node, and
+// how many voters there are.
+func (s *Store) otherVoters() (others []string, voters int, err error) {
+	servers, err := s.servers()
+	for _, sv := range servers {
+		if sv.Suffrage != raft.Voter {
+			continue
+		}
+		if voters++; string(sv.ID) != s.cfg.ID {
+			others = append(others, string(sv.Address))
+		}
+	}
+	return others, voters, err
+}
+
 func (s *Store) hello() Hello {
 	h := Hello{ID: s.cfg.ID, Addr: s.mux.Addr().String()}
 	servers, _ := s.servers()

@@ -496,25 +496,18 @@ func (s *Store) WaitIndex(ctx context.Context, index uint64) error {
 // answers its current term; one that moved to a later term has voted for
 // another leader, or will not take this one's appends.
 func (s *Store) confirmTerm(term uint64) bool {
-	servers, err := s.servers()
+	others, voters, err := s.otherVoters()
 	if err != nil {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	answers := make(chan bool, len(servers))
-	voters, asked := 0, 0
-	for _, sv := range servers {
-		if sv.Suffrage != raft.Voter {
-			continue
-		}
-		if voters++; string(sv.ID) == s.cfg.ID {
-			continue
-		}
-		asked++
+	answers := make(chan bool, len(others))
+	asked := len(others)
+	for _, addr := range others {
 		go func() {
 			var r TermReply
-			err := s.peers.call(ctx, string(sv.Address), "Term", struct{}{}, &r)
+			err := s.peers.call(ctx, addr, "Term", struct{}{}, &r)
 			answers <- err == nil && r.Term == term
 		}()
 	}
