@@ -89,7 +89,6 @@ type Reads interface {
 
 // Admin administers the cluster.
 type Admin interface {
-	Ready() bool
 	Status() node.Status
 	Nodes(ctx context.Context) ([]node.Member, error)
 	Join(ctx context.Context, id, addr string) error

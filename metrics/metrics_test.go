@@ -123,15 +123,21 @@ func TestWaitsFromEvents(t *testing.T) {
 	}
 }
 
+// attached is metrics following an in-memory node, both closed at the end
+// of the test.
+func attached(t *testing.T) (*Metrics, *memstore.Store) {
+	m, s := New(nil), memstore.New(scheduler.Default{})
+	t.Cleanup(s.Close)
+	m.Attach(s, t.TempDir())
+	t.Cleanup(m.Close)
+	return m, s
+}
+
 // TestExpositionFollowsConventions runs the client library's linter over
 // the whole exposition of a live node, and checks that no label carries a
 // ticket or person.
 func TestExpositionFollowsConventions(t *testing.T) {
-	m := New(nil)
-	s := memstore.New(scheduler.Default{})
-	defer s.Close()
-	m.Attach(s, t.TempDir())
-	defer m.Close()
+	m, s := attached(t)
 	ctx := context.Background()
 	s.Apply(ctx, &queue.SetRegion{Region: region()})
 	s.Apply(ctx, &queue.Issue{Office: "brn", Service: "passport"})
@@ -187,11 +193,7 @@ func gauge(t *testing.T, m *Metrics, name string) float64 {
 // TestMetricsFollowARestore: after an older backup is restored (event
 // numbers start again lower), the metrics still count the next call.
 func TestMetricsFollowARestore(t *testing.T) {
-	m := New(nil)
-	s := memstore.New(scheduler.Default{})
-	defer s.Close()
-	m.Attach(s, t.TempDir())
-	defer m.Close()
+	m, s := attached(t)
 	ctx := context.Background()
 	do := func(c queue.Command) {
 		t.Helper()

@@ -249,8 +249,7 @@ func (s *State) remind(o *Office) {
 	// Tomorrow's visits are filed under the UTC days its local day spans
 	// (a scan of every booking took 2.7 s of the state machine's time with
 	// 445k bookings in 16 offices, each office's reminders once a day).
-	from, _ := time.ParseInLocation(time.DateOnly, tomorrow, o.loc)
-	start, end := from.Unix(), from.AddDate(0, 0, 1).Unix()
+	start, end := o.slotStart(tomorrow, 0), o.slotStart(tomorrow, o.slotsPerDay())
 	var ids []uint64
 	for d := start / day; d <= (end-1)/day; d++ {
 		for _, id := range s.byVisit[d] {

@@ -63,7 +63,7 @@ func startEtcd(b *bench) (*peer, error) {
 		}
 	}
 	for _, m := range members {
-		if err := waitPort(m.cmd, m.client, m.logs); err != nil {
+		if err := waitPort(m.cmd, nil, m.client, m.logs); err != nil {
 			stop()
 			return nil, err
 		}

@@ -223,19 +223,20 @@ func children(pid int) []int {
 	return out
 }
 
-// waitPort waits until something accepts connections at addr or the
-// process ends.
-func waitPort(cmd *exec.Cmd, addr string, logs fmt.Stringer) error {
+// waitPort waits until something accepts connections at addr, or the
+// process ends (exited closes; nil: not watched).
+func waitPort(cmd *exec.Cmd, exited <-chan struct{}, addr string, logs fmt.Stringer) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			conn.Close()
 			return nil
 		}
-		if cmd.ProcessState != nil {
-			break
+		select {
+		case <-exited:
+			return fmt.Errorf("%s ended:\n%s", filepath.Base(cmd.Path), tail(logs.String(), 3000))
+		case <-time.After(20 * time.Millisecond):
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("%s did not listen at %s:\n%s", filepath.Base(cmd.Path), addr, tail(logs.String(), 3000))
 }

@@ -84,16 +84,19 @@ func startPostgres(b *bench) (*peer, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	go cmd.Wait()
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	stop := func() {
 		cmd.Process.Signal(syscall.SIGINT) // fast shutdown
-		for deadline := time.Now().Add(30 * time.Second); cmd.ProcessState == nil && time.Now().Before(deadline); {
-			time.Sleep(20 * time.Millisecond)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-exited
 		}
-		cmd.Process.Kill()
 		os.RemoveAll(dir)
 	}
-	p, err := pgPeer(b, addr, cmd, logs)
+	p, err := pgPeer(b, addr, cmd, exited, logs)
 	if err != nil {
 		stop()
 		return nil, err
@@ -103,8 +106,8 @@ func startPostgres(b *bench) (*peer, error) {
 	return p, nil
 }
 
-func pgPeer(b *bench, addr string, cmd *exec.Cmd, logs *bytes.Buffer) (*peer, error) {
-	if err := waitPort(cmd, addr, logs); err != nil {
+func pgPeer(b *bench, addr string, cmd *exec.Cmd, exited <-chan struct{}, logs *bytes.Buffer) (*peer, error) {
+	if err := waitPort(cmd, exited, addr, logs); err != nil {
 		return nil, err
 	}
 	cfg, err := pgxpool.ParseConfig(fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", addr))

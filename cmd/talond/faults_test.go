@@ -79,7 +79,10 @@ func (fc *faultCluster) healed() {
 }
 
 // A fault is done to the cluster while clients run; it returns once the
-// fault is over (not necessarily healed).
+// fault is over (not necessarily healed). Its sleeps are how long the fault
+// lasts (an isolation of 12 s outlives the election timeouts), not waits for
+// a condition: nothing is asserted after them; healed and settle then wait
+// for the cluster with deadlines.
 type fault struct {
 	name string
 	do   func(fc *faultCluster)

@@ -97,10 +97,7 @@ func (s *Store) AdvanceClock(d time.Duration) error {
 	return nil
 }
 
-// Ready is always true, and the node always leads.
-func (s *Store) Ready() bool { return true }
-
-// Leads is always true.
+// Leads is always true: the node is its own leader.
 func (s *Store) Leads() bool { return true }
 
 // LastContact is 0: the node is its own leader.
