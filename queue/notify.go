@@ -266,27 +266,17 @@ func (s *State) remind(o *Office) {
 	o.RemindedFor = tomorrow
 }
 
-// nearTurn tells the waiting applicants of office o who now have at most
-// turn_near_ahead others ahead of them for their service, once per ticket.
-// The scan stops once every waiting service has shown that many.
+// nearTurn tells the waiting applicants of office o whom the policy's
+// forecast now puts at most turn_near_ahead calls from their own (at the
+// windows that serve their service), once per ticket.
 func (s *State) nearTurn(o *Office) {
-	n := s.Region.Rules.TurnNearAhead
-	ahead := map[string]int{}
-	left := 0
-	for _, sv := range o.Config.Services {
-		left += min(o.counts[sv], n+1)
+	if len(o.Waiting) == 0 {
+		return
 	}
+	n := s.Region.Rules.TurnNearAhead
+	f := s.policy.Forecast(o, Outlook{Expected: s.expected(o, s.Now), Near: n}, s.Now)
 	for _, t := range o.Waiting {
-		if left == 0 {
-			break
-		}
-		k := ahead[t.Service]
-		if k > n {
-			continue
-		}
-		ahead[t.Service]++
-		left--
-		if !t.Near {
+		if k, ok := f.Near[t.ID]; ok && k <= n && !t.Near {
 			t.Near = true
 			s.emit(Event{Kind: EvTurnNear, Office: o.Config.ID, Ticket: copyOf(t), Ahead: k})
 		}

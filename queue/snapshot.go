@@ -40,6 +40,7 @@ type officeSnapshot struct {
 	Spans              []Span
 	RemindedFor, Level string
 	Closures           []Closure
+	Shows              Shows // absent before the forecast counted them: zero
 }
 
 // Save writes the whole state to w.
@@ -63,7 +64,7 @@ func (s *State) Save(w io.Writer) error {
 		}
 	}
 	for id, o := range s.Offices {
-		os := officeSnapshot{ID: id, Day: o.Day, Recent: o.Recent, Spans: o.Spans, RemindedFor: o.RemindedFor, Level: o.Level, Closures: o.Closures}
+		os := officeSnapshot{ID: id, Day: o.Day, Recent: o.Recent, Spans: o.Spans, RemindedFor: o.RemindedFor, Level: o.Level, Closures: o.Closures, Shows: o.Shows}
 		for _, w := range o.Windows {
 			os.Windows = append(os.Windows, *w)
 		}
@@ -147,7 +148,7 @@ func Load(r io.Reader, p Policy) (*State, error) {
 		if o == nil {
 			continue
 		}
-		o.Day, o.Recent, o.Spans, o.RemindedFor, o.Level, o.Closures = os.Day, os.Recent, os.Spans, os.RemindedFor, os.Level, os.Closures
+		o.Day, o.Recent, o.Spans, o.RemindedFor, o.Level, o.Closures, o.Shows = os.Day, os.Recent, os.Spans, os.RemindedFor, os.Level, os.Closures, os.Shows
 		for _, w := range os.Windows {
 			if ow := o.Window(w.Number); ow != nil {
 				ow.State, ow.Current, ow.Since, ow.Serving, ow.Busy = w.State, w.Current, w.Since, w.Serving, w.Busy

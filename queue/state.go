@@ -15,9 +15,8 @@ import (
 type Policy interface {
 	// Pick chooses the ticket that window w calls next, or nil.
 	Pick(o *Office, w *Window, now int64) *Ticket
-	// EstimateWait is the expected wait in seconds of a new ticket for service
-	// at office o.
-	EstimateWait(o *Office, service string, now int64) int64
+	// Forecast plays out office o's next calls from now (see Outlook).
+	Forecast(o *Office, in Outlook, now int64) Forecast
 	// Level is office o's load level: low, medium or high.
 	Level(o *Office, now int64) string
 }
@@ -97,6 +96,7 @@ type Office struct {
 	Waiting []*Ticket // waiting tickets in arrival order; change through enqueue, unqueue, setWaiting
 	Day     string    // the local day the live queue belongs to
 	Recent  []Call    // the latest calls, for the load figures
+	Shows   Shows     // how its booked applicants came, for the forecast
 	Spans   []Span    // past periods in which a window was open, for occupancy
 	// RemindedFor is the date whose bookings were reminded; Level the last
 	// load level, to tell when it drops.
@@ -379,7 +379,7 @@ func (s *State) setRegion(c *SetRegion) Result {
 			continue
 		}
 		o.setWaiting(old.Waiting)
-		o.Day, o.Recent, o.Spans, o.RemindedFor, o.Level, o.Closures = old.Day, old.Recent, old.Spans, old.RemindedFor, old.Level, old.Closures
+		o.Day, o.Recent, o.Spans, o.RemindedFor, o.Level, o.Closures, o.Shows = old.Day, old.Recent, old.Spans, old.RemindedFor, old.Level, old.Closures, old.Shows
 		for _, w := range o.Windows {
 			if ow := old.Window(w.Number); ow != nil {
 				w.State, w.Current, w.Since, w.Serving, w.Busy = ow.State, ow.Current, ow.Since, ow.Serving, ow.Busy

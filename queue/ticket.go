@@ -37,7 +37,7 @@ type Ticket struct {
 	Status         TicketStatus `json:"status"`
 	Window         int          `json:"window,omitempty"`
 	Recalls        int          `json:"recalls,omitempty"`
-	Position       int          `json:"position"`   // place in the queue of its service at issue
+	Position       int          `json:"position"`   // at issue: 1 + the calls forecast before its own at the windows that serve its service
 	EstWait        int64        `json:"est_wait_s"` // wait estimate given at issue, seconds
 	RedirectedFrom uint64       `json:"redirected_from,omitempty"`
 	Near           bool         `json:"-"` // told that its turn is near
@@ -72,8 +72,8 @@ func (s *State) issue(c *Issue) Result {
 // wait estimate it is given.
 func (s *State) enqueue(o *Office, t *Ticket, arrived int64) {
 	t.Day, t.IssuedAt, t.ArrivedAt, t.Status = o.Day, s.Now, arrived, TicketWaiting
-	t.Position = o.counts[t.Service] + 1
-	t.EstWait = s.policy.EstimateWait(o, t.Service, s.Now)
+	f := s.policy.Forecast(o, Outlook{Expected: s.expected(o, s.Now), Service: t.Service}, s.Now)
+	t.Position, t.EstWait = f.Ahead+1, f.Wait
 	o.Waiting = append(o.Waiting, t)
 	o.counts[t.Service]++
 	s.Tickets[t.ID] = t
@@ -120,8 +120,10 @@ func (s *State) checkIn(c *CheckIn) Result {
 		delete(s.active, a)
 	}
 	t := &Ticket{ID: s.nextID(&s.NextTicketID), Office: o.Config.ID, Service: b.Service, Number: b.Number, Booking: b.ID, SlotStart: b.Start}
+	b.Status, b.Ticket = BookingCheckedIn, t.ID // first: the forecast no longer expects it
 	s.enqueue(o, t, s.Now)
-	b.Status, b.Ticket = BookingCheckedIn, t.ID
+	o.Shows.Came++
+	o.Shows.Late += max(0, s.Now-b.Start)
 	s.emit(Event{Kind: EvTicketCheckedIn, Office: o.Config.ID, Ticket: copyOf(t), Booking: copyOf(b)})
 	return Result{Ticket: copyOf(t), Booking: copyOf(b)}
 }
@@ -183,6 +185,7 @@ func (s *State) missBookings(o *Office, today string) {
 		s.unindex(b)
 		s.unseat(b)
 		b.Status, b.HoldUntil = BookingMissed, 0
+		o.Shows.Missed++
 		s.emit(Event{Kind: EvBookingMissed, Office: b.Office, Booking: copyOf(b)})
 	}
 }

@@ -78,7 +78,7 @@ func Recommend(rd queue.Reader, p queue.Policy, service string, now int64) []Rec
 		if !o.Offers(service) {
 			continue
 		}
-		r := Recommendation{Office: oc.ID, EstWait: p.EstimateWait(o, service, now), Open: o.IsOpen(now)}
+		r := Recommendation{Office: oc.ID, EstWait: p.Forecast(o, queue.Outlook{Expected: rd.Expected(oc.ID, now), Service: service}, now).Wait, Open: o.IsOpen(now)}
 		if sl, ok := rd.EarliestFree(oc.ID, service, now); ok {
 			r.Earliest = &sl
 		}

@@ -1,87 +1,142 @@
 package scheduler
 
 import (
-	"cmp"
-	"maps"
+	"math"
 	"slices"
 
 	"github.com/talon-mfc/talon/queue"
 )
 
-// Default is talon's first calling policy and wait estimate.
+// Default is talon's calling policy and forecast.
 //
-// Pick: among waiting tickets for services the window serves, the first by
-// ahead: booked applicants whose slot has begun, then anyone waiting 40
-// minutes or more, then priority categories, then those who can still make
-// the 15-minute norm, then the rest; the longest wait first within each.
+// Pick: among the waiting tickets for services the window serves, the one
+// with the lowest rank (see rankOf): anyone who has waited agingCap or more
+// (longest first), then booked applicants whose slot has begun (earliest
+// slot first), then priority categories, then everyone else by deadline:
+// the 15-minute norm while it can still be kept, agingCap after.
 //
-// EstimateWait: a forecast of the next calls (see EstimateWait).
+// Forecast: a playout of the next calls (see forecast).
 type Default struct{}
 
 var _ queue.Policy = Default{}
 
 // Pick implements queue.Policy.
 func (Default) Pick(o *queue.Office, w *queue.Window, now int64) *queue.Ticket {
-	var best *queue.Ticket
-	for _, t := range o.Waiting {
-		if w.Serves(t.Service) && (best == nil || ahead(o, t, best, now)) {
-			best = t
-		}
-	}
-	return best
+	return pick(o, w, now, rankOf)
+}
+
+// Forecast implements queue.Policy.
+func (Default) Forecast(o *queue.Office, in queue.Outlook, now int64) queue.Forecast {
+	return forecast(o, in, now, rankOf)
 }
 
 // FCFS is the baseline most queue systems use: a window calls the
 // longest-waiting applicant among the services it serves, with no regard
-// for bookings or categories. Its estimate is Default's.
+// for bookings or categories.
 type FCFS struct{ Default }
 
 // Pick implements queue.Policy.
 func (FCFS) Pick(o *queue.Office, w *queue.Window, now int64) *queue.Ticket {
+	return pick(o, w, now, fcfsRank)
+}
+
+// Forecast implements queue.Policy: the playout in FCFS's order.
+func (FCFS) Forecast(o *queue.Office, in queue.Outlook, now int64) queue.Forecast {
+	return forecast(o, in, now, fcfsRank)
+}
+
+// rank orders tickets as a window calls them: the lowest first.
+type rank struct {
+	class int
+	at    int64 // within the class, lower first
+	id    uint64
+}
+
+func (a rank) less(b rank) bool {
+	if a.class != b.class {
+		return a.class < b.class
+	}
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	return a.id < b.id
+}
+
+// facts is what a rank needs of a ticket besides the ticket: its
+// category's priority and its skip (see skip).
+type facts struct {
+	prio int
+	skip int64
+}
+
+// ranker ranks tickets at a moment.
+type ranker func(t *queue.Ticket, f facts, now int64) rank
+
+// pick is the waiting ticket window w serves with the lowest rank.
+func pick(o *queue.Office, w *queue.Window, now int64, r ranker) *queue.Ticket {
 	var best *queue.Ticket
+	var bestRank rank
+	skips := map[string]int64{}
 	for _, t := range o.Waiting {
-		if w.Serves(t.Service) && (best == nil || t.ArrivedAt < best.ArrivedAt || t.ArrivedAt == best.ArrivedAt && t.ID < best.ID) {
-			best = t
+		if !w.Serves(t.Service) {
+			continue
+		}
+		sk, ok := skips[t.Service]
+		if !ok {
+			sk = skip(o, t.Service)
+			skips[t.Service] = sk
+		}
+		if k := r(t, facts{o.Priority(t.Category), sk}, now); best == nil || k.less(bestRank) {
+			best, bestRank = t, k
 		}
 	}
 	return best
 }
 
-// ahead reports whether a is called before b. The classes, in order:
+func fcfsRank(t *queue.Ticket, _ facts, _ int64) rank { return rank{0, t.ArrivedAt, t.ID} }
+
+// rankOf is talon's order. The classes:
 //
-//  1. booked applicants whose slot has begun (earliest slot first), so they
+//  1. anyone who has waited agingCap or more: no wait grows without bound;
+//  2. booked applicants whose slot has begun, earliest slot first, so they
 //     are called within minutes of their time;
-//  2. anyone who has waited agingCap or more (longest first): however the
-//     rest is ordered, no wait grows without bound;
-//  3. priority categories (higher first);
-//  4. those who can still be called within the 15-minute norm (longest
-//     wait first: nearest to breaking it);
-//  5. those past the norm but under agingCap (longest first).
+//  3. priority categories, higher first;
+//  4. everyone else by deadline: arrival + 15 minutes while the norm can
+//     still be kept, arrival + agingCap once it cannot.
 //
-// Class 4 before 5 raises the share called within the norm when the office
-// falls behind; class 2 keeps the longest wait at bay.
-func ahead(o *queue.Office, a, b *queue.Ticket, now int64) bool {
-	if ca, cb := class(o, a, now), class(o, b, now); ca != cb {
-		return ca < cb
+// Class 4 is what raises the share called within the norm: someone who
+// can still make it goes before someone who already missed it, but only by
+// agingCap - 15 minutes of arrivals, so a ticket past the norm is passed
+// over by those who came up to 25 minutes after it and by no one later.
+// In classes 1 and 4 a ticket's skip is taken off its time (see skip).
+// Within class 1 the order is otherwise first come, first served: the
+// longest waits are what that order is best at.
+func rankOf(t *queue.Ticket, f facts, now int64) rank {
+	wait := now - t.ArrivedAt
+	switch {
+	case wait >= agingCap:
+		return rank{1, t.ArrivedAt - f.skip, t.ID}
+	case due(t, now):
+		return rank{2, t.SlotStart, t.ID}
+	case f.prio > 0:
+		return rank{3, -int64(f.prio)<<32 + t.ArrivedAt, t.ID}
 	}
-	if due(a, now) && a.SlotStart != b.SlotStart {
-		return a.SlotStart < b.SlotStart
+	deadline := t.ArrivedAt + waitNorm
+	if wait >= waitNorm {
+		deadline = t.ArrivedAt + agingCap
 	}
-	if pa, pb := o.Priority(a.Category), o.Priority(b.Category); pa != pb {
-		return pa > pb
-	}
-	// Skill-aware: a ticket fewer open windows can serve goes first, so a
-	// window with several skills takes what only it can do and leaves the
-	// rest to the others (only below the aging cap: no one starves).
-	if c := class(o, a, now); c >= 4 && a.Service != b.Service {
-		if sa, sb := open(o, a.Service), open(o, b.Service); sa != sb {
-			return sa < sb
-		}
-	}
-	if a.ArrivedAt != b.ArrivedAt {
-		return a.ArrivedAt < b.ArrivedAt
-	}
-	return a.ID < b.ID
+	return rank{4, deadline - f.skip, t.ID}
+}
+
+// skip is how much longer a ticket for service is likely to wait when the
+// window that could call it now passes it over: until one of the other
+// open windows that serve it frees, a mean service time shared among them
+// (a whole one when there are none). A window so calls first, of two
+// applicants who waited alike, the one fewer other windows can take:
+// counting the wait at their next chance evens out the longest waits of
+// services that few windows serve.
+func skip(o *queue.Office, service string) int64 {
+	return int64(o.ServiceMinutes(service)) * 60 / int64(max(1, open(o, service)-1))
 }
 
 // open counts the open windows that serve service.
@@ -95,45 +150,61 @@ func open(o *queue.Office, service string) int {
 	return n
 }
 
-// Waits that order the classes of ahead.
+// Waits that order the classes of rankOf.
 const (
 	waitNorm = 15 * 60
 	agingCap = 40 * 60
 )
 
-func class(o *queue.Office, t *queue.Ticket, now int64) int {
-	wait := now - t.ArrivedAt
-	switch {
-	case wait >= agingCap:
-		return 1
-	case due(t, now):
-		return 2
-	case o.Priority(t.Category) > 0:
-		return 3
-	case wait < waitNorm:
-		return 4
-	}
-	return 5
-}
-
 // due reports whether t is a booked applicant whose slot has begun.
 func due(t *queue.Ticket, now int64) bool { return t.Booking != 0 && t.SlotStart <= now }
 
-// EstimateWait implements queue.Policy: a forecast of the office's next
-// calls. Windows open now free up when their current applicant's mean
-// service time has run (counted from the call, so a long service frees its
-// window soon), then each free window takes the first applicant in call
-// order that it can serve, as the policy would; the new ticket joins last.
-// So it knows each window's skills, which windows are open, how long the
-// current services have run, and whom the policy puts first.
-func (Default) EstimateWait(o *queue.Office, service string, now int64) int64 {
-	type slot struct {
+// pending is a ticket the forecast has yet to call.
+type pending struct {
+	t     *queue.Ticket // a booked applicant expected to come has no ticket yet: a stand-in
+	f     facts
+	from  int64  // in line from
+	work  int64  // expected service time, seconds
+	serve uint64 // the windows (bits) that can serve it
+	stand bool   // a booked applicant expected to come
+	isNew bool
+	k     rank  // its rank from the moment the playout last ranked it
+	until int64 // and up to when that rank holds (see changes)
+}
+
+// changes is when t's rank next changes after at: it crosses the norm or
+// the aging cap, or its slot begins; never for FCFS, but it costs nothing.
+func changes(t *queue.Ticket, at int64) int64 {
+	next := int64(math.MaxInt64)
+	for _, c := range []int64{t.ArrivedAt + waitNorm, t.ArrivedAt + agingCap, t.SlotStart} {
+		if c > at && (t.Booking != 0 || c != t.SlotStart) {
+			next = min(next, c)
+		}
+	}
+	return next
+}
+
+// forecast plays out the office's next calls. Each open window frees when
+// its current applicant's mean service time has run (counted from the
+// call, so a long service frees its window soon); then the window that
+// frees first calls, among those in line by then whose service it serves,
+// the one the policy ranks first at that moment, as the policy will. The
+// booked applicants expected to check in join the line at their slot,
+// their service time weighted by the chance they come; the new ticket joins
+// now, last among equals. So it knows each window's skills, which windows
+// are open, how long the current services have run, the bookings of the
+// next hour and whom the policy puts first when. Beyond forecastDepth
+// waiting tickets, the work further back is shared among the windows,
+// which bounds the cost (it runs on every issue and queue change).
+func forecast(o *queue.Office, in queue.Outlook, now int64, r ranker) queue.Forecast {
+	service := in.Service
+	type window struct {
 		w    *queue.Window
 		free int64
 	}
-	var windows []slot
+	var windows []window
 	for _, w := range o.Windows {
-		if w.State != queue.WindowOpen {
+		if w.State != queue.WindowOpen || len(windows) == 64 {
 			continue
 		}
 		free := now
@@ -141,120 +212,163 @@ func (Default) EstimateWait(o *queue.Office, service string, now int64) int64 {
 			mean := int64(o.ServiceMinutes(w.Serving) * 60)
 			free = now + max(mean-(now-w.Busy), mean/4)
 		}
-		windows = append(windows, slot{w, free})
+		windows = append(windows, window{w, free})
 	}
-	if !slices.ContainsFunc(windows, func(s slot) bool { return s.w.Serves(service) }) {
+	out := queue.Forecast{Near: map[uint64]int{}}
+	if service != "" && !slices.ContainsFunc(windows, func(s window) bool { return s.w.Serves(service) }) {
 		// No open window serves it yet: the work ahead over the windows that could.
-		return int64(o.WaitingFor(service)) * int64(o.ServiceMinutes(service)) * 60 / int64(servers(o, service))
+		out.Wait = int64(o.WaitingFor(service)) * int64(o.ServiceMinutes(service)) * 60 / int64(servers(o, service))
+		out.Ahead = o.WaitingFor(service)
+		return out
 	}
-	// Forecast the first forecastDepth calls one by one; the work queued
-	// behind them is shared by the windows that serve the service.
-	pending := inCallOrder(o, now, forecastDepth)
-	var rest int64
-	if len(o.Waiting) > forecastDepth {
-		for _, t := range o.Waiting {
-			rest += int64(o.ServiceMinutes(t.Service) * 60)
-		}
-		for _, t := range pending {
-			rest -= int64(o.ServiceMinutes(t.Service) * 60)
-		}
-		rest /= int64(servers(o, service))
-	}
-	pending = append(pending, nil) // the new ticket
-	// who[j] says which windows can serve pending[j] (a bit per window; an
-	// office has far fewer than 64 windows, and the rest never serve).
-	serves := map[string]uint64{}
-	who := make([]uint64, len(pending))
-	for j, t := range pending {
-		sv := svc(t, service)
-		m, ok := serves[sv]
+	masks, skips := map[string]uint64{}, map[string]int64{}
+	add := func(list []pending, t *queue.Ticket, from, work int64, stand, isNew bool) []pending {
+		m, ok := masks[t.Service]
 		if !ok {
 			for i, s := range windows {
-				if i < 64 && s.w.Serves(sv) {
+				if s.w.Serves(t.Service) {
 					m |= 1 << i
 				}
 			}
-			serves[sv] = m
+			masks[t.Service], skips[t.Service] = m, skip(o, t.Service)
 		}
-		who[j] = m
+		return append(list, pending{t: t, f: facts{o.Priority(t.Category), skips[t.Service]}, from: from, work: work, serve: m, stand: stand, isNew: isNew, until: math.MinInt64})
 	}
-	for {
-		// The window that frees first and can serve someone pending.
-		best, idx := -1, -1
+	var line []pending
+	first := inRankOrder(o, now, forecastDepth, r)
+	for _, t := range first {
+		line = add(line, t, now, int64(o.ServiceMinutes(t.Service)*60), false, false)
+	}
+	for i, e := range in.Expected {
+		stand := &queue.Ticket{ID: math.MaxUint64 - 1 - uint64(i), Service: e.Service, Booking: e.Booking, SlotStart: e.At, ArrivedAt: e.At}
+		line = add(line, stand, e.At, int64(o.ServiceMinutes(e.Service)*60)*e.Permille/1000, true, false)
+	}
+	var rest int64
+	if service != "" {
+		line = add(line, &queue.Ticket{ID: math.MaxUint64, Service: service, ArrivedAt: now}, now, 0, false, true)
+		if len(o.Waiting) > len(first) {
+			for _, t := range o.Waiting {
+				rest += int64(o.ServiceMinutes(t.Service) * 60)
+			}
+			for _, t := range first {
+				rest -= int64(o.ServiceMinutes(t.Service) * 60)
+			}
+			rest /= int64(servers(o, service))
+		}
+	}
+	calls := make([]int, len(windows)) // calls forecast at each window so far
+	ahead := func(mask uint64) int {
+		n := 0
+		for i, c := range calls {
+			if mask&(1<<i) != 0 {
+				n += c
+			}
+		}
+		return n
+	}
+	for len(line) > 0 {
+		// The window that frees first and can serve someone in line.
+		var any uint64
+		for _, p := range line {
+			any |= p.serve
+		}
+		wi := -1
 		for i, s := range windows {
-			if i >= 64 || best >= 0 && s.free >= windows[best].free {
+			if any&(1<<i) != 0 && (wi < 0 || s.free < windows[wi].free) {
+				wi = i
+			}
+		}
+		if wi < 0 {
+			return out
+		}
+		at := windows[wi].free
+		best, next := -1, int64(math.MaxInt64)
+		var bestRank rank
+		for j, p := range line {
+			if p.serve&(1<<wi) == 0 {
 				continue
 			}
-			for j, m := range who {
-				if m&(1<<i) != 0 {
-					best, idx = i, j
-					break
-				}
+			if p.from > at {
+				next = min(next, p.from)
+				continue
+			}
+			if p.until <= at {
+				line[j].k, line[j].until = r(p.t, p.f, at), changes(p.t, at)
+			}
+			if best < 0 || line[j].k.less(bestRank) {
+				best, bestRank = j, line[j].k
 			}
 		}
-		if best < 0 {
-			return 0
+		if best < 0 { // nobody in line for it yet: it waits for the next to come
+			windows[wi].free = next
+			continue
 		}
-		if pending[idx] == nil {
-			return windows[best].free - now + rest
+		p := line[best]
+		switch {
+		case p.isNew:
+			out.Wait, out.Ahead = at-now+rest, ahead(p.serve)
+			return out
+		case !p.stand:
+			out.Near[p.t.ID] = ahead(p.serve)
 		}
-		windows[best].free += int64(o.ServiceMinutes(pending[idx].Service) * 60)
-		pending, who = slices.Delete(pending, idx, idx+1), slices.Delete(who, idx, idx+1)
-	}
-}
-
-// inCallOrder is the first depth tickets of the waiting line in the order
-// the policy would call them (as ahead orders them). The line is in arrival
-// order already, so the tickets are grouped by the rest of the sort key in
-// one pass and only the groups are sorted.
-func inCallOrder(o *queue.Office, now int64, depth int) []*queue.Ticket {
-	type group struct {
-		class, prio, scarcity int
-		slot                  int64
-	}
-	windows := map[string]int{}
-	groups := map[group][]*queue.Ticket{}
-	for _, t := range o.Waiting {
-		g := group{class: class(o, t, now), prio: -o.Priority(t.Category)}
-		if g.class >= 4 {
-			n, ok := windows[t.Service]
-			if !ok {
-				n = open(o, t.Service)
-				windows[t.Service] = n
-			}
-			g.scarcity = n
-		}
-		if due(t, now) {
-			g.slot = t.SlotStart
-		}
-		groups[g] = append(groups[g], t)
-	}
-	keys := slices.SortedFunc(maps.Keys(groups), func(a, b group) int {
-		return cmp.Or(cmp.Compare(a.class, b.class), cmp.Compare(a.slot, b.slot), cmp.Compare(a.prio, b.prio), cmp.Compare(a.scarcity, b.scarcity))
-	})
-	out := make([]*queue.Ticket, 0, min(depth, len(o.Waiting)))
-	for _, k := range keys {
-		for _, t := range groups[k] {
-			if len(out) == depth {
-				return out
-			}
-			out = append(out, t)
+		calls[wi]++
+		windows[wi].free = at + p.work
+		line[best] = line[len(line)-1] // the order of the line does not matter: ranks decide
+		line = line[:len(line)-1]
+		if service == "" && fewest(calls, any) > in.Near {
+			return out // nobody further back is within Near calls
 		}
 	}
 	return out
 }
 
-// forecastDepth bounds the calls EstimateWait plays out one by one, so an
-// estimate costs the same however long the queue (it runs on every issue).
-const forecastDepth = 200
-
-// svc is a ticket's service; nil stands for the new ticket.
-func svc(t *queue.Ticket, service string) string {
-	if t == nil {
-		return service
+// fewest is the fewest calls made by a window of mask.
+func fewest(calls []int, mask uint64) int {
+	n := math.MaxInt
+	for i, c := range calls {
+		if mask&(1<<i) != 0 {
+			n = min(n, c)
+		}
 	}
-	return t.Service
+	return n
 }
+
+// inRankOrder is the first depth tickets of the waiting line in the order
+// r ranks them now.
+func inRankOrder(o *queue.Office, now int64, depth int, r ranker) []*queue.Ticket {
+	if len(o.Waiting) <= depth {
+		return o.Waiting
+	}
+	type ranked struct {
+		t *queue.Ticket
+		k rank
+	}
+	all := make([]ranked, len(o.Waiting))
+	skips := map[string]int64{}
+	for i, t := range o.Waiting {
+		sk, ok := skips[t.Service]
+		if !ok {
+			sk = skip(o, t.Service)
+			skips[t.Service] = sk
+		}
+		all[i] = ranked{t, r(t, facts{o.Priority(t.Category), sk}, now)}
+	}
+	slices.SortFunc(all, func(a, b ranked) int {
+		if a.k.less(b.k) {
+			return -1
+		}
+		return 1 // ranks are never equal: ids differ
+	})
+	out := make([]*queue.Ticket, depth)
+	for i := range out {
+		out[i] = all[i].t
+	}
+	return out
+}
+
+// forecastDepth bounds the waiting tickets forecast plays out one by one,
+// so a forecast costs about the same however long the queue.
+const forecastDepth = 100
 
 // Level implements queue.Policy: the office's load level (see OfficeLoad).
 func (Default) Level(o *queue.Office, now int64) string { return OfficeLoad(o, now).Level }
@@ -276,3 +390,4 @@ func servers(o *queue.Office, service string) int {
 	}
 	return max(1, all)
 }
+

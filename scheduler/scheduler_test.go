@@ -93,7 +93,7 @@ func TestEstimateAndLoad(t *testing.T) {
 		x.ticket("a", "p", "")
 	}
 	// 3 passport applicants × 20 min, one window serves passports (none open).
-	if est := p.EstimateWait(o, "p", x.now); est != 3*20*60 {
+	if est := p.Forecast(o, queue.Outlook{Service: "p"}, x.now).Wait; est != 3*20*60 {
 		t.Fatalf("estimate %d", est)
 	}
 	x.do(&queue.WindowAction{Office: "a", Window: 1, Action: queue.ActOpen})
@@ -135,14 +135,14 @@ func busyOffice() (*queue.Office, int64) {
 	return x.s.Offices["a"], x.now
 }
 
-// BenchmarkEstimateWait: the forecast for a new ticket with 1,000 waiting
+// BenchmarkForecast: the forecast for a new ticket with 1,000 waiting
 // (it runs inside the state machine on every issue).
-func BenchmarkEstimateWait(b *testing.B) {
+func BenchmarkForecast(b *testing.B) {
 	o, now := busyOffice()
 	p := scheduler.Default{}
 	b.ReportAllocs()
 	for b.Loop() {
-		p.EstimateWait(o, "p", now)
+		p.Forecast(o, queue.Outlook{Service: "p"}, now)
 	}
 }
 
@@ -159,5 +159,40 @@ func BenchmarkPick(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestForecastSeesBookings: a booked applicant whose slot begins in ten
+// minutes goes first then, so the forecast for a walk-in behind two others
+// grows by their visit; once they check in they count once, as a waiting
+// ticket; and the chance they come follows the office's history.
+func TestForecastSeesBookings(t *testing.T) {
+	x := newSim(t)
+	x.now = time.Date(2026, 11, 23, 3, 5, 0, 0, time.UTC).Unix() // 10:05 in Barnaul
+	slot := x.now + 10*60
+	b := x.do(&queue.Book{Office: "b", Service: "p", Start: slot, Name: "Б", Phone: "79000000000"}).Booking
+	x.do(&queue.WindowAction{Office: "b", Window: 1, Action: queue.ActOpen})
+	x.ticket("b", "p", "")
+	x.ticket("b", "p", "")
+	rd, p := x.s.Reader(), scheduler.Default{}
+	exp := rd.Expected("b", x.now)
+	if len(exp) != 1 || exp[0].Booking != b.ID || exp[0].Permille != 900 {
+		t.Fatalf("expected %+v", exp)
+	}
+	o := rd.Office("b")
+	without := p.Forecast(o, queue.Outlook{Service: "p"}, x.now)
+	with := p.Forecast(o, queue.Outlook{Expected: exp, Service: "p"}, x.now)
+	// The window calls the first walk-in now (20 min), then the booking is
+	// due and goes before the second walk-in: 0.9 × 20 min more.
+	if without.Wait != 2*20*60 || with.Wait != without.Wait+18*60 || with.Ahead != 3 {
+		t.Fatalf("without the booking %+v, with it %+v", without, with)
+	}
+	x.now = slot - 5*60
+	x.do(&queue.CheckIn{Office: "b", Booking: b.ID, Start: b.Start})
+	if exp := x.s.Reader().Expected("b", x.now); len(exp) != 0 {
+		t.Fatalf("a checked-in booking is still expected: %+v", exp)
+	}
+	if sh := x.s.Offices["b"].Shows; sh.Came != 1 || sh.Missed != 0 || sh.Permille() != 904 {
+		t.Fatalf("shows %+v (%d ‰)", sh, sh.Permille())
 	}
 }

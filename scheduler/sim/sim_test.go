@@ -46,36 +46,44 @@ func TestMMcMatchesErlangC(t *testing.T) {
 	t.Logf("M/M/3 at load %.2f: simulated mean wait %.0f s, Erlang C %.0f s, over %d applicants", perHour/18, rep.MeanWait, want, rep.Tickets)
 }
 
-// TestShippedScenarios: on every shipped scenario talon's policy calls a
-// larger share within 15 minutes than first-come-first-served, on the same
-// applicants; and talon's estimate is closer to the real wait than every
-// baseline estimator's. (The longest wait is not always better: see
-// SIMULATION.md.)
+// TestShippedScenarios pins, on every shipped scenario with seeds 1 and 2
+// (their whole 60 days, as talonsim runs them), on the same applicants:
+//   - talon's policy calls at least 4.5 points more within 15 minutes than
+//     first come, first served (5 or more in all but two of the 15 runs of
+//     seeds 1-5, see SIMULATION.md);
+//   - in the overloaded office, where skip shortens the longest waits, its
+//     longest wait is no longer than first come, first served's;
+//   - talon's forecast errs at least 20 % less on average than the best
+//     baseline estimator.
 func TestShippedScenarios(t *testing.T) {
 	scenarios, err := Shipped()
 	if err != nil || len(scenarios) != 3 {
 		t.Fatalf("%d scenarios: %v", len(scenarios), err)
 	}
 	for _, sc := range scenarios {
-		sc.Days = 30
-		fcfs, err := Run(sc, scheduler.FCFS{}, "fcfs", 1, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		talon, err := Run(sc, scheduler.Default{}, "talon", 1, Baselines)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if talon.Tickets != fcfs.Tickets {
-			t.Errorf("%s: the policies met different applicants (%d, %d)", sc.Name, talon.Tickets, fcfs.Tickets)
-		}
-		if talon.Within15 <= fcfs.Within15 {
-			t.Errorf("%s: within 15 min talon %.3f, fcfs %.3f", sc.Name, talon.Within15, fcfs.Within15)
-		}
-		own := talon.Estimators["policy"].MAE
-		for name, e := range talon.Estimators {
-			if name != "policy" && own >= e.MAE {
-				t.Errorf("%s: talon's estimate errs %.0f s on average, %s only %.0f s", sc.Name, own, name, e.MAE)
+		for seed := uint64(1); seed <= 2; seed++ {
+			fcfs, err := Run(sc, scheduler.FCFS{}, "fcfs", seed, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			talon, err := Run(sc, scheduler.Default{}, "talon", seed, Baselines)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if talon.Tickets != fcfs.Tickets {
+				t.Errorf("%s seed %d: the policies met different applicants (%d, %d)", sc.Name, seed, talon.Tickets, fcfs.Tickets)
+			}
+			if talon.Within15 < fcfs.Within15+0.045 {
+				t.Errorf("%s seed %d: within 15 min talon %.3f, fcfs %.3f", sc.Name, seed, talon.Within15, fcfs.Within15)
+			}
+			if sc.Name == "overloaded" && talon.MaxWait > fcfs.MaxWait {
+				t.Errorf("%s seed %d: longest wait talon %.0f s, fcfs %.0f s", sc.Name, seed, talon.MaxWait, fcfs.MaxWait)
+			}
+			own := talon.Estimators["policy"].MAE
+			for name, e := range talon.Estimators {
+				if name != "policy" && own > 0.8*e.MAE {
+					t.Errorf("%s seed %d: talon's forecast errs %.0f s on average, %s %.0f s", sc.Name, seed, own, name, e.MAE)
+				}
 			}
 		}
 	}
