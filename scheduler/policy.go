@@ -390,4 +390,3 @@ func servers(o *queue.Office, service string) int {
 	}
 	return max(1, all)
 }
-
