@@ -75,7 +75,7 @@ func start(t *testing.T, tokens map[string]api.Grant) *node {
 	t.Helper()
 	store := memstore.New(scheduler.Default{})
 	keys, _ := queue.NewKeyring("k1", bytes.Repeat([]byte{7}, 32), nil)
-	srv := api.New(api.Config{Store: store, Keys: keys, Policy: scheduler.Default{}, Tokens: tokens})
+	srv := api.New(api.Config{Store: store, Keys: keys, Policy: scheduler.Default{}, Tokens: tokens, DevClock: true})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -791,4 +791,47 @@ func TestAlternativesFollowTheState(t *testing.T) {
 			t.Fatalf("a full slot %s still offered as an alternative", first)
 		}
 	}
+}
+
+// TestClosingSoon: at 19:50 in an office that closes at 20:00, the kiosk
+// issues while the queue is short and answers 409 closing_soon, naming the
+// next morning's opening, once the forecast call falls after 20:00; a
+// kiosk cannot force, an operator can.
+func TestClosingSoon(t *testing.T) {
+	n := start(t, map[string]api.Grant{"admin-token-0123456789": {Role: api.RoleAdmin}, "kiosk-token-0123456789": {Role: api.RoleKiosk},
+		"operator-token-012345678": {Role: api.RoleOperator, Offices: []string{"brn"}}})
+	reg := testRegion()
+	for d := range reg.Offices[0].Hours {
+		reg.Offices[0].Hours[d] = "08:00-20:00"
+	}
+	n.auth = "admin-token-0123456789"
+	n.want("PUT", "/api/v1/region", reg, 200, "")
+	now := time.Now().In(barnaul)
+	at := time.Date(now.Year(), now.Month(), now.Day(), 19, 50, 0, 0, barnaul)
+	if at.Before(now) {
+		at = at.AddDate(0, 0, 1)
+	}
+	n.want("POST", "/api/v1/dev/clock", map[string]string{"advance": at.Sub(now).Round(time.Second).String()}, 200, "")
+	n.auth = "kiosk-token-0123456789"
+	issue := map[string]any{"service": "passport"}
+	n.want("POST", "/api/v1/offices/brn/tickets", issue, 201, "") // nobody waits: called at once
+	for i := 0; ; i++ {
+		code, out := n.call("POST", "/api/v1/offices/brn/tickets", issue)
+		if code == 201 {
+			continue
+		}
+		next := at.AddDate(0, 0, 1)
+		if e := out["error"].(map[string]any); code != 409 || e["code"] != "closing_soon" ||
+			e["next_open"] != time.Date(next.Year(), next.Month(), next.Day(), 8, 0, 0, 0, barnaul).Format(time.RFC3339) {
+			t.Fatalf("after %d more tickets: %d %v", i, code, out)
+		}
+		if i == 0 || i > 2 {
+			t.Fatalf("closing_soon after %d more tickets over 3 passport windows, 20 minutes each", i)
+		}
+		break
+	}
+	n.want("POST", "/api/v1/offices/brn/tickets", map[string]any{"service": "passport", "force": true}, 403, "forbidden")
+	n.auth = "operator-token-012345678"
+	n.want("POST", "/api/v1/offices/brn/tickets", map[string]any{"service": "passport", "force": true}, 201, "")
+	n.want("POST", "/api/v1/offices/brn/tickets", issue, 409, "closing_soon")
 }

@@ -295,11 +295,12 @@ func issueRequest(office string, body []byte, key string) (*queue.Issue, *queue.
 	var req struct {
 		Service  string `json:"service"`
 		Category string `json:"category"`
+		Force    bool   `json:"force"`
 	}
 	if err := parseBody(body, &req); err != nil {
 		return nil, err
 	}
-	return &queue.Issue{Office: office, Service: req.Service, Category: req.Category, Key: key}, nil
+	return &queue.Issue{Office: office, Service: req.Service, Category: req.Category, Key: key, Force: req.Force}, nil
 }
 
 // checkInRequest checks the talon's signature: only a talon this region
@@ -526,6 +527,10 @@ func (s *Server) issue(c *fasthttp.RequestCtx) {
 		return
 	}
 	cmd.Fingerprint = fingerprint
+	if g, ok := c.UserValue(grantKey).(Grant); ok && cmd.Force && g.Role == RoleKiosk {
+		fail(c, 403, "forbidden", "a kiosk cannot issue past the last call: an operator or administrator can (force)")
+		return
+	}
 	if r, ok := s.apply(c, cmd); ok {
 		s.answerTicket(c, 201, r.Ticket)
 	}

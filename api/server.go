@@ -269,7 +269,8 @@ func (s *Server) Handler() fasthttp.RequestHandler { return secure(s.router.Hand
 func (s *Server) AuthEnabled() bool { return len(s.tokens) > 0 }
 
 // need guards h: the bearer token must carry role (or admin), for the office
-// in the path. Display tokens may also make the operator-level reads (GET).
+// in the path. Display tokens may also make the operator-level reads (GET);
+// operators may do what a kiosk does (issue a ticket by hand, check in).
 func (s *Server) need(role Role, h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(c *fasthttp.RequestCtx) {
 		if !s.AuthEnabled() {
@@ -302,7 +303,7 @@ func (s *Server) need(role Role, h fasthttp.RequestHandler) fasthttp.RequestHand
 		case !ok:
 			fail(c, 401, "unauthorized", "unknown token")
 		case g.Role != role && g.Role != RoleAdmin && !(role == RoleOperator && g.Role == RoleDisplay && c.IsGet()) &&
-			!(role == RoleDisplay && g.Role == RoleOperator):
+			!(role == RoleDisplay && g.Role == RoleOperator) && !(role == RoleKiosk && g.Role == RoleOperator):
 			fail(c, 403, "forbidden", "this token's role ("+string(g.Role)+") may not do this")
 		case !g.covers(param(c, "office")):
 			fail(c, 403, "forbidden", "this token is not for office "+param(c, "office"))
@@ -513,7 +514,7 @@ var statusOf = map[queue.Code]int{
 	queue.CodeUnknownService: 422, queue.CodeOutsideHorizon: 422, queue.CodeOfficeClosed: 422, queue.CodeNotBookable: 422,
 	queue.CodeLimitExceeded: 422, queue.CodeRescheduleLimit: 422, queue.CodeWrongOffice: 422, queue.CodeTooEarly: 422,
 	queue.CodeTooLate: 422, queue.CodeInvalidConfig: 422, queue.CodeFieldTooLong: 422, queue.CodeInvalidCommand: 422,
-	queue.CodeBookingsAffected: 409, queue.CodeInvalidPhone: 422, queue.CodeIdempotencyKeyReused: 422,
+	queue.CodeBookingsAffected: 409, queue.CodeInvalidPhone: 422, queue.CodeIdempotencyKeyReused: 422, queue.CodeClosingSoon: 409,
 }
 
 type errorBody struct {
@@ -521,6 +522,7 @@ type errorBody struct {
 	Message      string            `json:"message"`
 	Alternatives *alternativesView `json:"alternatives,omitempty"`
 	Affected     []affectedBooking `json:"affected,omitempty"` // with bookings_affected
+	NextOpen     string            `json:"next_open,omitempty"` // with closing_soon
 }
 
 func (s *Server) domainError(c *fasthttp.RequestCtx, e *queue.Error) { s.writeError(c, e, nil) }
@@ -530,7 +532,7 @@ func (s *Server) writeError(c *fasthttp.RequestCtx, e *queue.Error, alt *alterna
 	if !ok {
 		status = 500
 	}
-	writeJSON(c, status, map[string]any{"error": errorBody{Code: string(e.Code), Message: e.Message, Alternatives: alt}})
+	writeJSON(c, status, map[string]any{"error": errorBody{Code: string(e.Code), Message: e.Message, Alternatives: alt, NextOpen: e.NextOpen}})
 }
 
 func fail(c *fasthttp.RequestCtx, status int, code, msg string) {

@@ -100,6 +100,9 @@ type Cancel struct{ Booking uint64 }
 type Issue struct {
 	Office, Service, Category, Key string
 	Fingerprint                    string // of the request the key came with (applyOnce)
+	// Force issues even when the applicant would not be called before the
+	// office's last call (an employee's decision; a kiosk never sets it).
+	Force bool
 }
 
 // CheckIn puts a booked applicant who scanned their talon into the live
@@ -219,6 +222,7 @@ func (c *Issue) wire(w wire) {
 	w.str(bCategory, "category", &c.Category, MaxIDBytes)
 	w.str(bKey, "idempotency key", &c.Key, MaxKeyBytes)
 	w.str(1<<14, "request fingerprint", &c.Fingerprint, MaxFingerprintBytes)
+	w.flag(1<<15, &c.Force)
 }
 
 func (c *CheckIn) wire(w wire) {

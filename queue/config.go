@@ -33,6 +33,11 @@ type Rules struct {
 	CheckinLateMinutes   int `json:"checkin_late_minutes" yaml:"checkin_late_minutes"`     // 15
 	MaxRecalls           int `json:"max_recalls" yaml:"max_recalls"`                       // 2
 	TurnNearAhead        int `json:"turn_near_ahead" yaml:"turn_near_ahead"`               // 3: tell an applicant when at most this many are ahead
+	// LastCallMinutes is how long before an office closes for the day it
+	// calls its last applicant (0: at closing). A kiosk refuses a walk-in
+	// whose forecast call falls after it (closing_soon); an employee can
+	// still issue one (Issue.Force).
+	LastCallMinutes int `json:"last_call_minutes" yaml:"last_call_minutes"`
 	// ReminderAt is the local time ("18:00") at which the day-before
 	// reminders of an office's bookings are sent.
 	ReminderAt string `json:"reminder_at" yaml:"reminder_at"`

@@ -37,12 +37,16 @@ const (
 	CodeBookingsAffected     Code = "bookings_affected"      // a region change would take window time from bookings (SetRegion.Force)
 	CodeInvalidPhone         Code = "invalid_phone"          // not a valid phone number (the API parses it into E.164)
 	CodeIdempotencyKeyReused Code = "idempotency_key_reused" // an idempotency key sent again with another request
+	CodeClosingSoon          Code = "closing_soon"           // a walk-in would not be called before the office's last call (Error.NextOpen)
 )
 
 // Error is a domain rejection. A rejected command changes nothing.
 type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
+	// NextOpen is, with closing_soon, when the office opens next: RFC 3339
+	// in its own time zone.
+	NextOpen string `json:"next_open,omitempty"`
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -369,7 +370,7 @@ func TestCheckIn(t *testing.T) {
 }
 
 func TestWalkInNumbering(t *testing.T) {
-	e := newEnv(t, "2026-11-23 17:50")
+	e := newEnv(t, "2026-11-23 17:00")
 	want := []string{"П-001", "П-002", "С-001", "П-003"}
 	for i, svc := range []string{"passport", "passport", "snils", "passport"} {
 		r := e.issue(svc, "")
@@ -718,4 +719,29 @@ func BenchmarkSlotSearch(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestKioskNearClosing: ten minutes before the office closes (18:00) a
+// walk-in who would be called in time gets a ticket; one the forecast puts
+// after the last call gets closing_soon naming the next opening (the next
+// morning), and nothing changes; an employee can still issue (Force).
+func TestKioskNearClosing(t *testing.T) {
+	e := newEnv(t, "2026-11-23 17:50")
+	wantCode(t, e.issue("passport", ""), "")
+	wantCode(t, e.issue("passport", ""), "") // 20 min of work ahead over the 2 passport windows: called at 18:00
+	waiting := len(e.s.Offices["brn"].Waiting)
+	r := e.issue("passport", "")
+	wantCode(t, r, queue.CodeClosingSoon)
+	if r.Err.NextOpen != "2026-11-24T09:00:00+07:00" || !strings.Contains(r.Err.Message, "2026-11-24 09:00") {
+		t.Fatalf("closing_soon %+v", r.Err)
+	}
+	if n := len(e.s.Offices["brn"].Waiting); n != waiting {
+		t.Fatalf("a refused walk-in changed the queue: %d waiting, was %d", n, waiting)
+	}
+	wantCode(t, e.issue("consult", ""), "") // another service's window is free
+	forced := e.do(&queue.Issue{Office: "brn", Service: "passport", Force: true})
+	wantCode(t, forced, "")
+	if forced.Ticket.EstWait != 20*60 {
+		t.Fatalf("forced ticket %+v", forced.Ticket)
+	}
 }

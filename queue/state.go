@@ -3,6 +3,7 @@ package queue
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -458,6 +459,37 @@ func (o *Office) hoursOn(t time.Time) spans {
 		return h
 	}
 	return o.week[t.Weekday()]
+}
+
+// lastCall is when office o calls its last applicant of the local day of
+// t: minutesBefore its closing for the day. An office open through
+// midnight into the next day never has one.
+func (o *Office) lastCall(t int64, minutesBefore int) int64 {
+	lt := time.Unix(t, 0).In(o.loc)
+	h := o.hoursOn(lt)
+	if h.closed() {
+		return t
+	}
+	end := h[len(h)-1].Close
+	if next := o.hoursOn(time.Date(lt.Year(), lt.Month(), lt.Day()+1, 12, 0, 0, 0, o.loc)); end == 24*60 && !next.closed() && next[0].Open == 0 {
+		return math.MaxInt64
+	}
+	return time.Date(lt.Year(), lt.Month(), lt.Day(), 0, end-minutesBefore, 0, 0, o.loc).Unix()
+}
+
+// nextOpening is when office o next opens after t, by its hours (within
+// four weeks; t itself when it never does).
+func (o *Office) nextOpening(t int64) int64 {
+	lt := time.Unix(t, 0).In(o.loc)
+	for d := range 28 {
+		day := time.Date(lt.Year(), lt.Month(), lt.Day()+d, 0, 0, 0, 0, o.loc)
+		for _, sp := range o.hoursOn(day) {
+			if start := time.Date(day.Year(), day.Month(), day.Day(), 0, sp.Open, 0, 0, o.loc).Unix(); start > t {
+				return start
+			}
+		}
+	}
+	return t
 }
 
 // IsOpen reports whether the office works at instant t.

@@ -3,6 +3,7 @@ package queue
 import (
 	"fmt"
 	"sort"
+	"time"
 )
 
 // TicketStatus is where a ticket is in its life:
@@ -59,20 +60,31 @@ func (s *State) issue(c *Issue) Result {
 		return Result{Err: errf(CodeOfficeClosed, "office %s is closed now", o.Config.ID)}
 	}
 	s.rollover(o)
+	f := s.forecast(o, c.Service)
+	if last := o.lastCall(s.Now, s.Region.Rules.LastCallMinutes); !c.Force && s.Now+f.Wait > last {
+		next := time.Unix(o.nextOpening(s.Now), 0).In(o.loc)
+		return Result{Err: &Error{Code: CodeClosingSoon, NextOpen: next.Format(time.RFC3339), Message: fmt.Sprintf(
+			"office %s calls its last applicant at %s and would call this one at about %s; it opens again at %s",
+			o.Config.ID, time.Unix(last, 0).In(o.loc).Format("15:04"), time.Unix(s.Now+f.Wait, 0).In(o.loc).Format("15:04"), next.Format("2006-01-02 15:04"))}}
+	}
 	t := &Ticket{
 		ID: s.nextID(&s.NextTicketID), Office: o.Config.ID, Service: c.Service, Category: c.Category,
 		Number: fmt.Sprintf("%s-%03d", sv.Letter, s.count(o, o.Day, sv.Letter)),
 	}
-	s.enqueue(o, t, s.Now)
+	s.enqueue(o, t, s.Now, f)
 	s.emit(Event{Kind: EvTicketIssued, Office: o.Config.ID, Ticket: copyOf(t)})
 	return Result{Ticket: copyOf(t)}
 }
 
+// forecast is the policy's forecast for a new ticket for service at office o.
+func (s *State) forecast(o *Office, service string) Forecast {
+	return s.policy.Forecast(o, Outlook{Expected: s.expected(o, s.Now), Service: service}, s.Now)
+}
+
 // enqueue puts t into the office's waiting line, with its position and the
-// wait estimate it is given.
-func (s *State) enqueue(o *Office, t *Ticket, arrived int64) {
+// wait estimate it is given (f: the forecast for it).
+func (s *State) enqueue(o *Office, t *Ticket, arrived int64, f Forecast) {
 	t.Day, t.IssuedAt, t.ArrivedAt, t.Status = o.Day, s.Now, arrived, TicketWaiting
-	f := s.policy.Forecast(o, Outlook{Expected: s.expected(o, s.Now), Service: t.Service}, s.Now)
 	t.Position, t.EstWait = f.Ahead+1, f.Wait
 	o.Waiting = append(o.Waiting, t)
 	o.counts[t.Service]++
@@ -121,7 +133,7 @@ func (s *State) checkIn(c *CheckIn) Result {
 	}
 	t := &Ticket{ID: s.nextID(&s.NextTicketID), Office: o.Config.ID, Service: b.Service, Number: b.Number, Booking: b.ID, SlotStart: b.Start}
 	b.Status, b.Ticket = BookingCheckedIn, t.ID // first: the forecast no longer expects it
-	s.enqueue(o, t, s.Now)
+	s.enqueue(o, t, s.Now, s.forecast(o, t.Service))
 	o.Shows.Came++
 	o.Shows.Late += max(0, s.Now-b.Start)
 	s.emit(Event{Kind: EvTicketCheckedIn, Office: o.Config.ID, Ticket: copyOf(t), Booking: copyOf(b)})

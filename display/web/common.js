@@ -84,6 +84,7 @@ const errorTexts = {
   field_too_long: ["Слишком длинное значение.", "A value is too long."],
   invalid_command: ["Запрос отклонён.", "The request was refused."],
   invalid_phone: ["Проверьте номер телефона.", "Check the phone number."],
+  closing_soon: ["Сегодня до закрытия офиса вас уже не успеют принять.", "The office could not see you before it closes today."],
   idempotency_key_reused: ["Повторный запрос отличается от первого.", "The repeated request differs from the first."],
   body_too_large: ["Слишком большой запрос.", "The request is too large."],
   internal: ["Внутренняя ошибка сервера.", "Internal server error."],
@@ -92,6 +93,10 @@ const errorTexts = {
 function errorText(r) {
   const e = (r.data && r.data.error) || {};
   const m = errorTexts[e.code];
+  if (m && e.next_open) { // "2026-11-29T08:00:00+07:00": the office's own wall time
+    const s = e.next_open, day = s.slice(8, 10) + "." + s.slice(5, 7), at = s.slice(11, 16);
+    return t(m[0] + ` Офис откроется ${day} в ${at}.`, m[1] + ` It opens again on ${day} at ${at}.`);
+  }
   return m ? t(m[0], m[1]) : t("Не получилось", "It did not work") + (e.message ? ": " + e.message : ` (${r.status})`);
 }
 

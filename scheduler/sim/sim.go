@@ -38,6 +38,10 @@ type Scenario struct {
 	NoShowBooked  float64 `yaml:"no_show_booked"`   // share of booked applicants who never come
 	NoShowWalkIn  float64 `yaml:"no_show_walk_in"`  // share of walk-ins gone when called
 	PriorityShare float64 `yaml:"priority_share"`   // share of walk-ins in a priority category
+	// KioskCloses has the kiosk refuse walk-ins it forecasts past the last
+	// call (closing_soon), who then go home; by default they are issued by
+	// hand, so that the policies meet the same crowd.
+	KioskCloses bool `yaml:"kiosk_closes"`
 	// WarmupMinutes leaves out of the figures the applicants who arrive this
 	// soon after opening (for steady-state checks; 0 for real days).
 	WarmupMinutes int `yaml:"warmup_minutes"`
@@ -97,6 +101,7 @@ type Report struct {
 	P90Wait    float64
 	MaxWait    float64
 	Occupancy  float64 // busy / open over all windows
+	TurnedAway int     // walk-ins the kiosk refused near closing (KioskCloses)
 	Estimators map[string]EstimateError
 }
 
@@ -159,7 +164,7 @@ func RunRegion(rs RegionScenario, policy queue.Policy, name string, seed uint64,
 			return nil, err
 		}
 	}
-	rep := &Report{Scenario: rs.Name, Policy: name, Days: rs.Days, Estimators: map[string]EstimateError{}}
+	rep := &Report{Scenario: rs.Name, Policy: name, Days: rs.Days, Estimators: map[string]EstimateError{}, TurnedAway: r.turnedAway}
 	var waits []float64
 	var called, within, booked, onTime int
 	for _, t := range r.st.Tickets {
@@ -207,25 +212,26 @@ func RunRegion(rs RegionScenario, policy queue.Policy, name string, seed uint64,
 }
 
 type runner struct {
-	rs        RegionScenario
-	hours     [][2]int // per office: open and close, minutes from midnight
-	policy    queue.Policy
-	recommend bool
-	rng       *rand.Rand
-	st        *queue.State
-	index     uint64
-	now       int64
-	events    eventHeap
-	seq       int
-	est       map[string]Estimator
-	errs      map[string][]float64
-	promised  map[uint64]map[string]float64 // ticket → estimator → promised wait
-	noShow    map[uint64]bool               // tickets whose applicant is gone when called
-	duration  map[uint64]int64              // tickets' service times
-	idle      map[wkey]bool                 // windows open with nobody to call
-	breakDue  map[wkey]int64                // windows to take a break (of this length) once their applicant is done
-	lastWait  map[string]map[string]int64   // office → service → the wait of the last applicant called
-	closed    map[int]bool                  // offices whose day's arrivals are over
+	rs         RegionScenario
+	hours      [][2]int // per office: open and close, minutes from midnight
+	policy     queue.Policy
+	recommend  bool
+	turnedAway int
+	rng        *rand.Rand
+	st         *queue.State
+	index      uint64
+	now        int64
+	events     eventHeap
+	seq        int
+	est        map[string]Estimator
+	errs       map[string][]float64
+	promised   map[uint64]map[string]float64 // ticket → estimator → promised wait
+	noShow     map[uint64]bool               // tickets whose applicant is gone when called
+	duration   map[uint64]int64              // tickets' service times
+	idle       map[wkey]bool                 // windows open with nobody to call
+	breakDue   map[wkey]int64                // windows to take a break (of this length) once their applicant is done
+	lastWait   map[string]map[string]int64   // office → service → the wait of the last applicant called
+	closed     map[int]bool                  // offices whose day's arrivals are over
 }
 
 // wkey is a window of an office (by index).
@@ -467,11 +473,17 @@ func (r *runner) handle(e event) error {
 			if e.prio {
 				cat = "priority"
 			}
-			res, err = r.do(r.now, &queue.Issue{Office: id, Service: e.service, Category: cat})
+			// Force: the simulated crowd is served whatever the hour, so
+			// the policies meet the same applicants; the kiosk's closing
+			// rule (closing_soon) is measured on its own (SIMULATION.md).
+			res, err = r.do(r.now, &queue.Issue{Office: id, Service: e.service, Category: cat, Force: !r.rs.Offices[e.office].KioskCloses})
 		} else {
 			res, err = r.do(r.now, &queue.CheckIn{Office: id, Booking: e.booking.ID, Start: e.booking.Start})
 		}
 		if err != nil {
+			if res.Err != nil && res.Err.Code == queue.CodeClosingSoon {
+				r.turnedAway++
+			}
 			return nil // e.g. a check-in outside the allowed window: the applicant goes home
 		}
 		r.noShow[res.Ticket.ID], r.duration[res.Ticket.ID] = e.gone, e.duration
