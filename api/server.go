@@ -521,7 +521,7 @@ type errorBody struct {
 	Code         string            `json:"code"`
 	Message      string            `json:"message"`
 	Alternatives *alternativesView `json:"alternatives,omitempty"`
-	Affected     []affectedBooking `json:"affected,omitempty"` // with bookings_affected
+	Affected     []affectedBooking `json:"affected,omitempty"`  // with bookings_affected
 	NextOpen     string            `json:"next_open,omitempty"` // with closing_soon
 }
 
