@@ -492,6 +492,16 @@ func (o *Office) nextOpening(t int64) int64 {
 	return t
 }
 
+// OpenHours are the office's opening hours on the local date of t, as
+// [open, close) minutes from local midnight; none when it is closed.
+func (o *Office) OpenHours(t int64) [][2]int {
+	var out [][2]int
+	for _, sp := range o.hoursOn(time.Unix(t, 0).In(o.loc)) {
+		out = append(out, [2]int{sp.Open, sp.Close})
+	}
+	return out
+}
+
 // IsOpen reports whether the office works at instant t.
 func (o *Office) IsOpen(t int64) bool {
 	lt := time.Unix(t, 0).In(o.loc)

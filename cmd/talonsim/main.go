@@ -3,6 +3,7 @@
 //
 //	talonsim                         the shipped scenarios, seed 1
 //	talonsim -seed 7 -days 30 my-office.yaml
+//	talonsim -plan                   staffing plans, and the days that follow them
 //
 // Results are the same for the same seed.
 package main
@@ -12,12 +13,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"text/tabwriter"
 
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler"
 	"github.com/talon-mfc/talon/scheduler/sim"
+	"github.com/talon-mfc/talon/scheduler/staffing"
 )
 
 func main() {
@@ -31,6 +34,7 @@ func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("talonsim", flag.ContinueOnError)
 	seed := fs.Uint64("seed", 1, "random seed (same seed, same results)")
 	days := fs.Int("days", 0, "days to simulate (default: the scenario's)")
+	plan := fs.Bool("plan", false, "plan each office's windows by the hour (scheduler/staffing) and simulate its days following the plan")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,6 +51,9 @@ func run(args []string, out io.Writer) error {
 			return err
 		}
 		scenarios = append(scenarios, sc)
+	}
+	if *plan {
+		return plans(out, scenarios, *seed, *days)
 	}
 	policies := []struct {
 		name string
@@ -90,6 +97,54 @@ func run(args []string, out io.Writer) error {
 				label = "talon (forecast)"
 			}
 			fmt.Fprintf(w, "%s\t%s\t%s\n", label, minutes(e.MAE), minutes(e.P90))
+		}
+		w.Flush()
+	}
+	return nil
+}
+
+// plans prints each scenario's staffing plan, then simulates its days
+// with every window open all day and following the plan.
+func plans(out io.Writer, scenarios []sim.Scenario, seed uint64, days int) error {
+	for _, sc := range scenarios {
+		if days > 0 {
+			sc.Days = days
+		}
+		d, windows, err := staffing.FromScenario(sc)
+		if err != nil {
+			return err
+		}
+		p, err := staffing.Make(d, windows, scheduler.Default{}, seed)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\n## %s: staffing plan for %.0f %% within 15 minutes (seed %d)\n\n", sc.Name, 100*p.Target, seed)
+		w := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.Debug)
+		fmt.Fprintln(w, "hour\texpected\tErlang C\twindows\textra windows like\twithin 15 min (planned)")
+		for _, h := range p.Hours {
+			fmt.Fprintf(w, "%s\t%.1f\t%d\t%v\t%v\t%.1f%%\n", h.From, h.Expected, h.ErlangC, h.Windows, h.Extra, 100*h.Within15)
+		}
+		w.Flush()
+		fmt.Fprintf(out, "\n%d days of the scenario (talon's policy):\n\n", sc.Days)
+		w = tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.Debug)
+		fmt.Fprintln(w, "windows\twithin 15 min\twindow-hours a day\tlongest wait")
+		all := sc
+		all.Plan = []sim.Shift{{From: sc.Open}}
+		for _, win := range sc.Windows {
+			all.Plan[0].Windows = append(all.Plan[0].Windows, win.Number)
+		}
+		followed := sc
+		followed.Windows = slices.Clone(sc.Windows)
+		p.Follow(&followed)
+		for _, run := range []struct {
+			label string
+			sc    sim.Scenario
+		}{{"every window all day", all}, {"following the plan", followed}} {
+			rep, err := sim.Run(run.sc, scheduler.Default{}, "talon", seed, nil)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "%s\t%.1f%%\t%.1f\t%s\n", run.label, 100*rep.Within15, rep.WindowHours, minutes(rep.MaxWait))
 		}
 		w.Flush()
 	}

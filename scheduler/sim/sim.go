@@ -38,6 +38,13 @@ type Scenario struct {
 	NoShowBooked  float64 `yaml:"no_show_booked"`   // share of booked applicants who never come
 	NoShowWalkIn  float64 `yaml:"no_show_walk_in"`  // share of walk-ins gone when called
 	PriorityShare float64 `yaml:"priority_share"`   // share of walk-ins in a priority category
+	// Plan, when given, staffs the windows by the hour (a staffing plan,
+	// scheduler/staffing): from each shift's start until the next one's, the
+	// shift's windows are open; a window leaving the plan closes after its
+	// current applicant. The windows' breaks are then left out (the plan's
+	// hours are staffed ones). Arrivals still stop at closing, and the last
+	// shift serves who waits.
+	Plan []Shift `yaml:"plan"`
 	// KioskCloses has the kiosk refuse walk-ins it forecasts past the last
 	// call (closing_soon), who then go home; by default they are issued by
 	// hand, so that the policies meet the same crowd.
@@ -77,16 +84,24 @@ type WindowSpec struct {
 	Breaks   []Span   `yaml:"breaks"`
 }
 
+// Shift is a staffing plan's period: from From ("09:00") on, Windows are open.
+type Shift struct {
+	From    string `yaml:"from"`
+	Windows []int  `yaml:"windows"`
+}
+
 // Span is a local time interval, "13:00"–"14:00".
 type Span struct {
 	From string `yaml:"from"`
 	To   string `yaml:"to"`
 }
 
-// Rate is a walk-in arrival rate over a time of day.
+// Rate is a walk-in arrival rate over a time of day; Shares, when given,
+// are the services' shares of it then (else the services' own).
 type Rate struct {
 	Span    `yaml:",inline"`
-	PerHour float64 `yaml:"per_hour"`
+	PerHour float64            `yaml:"per_hour"`
+	Shares  map[string]float64 `yaml:"shares"`
 }
 
 // Report is what a simulation found.
@@ -101,9 +116,18 @@ type Report struct {
 	P90Wait    float64
 	MaxWait    float64
 	Occupancy  float64 // busy / open over all windows
+	// WindowHours is the windows' open time per day, hours; Hours the
+	// called applicants and those within 15 minutes by the local hour
+	// they arrived in.
+	WindowHours float64
+	Hours       [24]HourStat
+	ByService   map[string]*[24]HourStat // the same per service
 	TurnedAway int     // walk-ins the kiosk refused near closing (KioskCloses)
 	Estimators map[string]EstimateError
 }
+
+// HourStat counts the applicants who arrived in one hour of the day.
+type HourStat struct{ Called, Within int }
 
 // EstimateError is how far an estimator's promise at issue was from the
 // real wait, in seconds.
@@ -164,7 +188,7 @@ func RunRegion(rs RegionScenario, policy queue.Policy, name string, seed uint64,
 			return nil, err
 		}
 	}
-	rep := &Report{Scenario: rs.Name, Policy: name, Days: rs.Days, Estimators: map[string]EstimateError{}, TurnedAway: r.turnedAway}
+	rep := &Report{Scenario: rs.Name, Policy: name, Days: rs.Days, Estimators: map[string]EstimateError{}, TurnedAway: r.turnedAway, ByService: map[string]*[24]HourStat{}}
 	var waits []float64
 	var called, within, booked, onTime int
 	for _, t := range r.st.Tickets {
@@ -178,6 +202,16 @@ func RunRegion(rs RegionScenario, policy queue.Policy, name string, seed uint64,
 		}
 		wait := float64(t.CalledAt - t.ArrivedAt)
 		waits, called = append(waits, wait), called+1
+		hour := (t.ArrivedAt - day0.Unix()) % 86400 / 3600
+		if rep.ByService[t.Service] == nil {
+			rep.ByService[t.Service] = &[24]HourStat{}
+		}
+		for _, h := range []*HourStat{&rep.Hours[hour], &rep.ByService[t.Service][hour]} {
+			h.Called++
+			if wait <= 900 {
+				h.Within++
+			}
+		}
 		rep.MeanWait += wait
 		rep.MaxWait = max(rep.MaxWait, wait)
 		if wait <= 900 {
@@ -201,6 +235,7 @@ func RunRegion(rs RegionScenario, policy queue.Policy, name string, seed uint64,
 		}
 	}
 	rep.Occupancy = ratio(int(busy), int(opened))
+	rep.WindowHours = float64(opened) / 3600 / float64(rs.Days)
 	for name, errs := range r.errs {
 		sum := 0.0
 		for _, e := range errs {
@@ -230,6 +265,7 @@ type runner struct {
 	duration   map[uint64]int64              // tickets' service times
 	idle       map[wkey]bool                 // windows open with nobody to call
 	breakDue   map[wkey]int64                // windows to take a break (of this length) once their applicant is done
+	closeDue   map[wkey]bool                 // windows the plan closes once their applicant is done
 	lastWait   map[string]map[string]int64   // office → service → the wait of the last applicant called
 	closed     map[int]bool                  // offices whose day's arrivals are over
 }
@@ -297,6 +333,7 @@ const (
 	evBackEnd // a window's break ends
 	evClose   // arrivals end
 	evOpen    // the windows open
+	evShift   // a staffing plan's shift begins (window: its index)
 )
 
 type event struct {
@@ -341,14 +378,23 @@ func (r *runner) at(e event) {
 // the queue is empty after closing.
 func (r *runner) day(d time.Time) error {
 	base := d.Unix()
-	r.idle, r.closed, r.breakDue = map[wkey]bool{}, map[int]bool{}, map[wkey]int64{}
+	r.idle, r.closed, r.breakDue, r.closeDue = map[wkey]bool{}, map[int]bool{}, map[wkey]int64{}, map[wkey]bool{}
 	for i, sc := range r.rs.Offices {
 		open, closeAt := r.hours[i][0], r.hours[i][1]
-		r.at(event{at: base + int64(open)*60, kind: evOpen, office: i})
+		if len(sc.Plan) == 0 {
+			r.at(event{at: base + int64(open)*60, kind: evOpen, office: i})
+		}
+		for j, sh := range sc.Plan {
+			from, _ := clock(sh.From)
+			r.at(event{at: base + int64(max(from, open))*60, kind: evShift, office: i, window: j})
+		}
 		if err := r.book(i, base); err != nil {
 			return err
 		}
 		for _, w := range sc.Windows {
+			if len(sc.Plan) > 0 {
+				break // the plan's hours are staffed: no breaks
+			}
 			for _, b := range w.Breaks {
 				from, _ := clock(b.From)
 				to, _ := clock(b.To)
@@ -433,13 +479,21 @@ func (r *runner) walkIns(i int, base int64) {
 		if rate.PerHour <= 0 || to <= from {
 			continue
 		}
+		specs, total := sc.Services, total
+		if rate.Shares != nil {
+			specs, total = slices.Clone(sc.Services), 0
+			for j := range specs {
+				specs[j].Share = rate.Shares[specs[j].ID]
+				total += specs[j].Share
+			}
+		}
 		t := float64(from) * 60
 		for {
 			t += r.rng.ExpFloat64() * 3600 / rate.PerHour
 			if t >= float64(to)*60 {
 				break
 			}
-			s := pick(r.rng, sc.Services, total)
+			s := pick(r.rng, specs, total)
 			r.at(event{at: base + int64(t), kind: evWalkIn, office: i, service: s.ID, prio: r.rng.Float64() < sc.PriorityShare,
 				gone: r.rng.Float64() < sc.NoShowWalkIn, duration: serviceTime(r.rng, s)})
 		}
@@ -533,6 +587,35 @@ func (r *runner) handle(e event) error {
 			}
 			r.at(event{at: r.now, kind: evFree, office: e.office, window: w.Number})
 		}
+	case evShift:
+		return r.shift(e.office, r.rs.Offices[e.office].Plan[e.window].Windows)
+	}
+	return nil
+}
+
+// shift opens the windows of a plan's shift and closes the others, each
+// after its current applicant.
+func (r *runner) shift(office int, windows []int) error {
+	for _, w := range r.rs.Offices[office].Windows {
+		k := wkey{office, w.Number}
+		in := slices.Contains(windows, w.Number)
+		state := r.window(k).State
+		switch {
+		case in && state != queue.WindowOpen:
+			if _, err := r.windowDo(k, queue.ActOpen); err != nil {
+				return err
+			}
+			r.at(event{at: r.now, kind: evFree, office: office, window: w.Number})
+		case in:
+			delete(r.closeDue, k) // staying after all
+		case state == queue.WindowOpen && r.window(k).Current != 0:
+			r.closeDue[k] = true
+		case state == queue.WindowOpen:
+			delete(r.idle, k)
+			if _, err := r.windowDo(k, queue.ActClose); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -564,6 +647,11 @@ func (r *runner) callNext(k wkey) error {
 	}
 	if length := r.breakDue[k]; length > 0 {
 		return r.pause(k, length)
+	}
+	if r.closeDue[k] {
+		delete(r.closeDue, k)
+		_, err := r.windowDo(k, queue.ActClose)
+		return err
 	}
 	res, err := r.windowDo(k, queue.ActCallNext)
 	if err != nil {
