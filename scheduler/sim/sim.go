@@ -106,24 +106,24 @@ type Rate struct {
 
 // Report is what a simulation found.
 type Report struct {
-	Scenario   string
-	Policy     string
-	Days       int
-	Tickets    int
-	Within15   float64 // share of called applicants who waited at most 15 minutes
-	BookedOn   float64 // share of booked applicants called within 5 minutes of their slot
-	MeanWait   float64 // seconds
-	P90Wait    float64
-	MaxWait    float64
-	Occupancy  float64 // busy / open over all windows
+	Scenario  string
+	Policy    string
+	Days      int
+	Tickets   int
+	Within15  float64 // share of called applicants who waited at most 15 minutes
+	BookedOn  float64 // share of booked applicants called within 5 minutes of their slot
+	MeanWait  float64 // seconds
+	P90Wait   float64
+	MaxWait   float64
+	Occupancy float64 // busy / open over all windows
 	// WindowHours is the windows' open time per day, hours; Hours the
 	// called applicants and those within 15 minutes by the local hour
 	// they arrived in.
 	WindowHours float64
 	Hours       [24]HourStat
 	ByService   map[string]*[24]HourStat // the same per service
-	TurnedAway int     // walk-ins the kiosk refused near closing (KioskCloses)
-	Estimators map[string]EstimateError
+	TurnedAway  int                      // walk-ins the kiosk refused near closing (KioskCloses)
+	Estimators  map[string]EstimateError
 }
 
 // HourStat counts the applicants who arrived in one hour of the day.

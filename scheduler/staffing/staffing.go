@@ -17,11 +17,11 @@ import (
 
 // Demand is an office's expected load on one day.
 type Demand struct {
-	Open, Close int                // minutes from local midnight: arrivals come in between
+	Open, Close int                  // minutes from local midnight: arrivals come in between
 	PerHour     []map[string]float64 // [hour of the day] service → applicants expected (walk-ins and booked visits)
-	Minutes     map[string]float64 // service → mean service time, minutes
-	Sigma       map[string]float64 // service → shape of its log-normal service times (0.5 when absent)
-	NoShow      float64            // share of applicants gone when called
+	Minutes     map[string]float64   // service → mean service time, minutes
+	Sigma       map[string]float64   // service → shape of its log-normal service times (0.5 when absent)
+	NoShow      float64              // share of applicants gone when called
 }
 
 // Window is a window the plan may open, with its skills.
