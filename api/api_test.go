@@ -835,3 +835,48 @@ func TestClosingSoon(t *testing.T) {
 	n.want("POST", "/api/v1/offices/brn/tickets", map[string]any{"service": "passport", "force": true}, 201, "")
 	n.want("POST", "/api/v1/offices/brn/tickets", issue, 409, "closing_soon")
 }
+
+// TestStaffingPlan: the plan for a day a week after a morning with a crowd
+// at 10:00 asks for windows then and none in the empty hours; the route
+// wants an operator's token and a date within the horizon.
+func TestStaffingPlan(t *testing.T) {
+	n := start(t, map[string]api.Grant{"admin-token-0123456789": {Role: api.RoleAdmin}, "kiosk-token-0123456789": {Role: api.RoleKiosk},
+		"operator-token-012345678": {Role: api.RoleOperator, Offices: []string{"brn"}}})
+	reg := testRegion()
+	for d := range reg.Offices[0].Hours {
+		reg.Offices[0].Hours[d] = "08:00-20:00"
+	}
+	n.auth = "admin-token-0123456789"
+	n.want("PUT", "/api/v1/region", reg, 200, "")
+	now := time.Now().In(barnaul)
+	at := time.Date(now.Year(), now.Month(), now.Day(), 10, 0, 0, 0, barnaul)
+	if at.Before(now) {
+		at = at.AddDate(0, 0, 1)
+	}
+	n.want("POST", "/api/v1/dev/clock", map[string]string{"advance": at.Sub(now).Round(time.Second).String()}, 200, "")
+	for range 30 { // 30 walk-ins between 10:00 and 11:00
+		n.want("POST", "/api/v1/offices/brn/tickets", map[string]any{"service": "passport", "force": true}, 201, "")
+		n.want("POST", "/api/v1/dev/clock", map[string]string{"advance": "1m55s"}, 200, "")
+	}
+	date := at.AddDate(0, 0, 7).Format(time.DateOnly)
+	n.auth = "kiosk-token-0123456789"
+	n.want("GET", "/api/v1/offices/brn/staffing?date="+date, nil, 403, "forbidden")
+	n.auth = "operator-token-012345678"
+	n.want("GET", "/api/v1/offices/brn/staffing?date=2020-01-01", nil, 400, "invalid_request")
+	n.want("GET", "/api/v1/offices/nope/staffing", nil, 403, "forbidden")
+	out := n.want("GET", "/api/v1/offices/brn/staffing?date="+date, nil, 200, "")
+	hours := out["plan"].(map[string]any)["hours"].([]any)
+	if len(hours) != 12 {
+		t.Fatalf("%d hours planned for 08:00-20:00: %v", len(hours), out)
+	}
+	for _, h := range hours {
+		h := h.(map[string]any)
+		windows, _ := h["windows"].([]any)
+		switch {
+		case h["from"] == "10:00" && (h["expected"].(float64) < 29 || len(windows) < 2 || h["within_15"].(float64) < 0.95):
+			t.Errorf("10:00, 30 passports of 20 minutes: %v", h)
+		case h["from"] != "09:00" && h["from"] != "10:00" && h["from"] != "11:00" && len(windows) > 0:
+			t.Errorf("%s, nobody expected: %v", h["from"], h)
+		}
+	}
+}

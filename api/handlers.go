@@ -19,6 +19,7 @@ import (
 
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler"
+	"github.com/talon-mfc/talon/scheduler/staffing"
 )
 
 func (s *Server) now() int64 { return s.cfg.Store.Now().Unix() }
@@ -688,4 +689,52 @@ func (s *Server) windowTime(c *fasthttp.RequestCtx) {
 		return
 	}
 	writeJSON(c, 200, map[string]any{"office": param(c, "office"), "date": date, "visits": out})
+}
+
+// staffing answers an office's staffing plan for a date (default:
+// tomorrow, in the office's time zone), within the booking horizon.
+func (s *Server) staffing(c *fasthttp.RequestCtx) {
+	office, date := param(c, "office"), string(c.QueryArgs().Peek("date"))
+	var demand staffing.Demand
+	var windows []staffing.Window
+	var derr error
+	found := false
+	s.cfg.Store.Read(func(r queue.Reader) {
+		_, loc := r.Config(office)
+		if loc == nil {
+			return
+		}
+		found = true
+		today := time.Unix(s.now(), 0).In(loc)
+		if date == "" {
+			date = today.AddDate(0, 0, 1).Format(time.DateOnly)
+		}
+		d, err := time.ParseInLocation(time.DateOnly, date, loc)
+		if err != nil || d.Before(today.AddDate(0, 0, -1)) || d.After(today.AddDate(0, 0, r.Rules().HorizonDays)) {
+			derr = fmt.Errorf("date must be YYYY-MM-DD, from today to %d days ahead", r.Rules().HorizonDays)
+			return
+		}
+		if _, ok := s.plans.get(office+" "+date, 0, s.now()/planTTL); !ok {
+			demand, windows, derr = staffing.FromHistory(r, office, date)
+		}
+	})
+	switch {
+	case !found:
+		unknownOffice(c)
+		return
+	case derr != nil:
+		fail(c, 400, "invalid_request", derr.Error())
+		return
+	}
+	key := office + " " + date
+	p, ok := s.plans.get(key, 0, s.now()/planTTL)
+	if !ok {
+		var err error
+		if p, err = staffing.Make(demand, windows, s.cfg.Policy, 1); err != nil {
+			fail(c, 500, "internal", err.Error())
+			return
+		}
+		s.plans.put(key, 0, s.now()/planTTL, p)
+	}
+	writeJSON(c, 200, map[string]any{"office": office, "date": date, "plan": p})
 }

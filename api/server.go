@@ -21,6 +21,7 @@ import (
 	"github.com/talon-mfc/talon/display"
 	"github.com/talon-mfc/talon/notify"
 	"github.com/talon-mfc/talon/queue"
+	"github.com/talon-mfc/talon/scheduler/staffing"
 )
 
 //go:embed openapi.yaml
@@ -138,7 +139,15 @@ type Server struct {
 	limits  limiters
 	answers answers // the public reads' cache
 	alts    alts    // the alternatives of taken slots
+	plans   plans   // staffing plans
 }
+
+// plans caches staffing plans for planTTL: a plan simulates a month of the
+// day several times over (seconds of CPU), and the history and bookings it
+// comes from move slowly.
+type plans = cache[string, staffing.Plan]
+
+const planTTL = 300 // seconds
 
 // alts caches the alternatives offered for a taken slot. In a storm the
 // requests that find a popular slot taken come many at once, at the same
@@ -234,6 +243,7 @@ func New(cfg Config) *Server {
 	r.POST("/api/v1/offices/{office}/closures", s.need(RoleAdmin, s.closeOffice))
 	r.GET("/api/v1/unplaced-bookings", s.need(RoleAdmin, s.reads(linearizable, s.unplaced)))
 	r.GET("/api/v1/offices/{office}/window-time", s.need(RoleOperator, s.reads(local, s.windowTime)))
+	r.GET("/api/v1/offices/{office}/staffing", s.need(RoleOperator, s.reads(local, s.staffing)))
 	r.GET("/api/v1/subscriptions", s.need(RoleAdmin, s.reads(linearizable, s.subscriptions)))
 	r.PUT("/api/v1/subscriptions/{id}", s.need(RoleAdmin, s.putSubscription))
 	r.DELETE("/api/v1/subscriptions/{id}", s.need(RoleAdmin, s.deleteSubscription))

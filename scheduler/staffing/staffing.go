@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/talon-mfc/talon/queue"
 	"github.com/talon-mfc/talon/scheduler/sim"
@@ -305,7 +306,7 @@ func countServing(windows []Window, open []int, s string) int {
 // simulate runs simDays days of demand under the plan (open[i]: the
 // windows of hour first+i; a single entry: all day).
 func simulate(d Demand, windows []Window, open [][]int, policy queue.Policy, seed uint64) (*sim.Report, error) {
-	sc := sim.Scenario{Name: "staffing", Days: simDays, Open: hhmm(d.Open), Close: hhmm(d.Close), NoShowWalkIn: d.NoShow}
+	sc := sim.Scenario{Name: "staffing", Days: simDays, Open: hhmm(d.Open), Close: hhmm(min(d.Close, 24*60-1)), NoShowWalkIn: d.NoShow}
 	for i, s := range slices.Sorted(maps.Keys(d.Minutes)) {
 		letter := string(rune('А' + i%32))
 		sigma := d.Sigma[s]
@@ -426,4 +427,99 @@ func (p Plan) Follow(sc *sim.Scenario) {
 		}
 		sc.Plan = append(sc.Plan, sim.Shift{From: h.From, Windows: ws})
 	}
+}
+
+// historyWeeks is how many past weeks of the same weekday the demand is
+// averaged over.
+const historyWeeks = 8
+
+// FromHistory is office's demand on local date day (YYYY-MM-DD) from its
+// own history: its walk-ins by hour and service on the same weekday in the
+// past historyWeeks weeks (averaged over the weeks it issued any), its
+// service times and walk-ins' no-shows over those weeks, and the visits
+// booked for the day, each counted at the chance the office's booked
+// applicants come. A day the office is closed has no demand.
+func FromHistory(rd queue.Reader, office, day string) (Demand, []Window, error) {
+	o := rd.Office(office)
+	if o == nil {
+		return Demand{}, nil, fmt.Errorf("no office %q", office)
+	}
+	date, err := time.ParseInLocation(time.DateOnly, day, o.Location())
+	if err != nil {
+		return Demand{}, nil, fmt.Errorf("date %q is no YYYY-MM-DD", day)
+	}
+	d := Demand{PerHour: make([]map[string]float64, 24), Minutes: map[string]float64{}, Sigma: map[string]float64{}}
+	for h := range d.PerHour {
+		d.PerHour[h] = map[string]float64{}
+	}
+	var windows []Window
+	for _, w := range o.Windows {
+		windows = append(windows, Window{Number: w.Number, Services: w.Services})
+	}
+	hours := o.OpenHours(date.Add(12 * time.Hour).Unix())
+	if len(hours) == 0 {
+		return d, windows, nil
+	}
+	d.Open, d.Close = hours[0][0], hours[len(hours)-1][1]
+	weeks := 0
+	logs := map[string][]float64{} // log service times, minutes
+	var called, gone int
+	for k := 1; k <= historyWeeks; k++ {
+		from := date.AddDate(0, 0, -7*k)
+		seen := false
+		for t := range rd.TicketsIssued(office, from.Unix(), from.AddDate(0, 0, 1).Unix()) {
+			seen = true
+			if t.Booking == 0 && t.RedirectedFrom == 0 {
+				d.PerHour[time.Unix(t.ArrivedAt, 0).In(o.Location()).Hour()][t.Service]++
+			}
+		}
+		if seen {
+			weeks++
+		}
+	}
+	for t := range rd.TicketsIssued(office, date.AddDate(0, 0, -7*historyWeeks).Unix(), date.Unix()) {
+		if t.CalledAt > 0 && t.Booking == 0 {
+			called++
+			if t.Status == queue.TicketNoShow {
+				gone++
+			}
+		}
+		if t.Status == queue.TicketDone && t.StartedAt > 0 && t.FinishedAt > t.StartedAt {
+			logs[t.Service] = append(logs[t.Service], math.Log(float64(t.FinishedAt-t.StartedAt)/60))
+		}
+	}
+	for h := range d.PerHour {
+		for s := range d.PerHour[h] {
+			d.PerHour[h][s] /= float64(weeks)
+		}
+	}
+	for _, s := range o.Config.Services {
+		d.Minutes[s] = float64(o.ServiceMinutes(s))
+		if ls := logs[s]; len(ls) >= 20 { // enough to trust: the log-normal that fits them
+			mu, sd := meanSD(ls)
+			d.Minutes[s], d.Sigma[s] = math.Exp(mu+sd*sd/2), sd
+		}
+	}
+	d.NoShow = ratio(gone, called)
+	if called == 0 {
+		d.NoShow = 0
+	}
+	show := float64(o.Shows.Permille()) / 1000
+	if vs, ok := rd.WindowTime(office, day); ok {
+		for _, v := range vs {
+			d.PerHour[time.Unix(v.Start, 0).In(o.Location()).Hour()][v.Service] += show
+		}
+	}
+	return d, windows, nil
+}
+
+func meanSD(xs []float64) (mean, sd float64) {
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	for _, x := range xs {
+		sd += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(sd / float64(len(xs)))
 }
