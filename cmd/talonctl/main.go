@@ -11,6 +11,7 @@
 //	talonctl close <office> <from> <to> [reason]  close an office at short notice (RFC 3339 times)
 //	talonctl reopen <office> <from>      lift that closure
 //	talonctl unplaced                    bookings that hold no window time
+//	talonctl staffing <office> [date]    which windows to open each hour (default: tomorrow)
 //	talonctl keygen <file>               make a talon signing key (Ed25519 seed) if file does not exist
 //	talonctl ca <dir> [region]           make the region's CA for the Raft port (ca.crt, ca.key)
 //	talonctl cert <ca-dir> <id> <dir> [host…]   make node id's certificate: dir/ca.crt, node.crt, node.key
@@ -74,6 +75,8 @@ const usage = `usage: talonctl [-addr URL] [-token T] <command>
                               RFC 3339, e.g. 2026-12-01T09:00:00+07:00; lists the bookings affected
   reopen <office> <from>      lift the closure that starts at from
   unplaced                    live bookings that hold no window time: move or cancel them
+  staffing <office> [date]    the staffing plan of a day (default tomorrow): the windows to open each
+                              hour to call 95 % of applicants within 15 minutes (an operator's token will do)
   keygen <file>               make a talon signing key (base64 Ed25519 seed) unless the file exists
   ca <dir> [region]           make the region's CA for the nodes' Raft port: dir/ca.crt and dir/ca.key
                               (keep ca.key off the nodes: whoever holds it can join the region)
@@ -150,6 +153,8 @@ func run(args []string, out io.Writer) error {
 		fmt.Fprintf(out, "%d booking(s) hold no window time\n", len(res.Bookings))
 		printAffected(out, res.Bookings)
 		return nil
+	case arg(0) == "staffing" && (len(a) == 2 || len(a) == 3):
+		return c.staffing(out, a[1], arg(2))
 	case arg(0) == "keygen" && len(a) == 2:
 		return keygen(out, a[1])
 	case arg(0) == "ca" && (len(a) == 2 || len(a) == 3):
@@ -484,4 +489,54 @@ func orAll(v []string) string {
 		return "all"
 	}
 	return strings.Join(v, ",")
+}
+
+// staffing prints an office's staffing plan for date (empty: tomorrow).
+func (c *client) staffing(out io.Writer, office, date string) error {
+	var res struct {
+		Date string
+		Plan struct {
+			Target          float64
+			WindowHours     float64 `json:"window_hours"`
+			Within15        float64 `json:"within_15"`
+			AllOpenHours    float64 `json:"all_open_hours"`
+			AllOpenWithin15 float64 `json:"all_open_within_15"`
+			Hours           []struct {
+				From           string
+				Expected       float64
+				ErlangC        int `json:"erlang_c"`
+				Windows, Extra []int
+				Within15       float64 `json:"within_15"`
+			}
+		}
+	}
+	path := "/api/v1/offices/" + office + "/staffing"
+	if date != "" {
+		path += "?date=" + date
+	}
+	if err := c.do("GET", path, nil, &res); err != nil {
+		return err
+	}
+	p := res.Plan
+	if len(p.Hours) == 0 {
+		fmt.Fprintf(out, "office %s is closed on %s\n", office, res.Date)
+		return nil
+	}
+	fmt.Fprintf(out, "office %s on %s: windows to open for %.0f %% within 15 minutes\n", office, res.Date, 100*p.Target)
+	w := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "HOUR\tEXPECTED\tERLANG C\tWINDOWS\tEXTRA, LIKE\tWITHIN 15 MIN")
+	for _, h := range p.Hours {
+		fmt.Fprintf(w, "%s\t%.1f\t%d\t%s\t%s\t%.1f %%\n", h.From, h.Expected, h.ErlangC, ints(h.Windows), ints(h.Extra), 100*h.Within15)
+	}
+	w.Flush()
+	fmt.Fprintf(out, "following the plan: %.1f window-hours, %.1f %% within 15 minutes (simulated)\n", p.WindowHours, 100*p.Within15)
+	fmt.Fprintf(out, "every window all day: %.1f window-hours, %.1f %%\n", p.AllOpenHours, 100*p.AllOpenWithin15)
+	return nil
+}
+
+func ints(xs []int) string {
+	if len(xs) == 0 {
+		return "-"
+	}
+	return strings.Trim(fmt.Sprint(xs), "[]")
 }
