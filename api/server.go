@@ -191,6 +191,7 @@ func New(cfg Config) *Server {
 		r.GET("/operator/{office}/{window}", display.Page("operator"))
 		r.GET("/kiosk/{office}", display.Page("kiosk"))
 		r.GET("/checkin/{office}", display.Page("checkin"))
+		r.GET("/staffing/{office}", display.Page("staffing"))
 		r.GET("/api/v1/offices/{office}/feed", s.need(RoleDisplay, func(c *fasthttp.RequestCtx) { cfg.Screens.Serve(c, param(c, "office")) }))
 	} else {
 		r.GET("/", s.index)

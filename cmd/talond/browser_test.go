@@ -292,3 +292,43 @@ func TestFrontDeskInBrowser(t *testing.T) {
 	waitJS(t, ctx, "the check-in accepted", `document.getElementById("outcome") && document.getElementById("outcome").dataset.outcome === "ok"`, 5*time.Second)
 	screenshot(t, ctx, "check-in")
 }
+
+// TestStaffingInBrowser: a week after an hour in which eight passport
+// applicants came to demo-24h, the supervisor's plan page shows windows
+// planned for that hour, and, in the current hour's row, which open
+// windows the plan does not have and which planned ones are closed.
+func TestStaffingInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	ctx, cancel := browser(t)
+	defer cancel()
+	d := startDaemon(t, buildTalond(t), t.TempDir(), "-dev-clock")
+	loc, _ := queue.LoadLocation("Asia/Barnaul")
+	hour := time.Now().In(loc).Format("15") + ":00"
+	for range 8 {
+		d.mustPost("/api/v1/offices/demo-24h/tickets", map[string]string{"service": "passport"})
+	}
+	d.mustPost("/api/v1/dev/clock", map[string]string{"advance": "168h"})
+	d.mustPost("/api/v1/offices/demo-24h/windows/1/open", nil)
+	d.mustPost("/api/v1/offices/demo-24h/windows/2/open", nil)
+	if err := chromedp.Do(ctx, chromedp.Navigate(d.base+"/staffing/demo-24h"), chromedp.WaitVisible(`#plan tr td`)); err != nil {
+		t.Fatal(err)
+	}
+	row := fmt.Sprintf(`[...document.querySelectorAll("#plan tr")].find(r => r.cells[0].textContent === %q)`, hour)
+	waitJS(t, ctx, "windows planned for the hour of the crowd", row+`.cells[2].textContent !== "—"`, 30*time.Second)
+	if now, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("now") ? document.getElementById("now").cells[0].textContent : ""`)); err != nil || now != hour {
+		t.Logf("the hour turned (%q, %v): the open windows are not compared", now, err)
+		return
+	}
+	// Window 2 (egrn, snils) serves no passport: open, but not in the plan.
+	waitJS(t, ctx, "window 2 open beyond the plan", `[...document.querySelectorAll("#now .extra-open")].some(e => e.textContent === "2")`, 5*time.Second)
+	planned, err := chromedp.Run(ctx, chromedp.Evaluate[string](row+`.cells[2].textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(planned, "3") {
+		waitJS(t, ctx, "window 3 planned but closed", `document.querySelector("#now .missing").textContent.includes("3")`, 5*time.Second)
+	}
+	screenshot(t, ctx, "staffing")
+}
