@@ -34,6 +34,7 @@ func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("talonsim", flag.ContinueOnError)
 	seed := fs.Uint64("seed", 1, "random seed (same seed, same results)")
 	days := fs.Int("days", 0, "days to simulate (default: the scenario's)")
+	kiosk := fs.Bool("kiosk-closes", false, "the kiosk refuses walk-ins it forecasts past the last call (closing_soon): they go home")
 	plan := fs.Bool("plan", false, "plan each office's windows by the hour (scheduler/staffing) and simulate its days following the plan")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -68,9 +69,10 @@ func run(args []string, out io.Writer) error {
 		if *days > 0 {
 			sc.Days = *days
 		}
+		sc.KioskCloses = sc.KioskCloses || *kiosk
 		fmt.Fprintf(out, "\n## %s (%d days, seed %d)\n\n", sc.Name, sc.Days, *seed)
 		w := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.Debug)
-		fmt.Fprintln(w, "policy\tapplicants\twithin 15 min\tbooked within 5 min\tmean wait\tp90 wait\tlongest wait\toccupancy")
+		fmt.Fprintln(w, "policy\tapplicants\twithin 15 min\tbooked within 5 min\tmean wait\tp90 wait\tlongest wait\toccupancy\tturned away at closing")
 		var talon *sim.Report
 		for _, pol := range policies {
 			rep, err := sim.Run(sc, pol.p, pol.name, *seed, sim.Baselines)
@@ -78,8 +80,8 @@ func run(args []string, out io.Writer) error {
 				return err
 			}
 			talon = rep
-			fmt.Fprintf(w, "%s\t%d\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%.1f%%\n", pol.name, rep.Tickets, 100*rep.Within15, 100*rep.BookedOn,
-				minutes(rep.MeanWait), minutes(rep.P90Wait), minutes(rep.MaxWait), 100*rep.Occupancy)
+			fmt.Fprintf(w, "%s\t%d\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%.1f%%\t%d\n", pol.name, rep.Tickets, 100*rep.Within15, 100*rep.BookedOn,
+				minutes(rep.MeanWait), minutes(rep.P90Wait), minutes(rep.MaxWait), 100*rep.Occupancy, rep.TurnedAway)
 		}
 		w.Flush()
 		fmt.Fprintf(out, "\nWait estimates given at issue under the talon policy, against the real wait:\n\n")
