@@ -9,6 +9,9 @@ type Outlook struct {
 	// goes on until every window has made more than Near calls.
 	Service string
 	Near    int
+	// Slot is the new ticket's booked slot start when it is a booked
+	// applicant checking in (due from then on), else 0.
+	Slot int64
 }
 
 // Forecast is a policy's playout of an office's next calls.
@@ -22,9 +25,9 @@ type Forecast struct {
 	Near map[uint64]int
 }
 
-// Expected is a booked applicant not in the live queue yet who is likely to
-// come: in line and due from At (the slot's start, later by the office's
-// usual lateness), with the chance Permille/1000 that they come at all.
+// Expected is a booked applicant not in the live queue yet who may still
+// come: in line and due from At (the slot's start, or now when it has
+// begun), with the chance Permille/1000 that they come.
 type Expected struct {
 	Booking  uint64
 	Service  string
@@ -32,22 +35,43 @@ type Expected struct {
 	Permille int64
 }
 
-// Shows counts how an office's booked applicants came: checked in, and how
-// late in all (seconds after the slot's start), or missed their day.
+// Shows counts how an office's booked applicants came: those who checked
+// in, by when (At: 5-minute buckets of the time from their slot's start,
+// from 30 minutes before to 15 after), and those who missed their day.
 type Shows struct {
 	Came, Missed int
-	Late         int64
+	At           [showBuckets]int
 }
 
-// Permille is the chance in thousandths that a booked applicant comes,
-// from the office's history; with little history it leans on 9 in 10.
-func (sh Shows) Permille() int64 {
-	const prior, priorCame = 20, 18
-	return int64(sh.Came+priorCame) * 1000 / int64(sh.Came+sh.Missed+prior)
+const (
+	showBuckets = 9
+	bucketSecs  = 300
+	firstBucket = -30 * 60 // seconds from the slot's start
+)
+
+// came records a check-in at now for a slot starting at start.
+func (sh *Shows) came(start, now int64) {
+	sh.Came++
+	sh.At[min(showBuckets-1, max(0, (now-start-firstBucket)/bucketSecs))]++
 }
 
-// MeanLate is how late a booked applicant who came was on average, seconds.
-func (sh Shows) MeanLate() int64 { return sh.Late / int64(max(1, sh.Came)) }
+// Chance is, in thousandths, the chance that a booked applicant whose slot
+// begins at start and who has not checked in by now still comes: of those
+// who come at all (Came against Missed), the share who check in after now
+// (At), given that they have not yet. With little history it leans on 9
+// in 10 coming, at any time of the check-in window alike.
+func (sh Shows) Chance(start, now int64) int64 {
+	const prior, priorCame, priorAt = 20, 18, 2
+	p := int64(sh.Came+priorCame) * 1000 / int64(sh.Came+sh.Missed+prior)
+	offset := now - start
+	var after, all int64 // comers × seconds of their bucket after now, and in all
+	for b, n := range sh.At {
+		w, lo := int64(n+priorAt), int64(firstBucket+b*bucketSecs)
+		all += w * bucketSecs
+		after += w * min(bucketSecs, max(0, lo+bucketSecs-offset))
+	}
+	return 1000 * p * after / ((1000-p)*all + p*after)
+}
 
 // expectHours is how far ahead the forecast looks for booked applicants.
 const expectHours = 1
@@ -64,7 +88,6 @@ func (s *State) expected(o *Office, now int64) []Expected {
 	late := (s.Region.Rules.CheckinLateMinutes + o.slot - 1) / o.slot
 	from, to := max(0, k-late), min(len(p.cells[0])-1, k+expectHours*60/o.slot)
 	var out []Expected
-	permille, lateBy := o.Shows.Permille(), o.Shows.MeanLate()
 	for j := from; j <= to; j++ {
 		for w := range p.cells {
 			id := p.cells[w][j]
@@ -75,7 +98,7 @@ func (s *State) expected(o *Office, now int64) []Expected {
 			if b == nil || b.Status != BookingConfirmed || b.Start+int64(s.Region.Rules.CheckinLateMinutes)*60 < now {
 				continue
 			}
-			out = append(out, Expected{Booking: id, Service: b.Service, At: b.Start + lateBy, Permille: permille})
+			out = append(out, Expected{Booking: id, Service: b.Service, At: max(now, b.Start), Permille: o.Shows.Chance(b.Start, now)})
 		}
 	}
 	return slices.Clip(out)

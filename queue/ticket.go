@@ -60,7 +60,7 @@ func (s *State) issue(c *Issue) Result {
 		return Result{Err: errf(CodeOfficeClosed, "office %s is closed now", o.Config.ID)}
 	}
 	s.rollover(o)
-	f := s.forecast(o, c.Service)
+	f := s.forecast(o, c.Service, 0)
 	if last := o.lastCall(s.Now, s.Region.Rules.LastCallMinutes); !c.Force && s.Now+f.Wait > last {
 		next := time.Unix(o.nextOpening(s.Now), 0).In(o.loc)
 		return Result{Err: &Error{Code: CodeClosingSoon, NextOpen: next.Format(time.RFC3339), Message: fmt.Sprintf(
@@ -76,9 +76,10 @@ func (s *State) issue(c *Issue) Result {
 	return Result{Ticket: copyOf(t)}
 }
 
-// forecast is the policy's forecast for a new ticket for service at office o.
-func (s *State) forecast(o *Office, service string) Forecast {
-	return s.policy.Forecast(o, Outlook{Expected: s.expected(o, s.Now), Service: service}, s.Now)
+// forecast is the policy's forecast for a new ticket for service at office
+// o (booked for slot, or a walk-in: 0).
+func (s *State) forecast(o *Office, service string, slot int64) Forecast {
+	return s.policy.Forecast(o, Outlook{Expected: s.expected(o, s.Now), Service: service, Slot: slot}, s.Now)
 }
 
 // enqueue puts t into the office's waiting line, with its position and the
@@ -133,9 +134,8 @@ func (s *State) checkIn(c *CheckIn) Result {
 	}
 	t := &Ticket{ID: s.nextID(&s.NextTicketID), Office: o.Config.ID, Service: b.Service, Number: b.Number, Booking: b.ID, SlotStart: b.Start}
 	b.Status, b.Ticket = BookingCheckedIn, t.ID // first: the forecast no longer expects it
-	s.enqueue(o, t, s.Now, s.forecast(o, t.Service))
-	o.Shows.Came++
-	o.Shows.Late += max(0, s.Now-b.Start)
+	s.enqueue(o, t, s.Now, s.forecast(o, t.Service, t.SlotStart))
+	o.Shows.came(b.Start, s.Now)
 	s.emit(Event{Kind: EvTicketCheckedIn, Office: o.Config.ID, Ticket: copyOf(t), Booking: copyOf(b)})
 	return Result{Ticket: copyOf(t), Booking: copyOf(b)}
 }

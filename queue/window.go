@@ -133,7 +133,7 @@ func (s *State) redirect(o *Office, w *Window, t *Ticket, service string) Result
 		ID: s.nextID(&s.NextTicketID), Office: o.Config.ID, Service: service, Number: t.Number,
 		Category: t.Category, Booking: t.Booking, SlotStart: t.SlotStart, RedirectedFrom: t.ID,
 	}
-	s.enqueue(o, n, t.ArrivedAt, s.forecast(o, n.Service))
+	s.enqueue(o, n, t.ArrivedAt, s.forecast(o, n.Service, n.SlotStart))
 	s.emit(Event{Kind: EvTicketIssued, Office: o.Config.ID, Ticket: copyOf(n)})
 	return Result{Ticket: copyOf(n), Window: copyOf(w)}
 }

@@ -189,9 +189,10 @@ func changes(t *queue.Ticket, at int64) int64 {
 // call, so a long service frees its window soon); then the window that
 // frees first calls, among those in line by then whose service it serves,
 // the one the policy ranks first at that moment, as the policy will. The
-// booked applicants expected to check in join the line at their slot,
-// their service time weighted by the chance they come; the new ticket joins
-// now, last among equals. So it knows each window's skills, which windows
+// booked applicants expected to check in join the line at their slot when
+// they are more likely to come than not (a wait is judged by how far it
+// errs, and the middle of the outcomes errs least); the new ticket joins
+// now, last among equals, and due from its slot when it is booked. So it knows each window's skills, which windows
 // are open, how long the current services have run, the bookings of the
 // next hour and whom the policy puts first when. Beyond forecastDepth
 // waiting tickets, the work further back is shared among the windows,
@@ -241,11 +242,15 @@ func forecast(o *queue.Office, in queue.Outlook, now int64, r ranker) queue.Fore
 	}
 	for i, e := range in.Expected {
 		stand := &queue.Ticket{ID: math.MaxUint64 - 1 - uint64(i), Service: e.Service, Booking: e.Booking, SlotStart: e.At, ArrivedAt: e.At}
-		line = add(line, stand, e.At, int64(o.ServiceMinutes(e.Service)*60)*e.Permille/1000, true, false)
+		line = add(line, stand, e.At, int64(o.ServiceMinutes(e.Service)*60)*min(1, e.Permille/500), true, false)
 	}
 	var rest int64
 	if service != "" {
-		line = add(line, &queue.Ticket{ID: math.MaxUint64, Service: service, ArrivedAt: now}, now, 0, false, true)
+		nt := &queue.Ticket{ID: math.MaxUint64, Service: service, ArrivedAt: now, SlotStart: in.Slot}
+		if in.Slot != 0 {
+			nt.Booking = math.MaxUint64 // booked: due from its slot
+		}
+		line = add(line, nt, now, 0, false, true)
 		if len(o.Waiting) > len(first) {
 			for _, t := range o.Waiting {
 				rest += int64(o.ServiceMinutes(t.Service) * 60)

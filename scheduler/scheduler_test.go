@@ -176,15 +176,19 @@ func TestForecastSeesBookings(t *testing.T) {
 	x.ticket("b", "p", "")
 	rd, p := x.s.Reader(), scheduler.Default{}
 	exp := rd.Expected("b", x.now)
-	if len(exp) != 1 || exp[0].Booking != b.ID || exp[0].Permille != 900 {
+	// No history: 9 in 10 come, checking in at any time of the 45-minute
+	// window alike; 8 minutes before the slot 23 of its 45 minutes are
+	// still ahead: 0.9·23/45 / (0.1 + 0.9·23/45) = 0.821.
+	if len(exp) != 1 || exp[0].Booking != b.ID || exp[0].Permille != 821 || exp[0].At != slot {
 		t.Fatalf("expected %+v", exp)
 	}
 	o := rd.Office("b")
 	without := p.Forecast(o, queue.Outlook{Service: "p"}, x.now)
 	with := p.Forecast(o, queue.Outlook{Expected: exp, Service: "p"}, x.now)
 	// The window calls the first walk-in now (20 min), then the booking is
-	// due and goes before the second walk-in: 0.9 × 20 min more.
-	if without.Wait != 2*20*60 || with.Wait != without.Wait+18*60 || with.Ahead != 3 {
+	// due and goes before the second walk-in, likelier to come than not: its
+	// 20 minutes more.
+	if without.Wait != 2*20*60 || with.Wait != without.Wait+20*60 || with.Ahead != 3 {
 		t.Fatalf("without the booking %+v, with it %+v", without, with)
 	}
 	x.now = slot - 5*60
@@ -192,7 +196,14 @@ func TestForecastSeesBookings(t *testing.T) {
 	if exp := x.s.Reader().Expected("b", x.now); len(exp) != 0 {
 		t.Fatalf("a checked-in booking is still expected: %+v", exp)
 	}
-	if sh := x.s.Offices["b"].Shows; sh.Came != 1 || sh.Missed != 0 || sh.Permille() != 904 {
-		t.Fatalf("shows %+v (%d ‰)", sh, sh.Permille())
+	// It came 5 minutes early; a booking a day ahead now comes 19 in 21.
+	sh := x.s.Offices["b"].Shows
+	if sh.Came != 1 || sh.Missed != 0 || sh.At[5] != 1 || sh.Chance(slot+86400, slot) != 19*1000/21 {
+		t.Fatalf("shows %+v (%d ‰)", sh, sh.Chance(slot+86400, slot))
+	}
+	// Once its slot has begun and the check-in window closes, nobody is
+	// expected any more.
+	if c := sh.Chance(slot, slot+15*60); c != 0 {
+		t.Fatalf("chance at the end of the check-in window: %d ‰", c)
 	}
 }

@@ -504,10 +504,9 @@ func FromHistory(rd queue.Reader, office, day string) (Demand, []Window, error) 
 	if called == 0 {
 		d.NoShow = 0
 	}
-	show := float64(o.Shows.Permille()) / 1000
 	if vs, ok := rd.WindowTime(office, day); ok {
 		for _, v := range vs {
-			d.PerHour[time.Unix(v.Start, 0).In(o.Location()).Hour()][v.Service] += show
+			d.PerHour[time.Unix(v.Start, 0).In(o.Location()).Hour()][v.Service] += float64(o.Shows.Chance(v.Start, v.Start-86400)) / 1000
 		}
 	}
 	return d, windows, nil
