@@ -266,6 +266,16 @@ func (s *State) remind(o *Office) {
 	o.RemindedFor = tomorrow
 }
 
+// nearNew tells a newcomer to office o's queue, ticket id, that their turn
+// is near when the forecast they were given puts them at most
+// turn_near_ahead calls from it.
+func (s *State) nearNew(o *Office, id uint64) {
+	if t := s.Tickets[id]; t != nil && t.Status == TicketWaiting && !t.Near && t.Position-1 <= s.Region.Rules.TurnNearAhead {
+		t.Near = true
+		s.emit(Event{Kind: EvTurnNear, Office: o.Config.ID, Ticket: copyOf(t), Ahead: t.Position - 1})
+	}
+}
+
 // nearTurn tells the waiting applicants of office o whom the policy's
 // forecast now puts at most turn_near_ahead calls from their own (at the
 // windows that serve their service), once per ticket.

@@ -259,23 +259,22 @@ func (s *State) Apply(c Command, now int64, index uint64) Result {
 			s.remind(s.Offices[oc.ID])
 			s.loadChanged(s.Offices[oc.ID])
 		}
-	case *Issue:
-		s.queueMoved(c.Office)
-	case *CheckIn:
-		s.queueMoved(c.Office)
+	case *Issue, *CheckIn:
+		// A newcomer brings nobody else nearer: only they may be near.
+		if r.Err == nil && r.Ticket != nil {
+			o := s.Offices[r.Ticket.Office]
+			s.nearNew(o, r.Ticket.ID)
+			s.loadChanged(o)
+		}
 	case *WindowAction:
-		s.queueMoved(c.Office)
+		if o := s.Offices[c.Office]; o != nil {
+			if c.Action != ActStart && c.Action != ActRecall { // those two move nobody
+				s.nearTurn(o)
+			}
+			s.loadChanged(o)
+		}
 	}
 	return r
-}
-
-// queueMoved tells those whose turn is near, and follows the load, after
-// office's queue may have changed.
-func (s *State) queueMoved(office string) {
-	if o := s.Offices[office]; o != nil {
-		s.nearTurn(o)
-		s.loadChanged(o)
-	}
 }
 
 // applyOnce applies a command that carries an idempotency key: the first

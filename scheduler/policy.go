@@ -37,7 +37,13 @@ type FCFS struct{ Default }
 
 // Pick implements queue.Policy.
 func (FCFS) Pick(o *queue.Office, w *queue.Window, now int64) *queue.Ticket {
-	return pick(o, w, now, fcfsRank)
+	var best *queue.Ticket
+	for _, t := range o.Waiting {
+		if w.Serves(t.Service) && (best == nil || t.ArrivedAt < best.ArrivedAt || t.ArrivedAt == best.ArrivedAt && t.ID < best.ID) {
+			best = t
+		}
+	}
+	return best
 }
 
 // Forecast implements queue.Policy: the playout in FCFS's order.
@@ -236,7 +242,7 @@ func forecast(o *queue.Office, in queue.Outlook, now int64, r ranker) queue.Fore
 		return append(list, pending{t: t, f: facts{o.Priority(t.Category), skips[t.Service]}, from: from, work: work, serve: m, stand: stand, isNew: isNew, until: math.MinInt64})
 	}
 	var line []pending
-	first := inRankOrder(o, now, forecastDepth, r)
+	first := firstInRank(o, now, forecastDepth, r)
 	for _, t := range first {
 		line = add(line, t, now, int64(o.ServiceMinutes(t.Service)*60), false, false)
 	}
@@ -338,9 +344,9 @@ func fewest(calls []int, mask uint64) int {
 	return n
 }
 
-// inRankOrder is the first depth tickets of the waiting line in the order
-// r ranks them now.
-func inRankOrder(o *queue.Office, now int64, depth int, r ranker) []*queue.Ticket {
+// firstInRank is the depth tickets of the waiting line that r ranks first
+// now, in no particular order (the playout ranks them as it goes).
+func firstInRank(o *queue.Office, now int64, depth int, r ranker) []*queue.Ticket {
 	if len(o.Waiting) <= depth {
 		return o.Waiting
 	}
@@ -358,12 +364,33 @@ func inRankOrder(o *queue.Office, now int64, depth int, r ranker) []*queue.Ticke
 		}
 		all[i] = ranked{t, r(t, facts{o.Priority(t.Category), sk}, now)}
 	}
-	slices.SortFunc(all, func(a, b ranked) int {
-		if a.k.less(b.k) {
-			return -1
+	// Quickselect: all[:depth] become the depth lowest. Ranks are never
+	// equal (ids differ), so which tickets they are does not depend on how.
+	lo, hi := 0, len(all)-1
+	for lo < hi {
+		p := all[(lo+hi)/2].k
+		i, j := lo, hi
+		for i <= j {
+			for all[i].k.less(p) {
+				i++
+			}
+			for p.less(all[j].k) {
+				j--
+			}
+			if i <= j {
+				all[i], all[j] = all[j], all[i]
+				i, j = i+1, j-1
+			}
 		}
-		return 1 // ranks are never equal: ids differ
-	})
+		switch {
+		case depth-1 <= j:
+			hi = j
+		case depth-1 >= i:
+			lo = i
+		default:
+			lo = hi
+		}
+	}
 	out := make([]*queue.Ticket, depth)
 	for i := range out {
 		out[i] = all[i].t

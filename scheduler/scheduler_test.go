@@ -122,6 +122,11 @@ func TestRecommend(t *testing.T) {
 // busyOffice is office "a" with both windows open and 1,000 waiting, a
 // third of them for the service only window 1 serves.
 func busyOffice() (*queue.Office, int64) {
+	x := busySim()
+	return x.s.Offices["a"], x.now
+}
+
+func busySim() *sim {
 	x := newSim(&testing.T{})
 	x.do(&queue.WindowAction{Office: "a", Window: 1, Action: queue.ActOpen})
 	x.do(&queue.WindowAction{Office: "a", Window: 2, Action: queue.ActOpen})
@@ -132,7 +137,7 @@ func busyOffice() (*queue.Office, int64) {
 		}
 		x.do(&queue.Issue{Office: "a", Service: svc})
 	}
-	return x.s.Offices["a"], x.now
+	return x
 }
 
 // BenchmarkForecast: the forecast for a new ticket with 1,000 waiting
@@ -205,5 +210,19 @@ func TestForecastSeesBookings(t *testing.T) {
 	// expected any more.
 	if c := sh.Chance(slot, slot+15*60); c != 0 {
 		t.Fatalf("chance at the end of the check-in window: %d ‰", c)
+	}
+}
+
+// BenchmarkApplicant: one applicant through an office with 1,000 waiting,
+// as the state machine applies it: issue (with its forecast), then call,
+// start and finish at window 1 (each telling those whose turn is near).
+func BenchmarkApplicant(b *testing.B) {
+	x := busySim()
+	b.ReportAllocs()
+	for b.Loop() {
+		x.do(&queue.Issue{Office: "a", Service: "p"})
+		for _, a := range []queue.Action{queue.ActCallNext, queue.ActStart, queue.ActFinish} {
+			x.do(&queue.WindowAction{Office: "a", Window: 1, Action: a})
+		}
 	}
 }
