@@ -793,11 +793,10 @@ func TestAlternativesFollowTheState(t *testing.T) {
 	}
 }
 
-// TestClosingSoon: at 19:50 in an office that closes at 20:00, the kiosk
-// issues while the queue is short and answers 409 closing_soon, naming the
-// next morning's opening, once the forecast call falls after 20:00; a
-// kiosk cannot force, an operator can.
-func TestClosingSoon(t *testing.T) {
+// officeHoursAt runs the API with brn open 08:00-20:00 every day, an admin,
+// a kiosk and a brn operator token, and its clock moved to the next hh:mm
+// in Barnaul, which it returns.
+func officeHoursAt(t *testing.T, hh, mm int) (*node, time.Time) {
 	n := start(t, map[string]api.Grant{"admin-token-0123456789": {Role: api.RoleAdmin}, "kiosk-token-0123456789": {Role: api.RoleKiosk},
 		"operator-token-012345678": {Role: api.RoleOperator, Offices: []string{"brn"}}})
 	reg := testRegion()
@@ -807,11 +806,20 @@ func TestClosingSoon(t *testing.T) {
 	n.auth = "admin-token-0123456789"
 	n.want("PUT", "/api/v1/region", reg, 200, "")
 	now := time.Now().In(barnaul)
-	at := time.Date(now.Year(), now.Month(), now.Day(), 19, 50, 0, 0, barnaul)
+	at := time.Date(now.Year(), now.Month(), now.Day(), hh, mm, 0, 0, barnaul)
 	if at.Before(now) {
 		at = at.AddDate(0, 0, 1)
 	}
 	n.want("POST", "/api/v1/dev/clock", map[string]string{"advance": at.Sub(now).Round(time.Second).String()}, 200, "")
+	return n, at
+}
+
+// TestClosingSoon: at 19:50 in an office that closes at 20:00, the kiosk
+// issues while the queue is short and answers 409 closing_soon, naming the
+// next morning's opening, once the forecast call falls after 20:00; a
+// kiosk cannot force, an operator can.
+func TestClosingSoon(t *testing.T) {
+	n, at := officeHoursAt(t, 19, 50)
 	n.auth = "kiosk-token-0123456789"
 	issue := map[string]any{"service": "passport"}
 	n.want("POST", "/api/v1/offices/brn/tickets", issue, 201, "") // nobody waits: called at once
@@ -840,20 +848,7 @@ func TestClosingSoon(t *testing.T) {
 // at 10:00 asks for windows then and none in the empty hours; the route
 // wants an operator's token and a date within the horizon.
 func TestStaffingPlan(t *testing.T) {
-	n := start(t, map[string]api.Grant{"admin-token-0123456789": {Role: api.RoleAdmin}, "kiosk-token-0123456789": {Role: api.RoleKiosk},
-		"operator-token-012345678": {Role: api.RoleOperator, Offices: []string{"brn"}}})
-	reg := testRegion()
-	for d := range reg.Offices[0].Hours {
-		reg.Offices[0].Hours[d] = "08:00-20:00"
-	}
-	n.auth = "admin-token-0123456789"
-	n.want("PUT", "/api/v1/region", reg, 200, "")
-	now := time.Now().In(barnaul)
-	at := time.Date(now.Year(), now.Month(), now.Day(), 10, 0, 0, 0, barnaul)
-	if at.Before(now) {
-		at = at.AddDate(0, 0, 1)
-	}
-	n.want("POST", "/api/v1/dev/clock", map[string]string{"advance": at.Sub(now).Round(time.Second).String()}, 200, "")
+	n, at := officeHoursAt(t, 10, 0)
 	for range 30 { // 30 walk-ins between 10:00 and 11:00
 		n.want("POST", "/api/v1/offices/brn/tickets", map[string]any{"service": "passport", "force": true}, 201, "")
 		n.want("POST", "/api/v1/dev/clock", map[string]string{"advance": "1m55s"}, 200, "")

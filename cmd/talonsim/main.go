@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"sort"
 	"text/tabwriter"
 
@@ -130,23 +129,13 @@ func plans(out io.Writer, scenarios []sim.Scenario, seed uint64, days int) error
 		fmt.Fprintf(out, "\n%d days of the scenario (talon's policy):\n\n", sc.Days)
 		w = tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.Debug)
 		fmt.Fprintln(w, "windows\twithin 15 min\twindow-hours a day\tlongest wait")
-		all := sc
-		all.Plan = []sim.Shift{{From: sc.Open}}
-		for _, win := range sc.Windows {
-			all.Plan[0].Windows = append(all.Plan[0].Windows, win.Number)
+		every, followed, err := p.Compare(sc, scheduler.Default{}, seed)
+		if err != nil {
+			return err
 		}
-		followed := sc
-		followed.Windows = slices.Clone(sc.Windows)
-		p.Follow(&followed)
-		for _, run := range []struct {
-			label string
-			sc    sim.Scenario
-		}{{"every window all day", all}, {"following the plan", followed}} {
-			rep, err := sim.Run(run.sc, scheduler.Default{}, "talon", seed, nil)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "%s\t%.1f%%\t%.1f\t%s\n", run.label, 100*rep.Within15, rep.WindowHours, minutes(rep.MaxWait))
+		for i, rep := range []*sim.Report{every, followed} {
+			label := []string{"every window all day", "following the plan"}[i]
+			fmt.Fprintf(w, "%s\t%.1f%%\t%.1f\t%s\n", label, 100*rep.Within15, rep.WindowHours, minutes(rep.MaxWait))
 		}
 		w.Flush()
 	}

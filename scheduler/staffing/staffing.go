@@ -400,6 +400,23 @@ func clockMinutes(s string) (int, error) {
 	return h*60 + m, nil
 }
 
+// Compare runs office sc's days (its own applicants, bookings and service
+// times) with every window open all day, and following the plan.
+func (p Plan) Compare(sc sim.Scenario, policy queue.Policy, seed uint64) (everyWindow, followed *sim.Report, err error) {
+	all := sc
+	all.Plan = []sim.Shift{{From: sc.Open}}
+	for _, w := range sc.Windows {
+		all.Plan[0].Windows = append(all.Plan[0].Windows, w.Number)
+	}
+	if everyWindow, err = sim.Run(all, policy, "every window", seed, nil); err != nil {
+		return nil, nil, err
+	}
+	sc.Windows = slices.Clone(sc.Windows)
+	p.Follow(&sc)
+	followed, err = sim.Run(sc, policy, "the plan", seed, nil)
+	return everyWindow, followed, err
+}
+
 // Follow has office sc follow the plan: its shifts, and the extra windows
 // it asks for (numbered from 1000, with the skills of the window each is
 // like).

@@ -50,19 +50,7 @@ func TestPlansKeepTheNorm(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		all := sc
-		all.Plan = []sim.Shift{{From: sc.Open}}
-		for _, w := range sc.Windows {
-			all.Plan[0].Windows = append(all.Plan[0].Windows, w.Number)
-		}
-		followed := sc
-		followed.Windows = slices.Clone(sc.Windows)
-		p.Follow(&followed)
-		everyWindow, err := sim.Run(all, scheduler.Default{}, "talon", 2, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		planned, err := sim.Run(followed, scheduler.Default{}, "talon", 2, nil)
+		everyWindow, planned, err := p.Compare(sc, scheduler.Default{}, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
