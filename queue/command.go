@@ -41,6 +41,8 @@ const (
 	KindDelivered   Kind = 12
 	KindReplay      Kind = 13
 	KindCloseOffice Kind = 14
+	KindSetEmployee Kind = 15
+	KindSignOut     Kind = 16
 )
 
 // commands makes an empty command of each kind, for Decode.
@@ -52,6 +54,7 @@ var commands = [256]func() Command{
 	KindTick: func() Command { return new(Tick) }, KindSubscribe: func() Command { return new(Subscribe) },
 	KindUnsubscribe: func() Command { return new(Unsubscribe) }, KindDelivered: func() Command { return new(Delivered) },
 	KindReplay: func() Command { return new(Replay) }, KindCloseOffice: func() Command { return new(CloseOffice) },
+	KindSetEmployee: func() Command { return new(SetEmployee) }, KindSignOut: func() Command { return new(SignOut) },
 }
 
 // SetRegion installs a region configuration. Live state (window states,
@@ -61,6 +64,7 @@ var commands = [256]func() Command{
 type SetRegion struct {
 	Region *Region
 	Force  bool
+	Actor  string
 }
 
 // CloseOffice closes an office at short notice (a power cut, a flood) from
@@ -70,6 +74,7 @@ type CloseOffice struct {
 	Office   string
 	From, To int64
 	Reason   string
+	Actor    string
 }
 
 // Book books a seat: confirmed at once, or held until confirmed (Hold).
@@ -82,19 +87,27 @@ type Book struct {
 	Key             string
 	Ref             string // the booking's public reference (ref.go); drawn by the API
 	Fingerprint     string // of the request the key came with (applyOnce)
+	Actor           string
 }
 
 // Confirm confirms a held booking.
-type Confirm struct{ Booking uint64 }
+type Confirm struct {
+	Booking uint64
+	Actor   string
+}
 
 // Reschedule moves a booking to another slot of its office.
 type Reschedule struct {
 	Booking uint64
 	Start   int64
+	Actor   string
 }
 
 // Cancel cancels a booking and frees its seat.
-type Cancel struct{ Booking uint64 }
+type Cancel struct {
+	Booking uint64
+	Actor   string
+}
 
 // Issue issues a walk-in ticket. Key is an idempotency key, as in Book.
 type Issue struct {
@@ -103,6 +116,7 @@ type Issue struct {
 	// Force issues even when the applicant would not be called before the
 	// office's last call (an employee's decision; a kiosk never sets it).
 	Force bool
+	Actor string
 }
 
 // CheckIn puts a booked applicant who scanned their talon into the live
@@ -111,15 +125,18 @@ type CheckIn struct {
 	Office  string
 	Booking uint64
 	Start   int64
+	Actor   string
 }
 
 // WindowAction is what an operator does at a window; Service is the target
-// of a redirect.
+// of a redirect, Employee who signs in (ActSignIn).
 type WindowAction struct {
-	Office  string
-	Window  int
-	Action  Action
-	Service string
+	Office   string
+	Window   int
+	Action   Action
+	Service  string
+	Employee string
+	Actor    string
 }
 
 // Tick does the time-driven work that is due: expired holds, day
@@ -131,10 +148,16 @@ type Tick struct {
 }
 
 // Subscribe adds or replaces a notification webhook.
-type Subscribe struct{ Sub Subscription }
+type Subscribe struct {
+	Sub   Subscription
+	Actor string
+}
 
 // Unsubscribe removes a webhook with its outbox and dead letters.
-type Unsubscribe struct{ ID string }
+type Unsubscribe struct {
+	ID    string
+	Actor string
+}
 
 // Delivered records that subscription Sub's gateway took every notification
 // up to Seq; with Dead, that the head notification Seq was given up after
@@ -146,7 +169,10 @@ type Delivered struct {
 }
 
 // Replay puts a subscription's dead letters back in front of its outbox.
-type Replay struct{ Sub string }
+type Replay struct {
+	Sub   string
+	Actor string
+}
 
 func (*SetRegion) Kind() Kind    { return KindSetRegion }
 func (*Book) Kind() Kind         { return KindBook }
@@ -162,6 +188,8 @@ func (*Unsubscribe) Kind() Kind  { return KindUnsubscribe }
 func (*Delivered) Kind() Kind    { return KindDelivered }
 func (*Replay) Kind() Kind       { return KindReplay }
 func (*CloseOffice) Kind() Kind  { return KindCloseOffice }
+func (*SetEmployee) Kind() Kind  { return KindSetEmployee }
+func (*SignOut) Kind() Kind      { return KindSignOut }
 
 // The fields of each kind on the wire. A field's bit is its place in the
 // command's mask; bits are per kind and never reused within a kind, so a
@@ -182,11 +210,52 @@ const (
 	bRegion
 	bKey
 	bSub
+	// bActor is who gave a command (an employee, a device: Actor), the same
+	// bit in every kind that has one.
+	bActor = 1 << 20
 )
+
+// MaxActorBytes bounds a command's actor: "employee:" or "device:" and an id.
+const MaxActorBytes = 80
+
+// acted is a command given by someone: an employee or a device.
+type acted interface{ actor() *string }
+
+func (c *SetRegion) actor() *string    { return &c.Actor }
+func (c *CloseOffice) actor() *string  { return &c.Actor }
+func (c *Book) actor() *string         { return &c.Actor }
+func (c *Confirm) actor() *string      { return &c.Actor }
+func (c *Reschedule) actor() *string   { return &c.Actor }
+func (c *Cancel) actor() *string       { return &c.Actor }
+func (c *Issue) actor() *string        { return &c.Actor }
+func (c *CheckIn) actor() *string      { return &c.Actor }
+func (c *WindowAction) actor() *string { return &c.Actor }
+func (c *Subscribe) actor() *string    { return &c.Actor }
+func (c *Unsubscribe) actor() *string  { return &c.Actor }
+func (c *Replay) actor() *string       { return &c.Actor }
+func (c *SetEmployee) actor() *string  { return &c.Actor }
+func (c *SignOut) actor() *string      { return &c.Actor }
+
+// WithActor records who gives command c: "employee:<id>" or
+// "device:<name>". Commands nobody gives (Tick, Delivered) have none.
+func WithActor(c Command, who string) {
+	if a, ok := c.(acted); ok {
+		*a.actor() = who
+	}
+}
+
+// ActorOf is who gave command c, or "".
+func ActorOf(c Command) string {
+	if a, ok := c.(acted); ok {
+		return *a.actor()
+	}
+	return ""
+}
 
 func (c *SetRegion) wire(w wire) {
 	w.json(bRegion, "region", &c.Region, MaxRegionBytes)
 	w.flag(1<<13, &c.Force)
+	w.str(bActor, "actor", &c.Actor, MaxActorBytes)
 }
 
 func (c *CloseOffice) wire(w wire) {
@@ -194,6 +263,7 @@ func (c *CloseOffice) wire(w wire) {
 	w.varint(1<<1, &c.From)
 	w.varint(1<<2, &c.To)
 	w.str(1<<3, "reason", &c.Reason, MaxReasonBytes)
+	w.str(bActor, "actor", &c.Actor, MaxActorBytes)
 }
 
 func (c *Book) wire(w wire) {
@@ -206,14 +276,23 @@ func (c *Book) wire(w wire) {
 	w.str(bKey, "idempotency key", &c.Key, MaxKeyBytes)
 	w.str(1<<13, "booking reference", &c.Ref, RefLen)
 	w.str(1<<14, "request fingerprint", &c.Fingerprint, MaxFingerprintBytes)
+	w.str(bActor, "actor", &c.Actor, MaxActorBytes)
 }
 
-func (c *Confirm) wire(w wire) { w.uvarint(bBooking, &c.Booking) }
-func (c *Cancel) wire(w wire)  { w.uvarint(bBooking, &c.Booking) }
+func (c *Confirm) wire(w wire) {
+	w.uvarint(bBooking, &c.Booking)
+	w.str(bActor, "actor", &c.Actor, MaxActorBytes)
+}
+
+func (c *Cancel) wire(w wire) {
+	w.uvarint(bBooking, &c.Booking)
+	w.str(bActor, "actor", &c.Actor, MaxActorBytes)
+}
 
 func (c *Reschedule) wire(w wire) {
 	w.varint(bStart, &c.Start)
 	w.uvarint(bBooking, &c.Booking)
+	w.str(bActor, "actor", &c.Actor, MaxActorBytes)
 }
 
 func (c *Issue) wire(w wire) {
@@ -223,12 +302,14 @@ func (c *Issue) wire(w wire) {
 	w.str(bKey, "idempotency key", &c.Key, MaxKeyBytes)
 	w.str(1<<14, "request fingerprint", &c.Fingerprint, MaxFingerprintBytes)
 	w.flag(1<<15, &c.Force)
+	w.str(bActor, "actor", &c.Actor, MaxActorBytes)
 }
 
 func (c *CheckIn) wire(w wire) {
 	w.str(bOffice, "office", &c.Office, MaxIDBytes)
 	w.varint(bStart, &c.Start)
 	w.uvarint(bBooking, &c.Booking)
+	w.str(bActor, "actor", &c.Actor, MaxActorBytes)
 }
 
 func (c *WindowAction) wire(w wire) {
@@ -236,13 +317,21 @@ func (c *WindowAction) wire(w wire) {
 	w.str(bService, "service", &c.Service, MaxIDBytes)
 	w.int(bWindow, &c.Window)
 	w.byte(bAction, (*byte)(&c.Action))
+	w.str(1<<16, "employee id", &c.Employee, MaxIDBytes)
+	w.str(bActor, "actor", &c.Actor, MaxActorBytes)
 }
 
 func (c *Tick) wire(w wire) { w.str(1<<0, "seed", &c.Seed, 32) }
 
-func (c *Subscribe) wire(w wire) { w.json(bSub, "subscription", &c.Sub, MaxSubscriptionBytes) }
+func (c *Subscribe) wire(w wire) {
+	w.json(bSub, "subscription", &c.Sub, MaxSubscriptionBytes)
+	w.str(bActor, "actor", &c.Actor, MaxActorBytes)
+}
 
-func (c *Unsubscribe) wire(w wire) { w.str(bName, "subscription id", &c.ID, MaxIDBytes) }
+func (c *Unsubscribe) wire(w wire) {
+	w.str(bName, "subscription id", &c.ID, MaxIDBytes)
+	w.str(bActor, "actor", &c.Actor, MaxActorBytes)
+}
 
 func (c *Delivered) wire(w wire) {
 	w.uvarint(bBooking, &c.Seq)
@@ -250,7 +339,10 @@ func (c *Delivered) wire(w wire) {
 	w.str(bName, "subscription id", &c.Sub, MaxIDBytes)
 }
 
-func (c *Replay) wire(w wire) { w.str(bName, "subscription id", &c.Sub, MaxIDBytes) }
+func (c *Replay) wire(w wire) {
+	w.str(bName, "subscription id", &c.Sub, MaxIDBytes)
+	w.str(bActor, "actor", &c.Actor, MaxActorBytes)
+}
 
 // Ranges and enums. Names, phones and whether an office or service exists
 // are the state's to judge when the command applies.
@@ -297,7 +389,7 @@ func (c *WindowAction) check() *Error {
 	if c.Window <= 0 || c.Window > MaxWindow {
 		return errf(CodeUnknownWindow, "window numbers are 1..%d", MaxWindow)
 	}
-	if c.Action < ActOpen || c.Action > ActRedirect {
+	if c.Action < ActOpen || c.Action > ActSignOut {
 		return errf(CodeInvalidRequest, "unknown window action %d", c.Action)
 	}
 	return nil

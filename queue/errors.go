@@ -38,6 +38,9 @@ const (
 	CodeInvalidPhone         Code = "invalid_phone"          // not a valid phone number (the API parses it into E.164)
 	CodeIdempotencyKeyReused Code = "idempotency_key_reused" // an idempotency key sent again with another request
 	CodeClosingSoon          Code = "closing_soon"           // a walk-in would not be called before the office's last call (Error.NextOpen)
+	CodeWindowSignedOut      Code = "window_signed_out"      // in an office run by signed-in operators, nobody is signed in to the window
+	CodeNotYourWindow        Code = "not_your_window"        // an operator acting at a window another employee is signed in to
+	CodeWindowTaken          Code = "window_taken"           // another operator is signed in to the window
 )
 
 // Error is a domain rejection. A rejected command changes nothing.

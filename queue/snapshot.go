@@ -30,6 +30,8 @@ type snapshot struct {
 	Offices                     []officeSnapshot
 	Subs                        map[string]*Subscription
 	Outbox, Dead                map[string][]Notification
+	Employees                   map[string]*Employee // absent before staff accounts
+	Audit                       []AuditEntry
 }
 
 type officeSnapshot struct {
@@ -48,7 +50,7 @@ func (s *State) Save(w io.Writer) error {
 	snap := snapshot{
 		Version: snapshotVersion, Region: s.Region, Now: s.Now, Index: s.Index, EventSeq: s.EventSeq,
 		NextBookingID: s.NextBookingID, NextTicketID: s.NextTicketID, ErasedThrough: s.ErasedThrough, ArchivedThrough: s.ArchivedThrough, Counters: s.Counters, Retries: s.Retries,
-		Subs: s.Subs, Outbox: s.Outbox, Dead: s.Dead,
+		Subs: s.Subs, Outbox: s.Outbox, Dead: s.Dead, Employees: s.Employees, Audit: s.Audit,
 		Bookings: make([]*Booking, 0, len(s.Bookings)), Tickets: make([]*Ticket, 0, len(s.Tickets)),
 	}
 	// In ID order (IDs are never reused, nothing is ever deleted), so Load
@@ -103,6 +105,10 @@ func Load(r io.Reader, p Policy) (*State, error) {
 	if s.Outbox == nil || s.Dead == nil {
 		s.Outbox, s.Dead = map[string][]Notification{}, map[string][]Notification{}
 	}
+	if snap.Employees != nil {
+		s.Employees = snap.Employees
+	}
+	s.Audit = snap.Audit
 	// A region holds a million of these: the strings every record repeats
 	// (office, service, status, day) are kept once.
 	s.Tickets = make(map[uint64]*Ticket, len(snap.Tickets))

@@ -46,6 +46,10 @@ type State struct {
 	Subs            map[string]*Subscription
 	Outbox          map[string][]Notification // per subscription, in event order, not yet delivered
 	Dead            map[string][]Notification // per subscription, given up after retries
+	Employees       map[string]*Employee
+	// Audit is every state-changing command given by someone, in order
+	// (audit.go); entries older than ArchiveDays leave it.
+	Audit []AuditEntry
 
 	seats   map[seatKey][]uint64 // bookings starting in a slot, per service (for the configured caps)
 	plans   map[planKey]*plan    // window time per office day (capacity.go), rebuilt from Booking.Seat on load
@@ -84,7 +88,7 @@ func New(p Policy) *State {
 	return &State{
 		policy: p, Offices: map[string]*Office{},
 		Bookings: map[uint64]*Booking{}, Tickets: map[uint64]*Ticket{}, Counters: map[string]int{}, Retries: map[string]Retry{},
-		Subs: map[string]*Subscription{}, Outbox: map[string][]Notification{}, Dead: map[string][]Notification{},
+		Subs: map[string]*Subscription{}, Outbox: map[string][]Notification{}, Dead: map[string][]Notification{}, Employees: map[string]*Employee{},
 		seats: map[seatKey][]uint64{}, active: map[string][]uint64{}, holds: map[uint64]int64{}, plans: map[planKey]*plan{},
 		refs: map[string]uint64{}, byDay: map[int64][]uint64{}, byVisit: map[int64][]uint64{}, issued: map[string][]*Ticket{},
 	}
@@ -186,6 +190,7 @@ type Window struct {
 	Since    int64       `json:"since,omitempty"`
 	Serving  string      `json:"serving,omitempty"`    // the current ticket's service
 	Busy     int64       `json:"busy_since,omitempty"` // when the current ticket was called
+	Employee string      `json:"employee,omitempty"`   // the operator signed in to it
 	hours    spans       // when it takes bookings (within the office's hours)
 }
 
@@ -212,11 +217,24 @@ const (
 	ActFinish
 	ActNoShow
 	ActRedirect
+	ActSignIn  // an operator takes the window (WindowAction.Employee)
+	ActSignOut // and leaves it
 )
 
 var actionNames = map[string]Action{
 	"open": ActOpen, "close": ActClose, "pause": ActPause, "call-next": ActCallNext, "recall": ActRecall,
 	"start": ActStart, "finish": ActFinish, "no-show": ActNoShow, "redirect": ActRedirect,
+	"sign-in": ActSignIn, "sign-out": ActSignOut,
+}
+
+// String is the action's API path word.
+func (a Action) String() string {
+	for k, v := range actionNames {
+		if v == a {
+			return k
+		}
+	}
+	return "unknown"
 }
 
 // ParseAction maps an API path word to an Action.
@@ -253,6 +271,9 @@ func (s *State) Apply(c Command, now int64, index uint64) Result {
 		return Result{Err: errf(CodeInvalidConfig, "no region is configured yet")}
 	}
 	r := c.apply(s)
+	if r.Err == nil && !r.Replayed {
+		s.record(c, r)
+	}
 	switch c := c.(type) {
 	case *Tick:
 		for _, oc := range s.Region.Offices {
@@ -382,7 +403,7 @@ func (s *State) setRegion(c *SetRegion) Result {
 		o.Day, o.Recent, o.Spans, o.RemindedFor, o.Level, o.Closures, o.Shows = old.Day, old.Recent, old.Spans, old.RemindedFor, old.Level, old.Closures, old.Shows
 		for _, w := range o.Windows {
 			if ow := old.Window(w.Number); ow != nil {
-				w.State, w.Current, w.Since, w.Serving, w.Busy = ow.State, ow.Current, ow.Since, ow.Serving, ow.Busy
+				w.State, w.Current, w.Since, w.Serving, w.Busy, w.Employee = ow.State, ow.Current, ow.Since, ow.Serving, ow.Busy, ow.Employee
 			}
 		}
 	}

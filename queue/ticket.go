@@ -37,6 +37,7 @@ type Ticket struct {
 	FinishedAt     int64        `json:"finished_at,omitempty"`
 	Status         TicketStatus `json:"status"`
 	Window         int          `json:"window,omitempty"`
+	Employee       string       `json:"employee,omitempty"` // the operator signed in to the window that called it
 	Recalls        int          `json:"recalls,omitempty"`
 	Position       int          `json:"position"`   // at issue: 1 + the calls forecast before its own at the windows that serve its service
 	EstWait        int64        `json:"est_wait_s"` // wait estimate given at issue, seconds
@@ -155,6 +156,9 @@ func (s *State) rollover(o *Office) {
 			if w.State != WindowClosed {
 				s.setWindow(o, w, WindowClosed)
 			}
+			if w.Employee != "" { // the day ends the operator's sitting
+				s.leave(o, w)
+			}
 		}
 		for _, t := range o.Waiting {
 			t.Status, t.FinishedAt = TicketExpired, s.Now
@@ -206,6 +210,7 @@ func (s *State) missBookings(o *Office, today string) {
 // leader proposes it when Due says there is something to do.
 func (s *State) tick(seed string) Result {
 	s.assignRefs(seed)
+	s.trimAudit()
 	for _, oc := range s.Region.Offices {
 		s.rollover(s.Offices[oc.ID])
 	}

@@ -9,12 +9,21 @@ func (s *State) window(c *WindowAction) Result {
 	if w == nil {
 		return Result{Err: errf(CodeUnknownWindow, "office %s has no window %d", o.Config.ID, c.Window)}
 	}
-	if c.Action < ActOpen || c.Action > ActRedirect {
+	if c.Action < ActOpen || c.Action > ActSignOut {
 		return Result{Err: errf(CodeInvalidRequest, "unknown window action %d", c.Action)}
 	}
 	s.rollover(o)
+	if err := s.mayAct(o, w, c); err != nil {
+		return Result{Err: err}
+	}
 	cur := s.Tickets[w.Current]
 	switch c.Action {
+	case ActSignIn:
+		return s.signIn(o, w, c.Employee)
+	case ActSignOut:
+		if w.Employee != "" {
+			s.leave(o, w)
+		}
 	case ActOpen:
 		s.setWindow(o, w, WindowOpen)
 	case ActPause:
@@ -67,7 +76,7 @@ func (s *State) callNext(o *Office, w *Window, cur *Ticket) Result {
 		return Result{Window: copyOf(w)}
 	}
 	o.unqueue(t)
-	t.Status, t.CalledAt, t.Window = TicketCalled, s.Now, w.Number
+	t.Status, t.CalledAt, t.Window, t.Employee = TicketCalled, s.Now, w.Number, w.Employee
 	w.Current, w.Serving, w.Busy = t.ID, t.Service, s.Now
 	o.Recent = append(o.Recent, Call{At: s.Now, Wait: s.Now - t.ArrivedAt})
 	if len(o.Recent) > recentCalls {

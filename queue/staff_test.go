@@ -1,0 +1,110 @@
+package queue_test
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+
+	"github.com/talon-mfc/talon/queue"
+	"github.com/talon-mfc/talon/scheduler"
+)
+
+func (e *env) employee(id string, roles ...string) {
+	e.t.Helper()
+	wantCode(e.t, e.do(&queue.SetEmployee{ID: id, Name: id, Roles: roles, Offices: []string{"brn"}, Hash: "$2a$10$hash-of-" + id, Actor: "device:admin"}), "")
+}
+
+func (e *env) act(actor string, w int, a queue.Action, employee ...string) queue.Result {
+	c := &queue.WindowAction{Office: "brn", Window: w, Action: a, Actor: actor}
+	if len(employee) > 0 {
+		c.Employee = employee[0]
+	}
+	return e.do(c)
+}
+
+// TestOperatorsAtWindows: once operators work at an office, a window calls
+// only with one signed in; an operator acts only at their own window and
+// signs in only as themselves; a supervisor and a button box act at any;
+// the ticket remembers who called it; the day's end and a sign-out free
+// the window; and the audit lists every command with its actor.
+func TestOperatorsAtWindows(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	wantCode(t, e.win(1, queue.ActOpen), "")
+	e.issue("passport", "")
+	wantCode(t, e.win(1, queue.ActCallNext), "") // no staff accounts yet: as before
+	e.employee("ivanova", queue.RoleOperator)
+	e.employee("petrov", queue.RoleOperator)
+	e.employee("sidorova", queue.RoleSupervisor)
+	e.issue("passport", "")
+	e.issue("passport", "")
+	wantCode(t, e.win(1, queue.ActFinish), "")
+	wantCode(t, e.act("device:box-1", 1, queue.ActCallNext), queue.CodeWindowSignedOut)
+	wantCode(t, e.act("employee:petrov", 1, queue.ActSignIn, "ivanova"), queue.CodeNotYourWindow)
+	wantCode(t, e.act("employee:ivanova", 1, queue.ActSignIn, "ivanova"), "")
+	wantCode(t, e.act("employee:petrov", 1, queue.ActSignIn, "petrov"), queue.CodeWindowTaken)
+	wantCode(t, e.act("employee:petrov", 1, queue.ActCallNext), queue.CodeNotYourWindow)
+	r := e.act("employee:ivanova", 1, queue.ActCallNext)
+	wantCode(t, r, "")
+	if r.Ticket.Employee != "ivanova" {
+		t.Fatalf("called by %q", r.Ticket.Employee)
+	}
+	wantCode(t, e.act("device:box-1", 1, queue.ActStart), "")   // the window's button box acts for ivanova
+	wantCode(t, e.act("employee:sidorova", 1, queue.ActCallNext), "") // a supervisor may
+	// Ivanova moves to window 2: window 1 is free again.
+	wantCode(t, e.win(2, queue.ActOpen), "")
+	wantCode(t, e.act("employee:ivanova", 2, queue.ActSignIn, "ivanova"), "")
+	if w := e.s.Offices["brn"].Window(1); w.Employee != "" {
+		t.Fatalf("window 1 still has %q", w.Employee)
+	}
+	sessions := e.s.Employees["ivanova"].Sessions
+	wantCode(t, e.do(&queue.SignOut{Employee: "ivanova", Actor: "employee:ivanova"}), "")
+	if w := e.s.Offices["brn"].Window(2); w.Employee != "" || e.s.Employees["ivanova"].Sessions != sessions+1 {
+		t.Fatalf("after signing out: window 2 %q, sessions %d", w.Employee, e.s.Employees["ivanova"].Sessions)
+	}
+	wantCode(t, e.act("employee:petrov", 2, queue.ActSignIn, "petrov"), "")
+	e.now = at("2026-11-24 09:00") // the day ends the sitting
+	e.do(&queue.Tick{})
+	if w := e.s.Offices["brn"].Window(2); w.Employee != "" {
+		t.Fatalf("window 2 still has %q the next day", w.Employee)
+	}
+
+	var who []string
+	for _, a := range e.s.Reader().AuditOf("brn", at("2026-11-23 00:00"), at("2026-11-24 00:00")) {
+		who = append(who, a.Actor+" "+a.What)
+	}
+	want := []string{" open", " issue", " call-next", " issue", " issue", " finish", "employee:ivanova sign-in",
+		"employee:ivanova call-next", "device:box-1 start", "employee:sidorova call-next", " open", "employee:ivanova sign-in",
+		"employee:petrov sign-in"}
+	if !reflect.DeepEqual(who, want) {
+		t.Fatalf("audit:\n%q\nwant\n%q", who, want)
+	}
+	var buf bytes.Buffer
+	if err := e.s.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	l, err := queue.Load(&buf, scheduler.Default{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(l.Employees, e.s.Employees) || !reflect.DeepEqual(l.Audit, e.s.Audit) {
+		t.Fatalf("a snapshot lost the employees or the audit")
+	}
+}
+
+// TestEmployeeCommandsValidate: what Encode refuses never reaches the log.
+func TestEmployeeCommandsValidate(t *testing.T) {
+	for _, c := range []queue.Command{
+		&queue.SetEmployee{ID: "Ivanova", Name: "x", Roles: []string{queue.RoleOperator}},
+		&queue.SetEmployee{ID: "ivanova", Roles: []string{queue.RoleOperator}},
+		&queue.SetEmployee{ID: "ivanova", Name: "x", Roles: []string{"janitor"}},
+		&queue.SetEmployee{ID: "ivanova", Name: "x"},
+		&queue.SignOut{},
+	} {
+		if _, err := queue.Encode(nil, c); err == nil || err.Code != queue.CodeInvalidRequest {
+			t.Errorf("%+v: %v", c, err)
+		}
+	}
+	e := newEnv(t, "2026-11-23 10:00")
+	wantCode(t, e.do(&queue.SetEmployee{ID: "ivanova", Name: "x", Roles: []string{queue.RoleOperator}}), queue.CodeInvalidRequest) // no password
+	wantCode(t, e.do(&queue.SetEmployee{ID: "ivanova", Name: "x", Roles: []string{queue.RoleOperator}, Offices: []string{"nope"}, Hash: "h"}), queue.CodeUnknownOffice)
+}
