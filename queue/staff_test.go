@@ -48,7 +48,7 @@ func TestOperatorsAtWindows(t *testing.T) {
 	if r.Ticket.Employee != "ivanova" {
 		t.Fatalf("called by %q", r.Ticket.Employee)
 	}
-	wantCode(t, e.act("device:box-1", 1, queue.ActStart), "")   // the window's button box acts for ivanova
+	wantCode(t, e.act("device:box-1", 1, queue.ActStart), "")         // the window's button box acts for ivanova
 	wantCode(t, e.act("employee:sidorova", 1, queue.ActCallNext), "") // a supervisor may
 	// Ivanova moves to window 2: window 1 is free again.
 	wantCode(t, e.win(2, queue.ActOpen), "")
