@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -874,4 +875,88 @@ func TestStaffingPlan(t *testing.T) {
 			t.Errorf("%s, nobody expected: %v", h["from"], h)
 		}
 	}
+}
+
+// TestStaff: employees sign in for a session; roles and office bindings
+// are checked on every staff route; an operator calls only at the window
+// they signed in to, and a window nobody is signed in to does not call; a
+// supervisor reads the audit, with every command's actor; signing out
+// ends the session.
+func TestStaff(t *testing.T) {
+	n, _ := officeHoursAt(t, 10, 0)
+	n.auth = "admin-token-0123456789"
+	for id, roles := range map[string][]string{"ivanova": {"operator"}, "petrov": {"operator"}, "sidorova": {"supervisor"}, "zala": {"hall_admin"}} {
+		n.want("PUT", "/api/v1/employees/"+id, map[string]any{"name": id, "roles": roles, "offices": []string{"brn"}, "password": "secret-" + id}, 200, "")
+	}
+	n.want("PUT", "/api/v1/employees/short", map[string]any{"name": "x", "roles": []string{"operator"}, "password": "short"}, 422, "invalid_request")
+	n.want("PUT", "/api/v1/employees/x", map[string]any{"name": "x", "roles": []string{"janitor"}, "password": "long-enough"}, 400, "invalid_request")
+	if out := n.want("GET", "/api/v1/employees", nil, 200, ""); len(out["employees"].([]any)) != 4 {
+		t.Fatalf("employees %v", out)
+	}
+	n.want("POST", "/api/v1/offices/brn/windows/1/open", nil, 200, "")
+	n.want("POST", "/api/v1/offices/brn/tickets", map[string]any{"service": "passport"}, 201, "")
+	n.want("POST", "/api/v1/offices/brn/tickets", map[string]any{"service": "passport"}, 201, "")
+
+	n.auth = ""
+	n.want("POST", "/api/v1/sessions", map[string]string{"employee": "ivanova", "password": "wrong-password"}, 401, "unauthorized")
+	signIn := func(id string) string {
+		out := n.want("POST", "/api/v1/sessions", map[string]string{"employee": id, "password": "secret-" + id}, 201, "")
+		return out["token"].(string)
+	}
+	ivanova, petrov, sidorova, zala := signIn("ivanova"), signIn("petrov"), signIn("sidorova"), signIn("zala")
+
+	// Roles on the staff routes.
+	for _, tok := range []string{ivanova, sidorova, zala, "kiosk-token-0123456789"} {
+		n.auth = tok
+		n.want("GET", "/api/v1/employees", nil, 403, "forbidden")
+		n.want("PUT", "/api/v1/employees/x", map[string]any{"name": "x", "roles": []string{"admin"}, "password": "long-enough"}, 403, "forbidden")
+	}
+	for _, tok := range []string{ivanova, zala, "kiosk-token-0123456789"} {
+		n.auth = tok
+		n.want("GET", "/api/v1/offices/brn/audit", nil, 403, "forbidden")
+	}
+	n.auth = zala // the hall administrator issues, and does not run windows
+	n.want("POST", "/api/v1/offices/brn/tickets", map[string]any{"service": "passport"}, 201, "")
+	n.want("POST", "/api/v1/offices/brn/windows/1/call-next", nil, 403, "forbidden")
+	n.want("GET", "/api/v1/offices/brn/queue", nil, 200, "")
+	n.want("POST", "/api/v1/offices/bsk/tickets", map[string]any{"service": "passport"}, 403, "forbidden")
+
+	// Windows.
+	n.auth = "operator-token-012345678"
+	n.want("POST", "/api/v1/offices/brn/windows/1/call-next", nil, 409, "window_signed_out")
+	n.auth = ivanova
+	n.want("POST", "/api/v1/offices/brn/windows/1/call-next", nil, 403, "not_your_window") // sign in first
+	n.want("POST", "/api/v1/offices/bsk/windows/1/sign-in", nil, 403, "forbidden")
+	n.want("POST", "/api/v1/offices/brn/windows/1/sign-in", nil, 200, "")
+	n.auth = "operator-token-012345678" // a device token cannot sign anyone in
+	n.want("POST", "/api/v1/offices/brn/windows/2/sign-in", nil, 403, "forbidden")
+	n.auth = petrov
+	n.want("POST", "/api/v1/offices/brn/windows/1/sign-in", nil, 409, "window_taken")
+	n.want("POST", "/api/v1/offices/brn/windows/1/call-next", nil, 403, "not_your_window")
+	n.auth = ivanova
+	if out := n.want("POST", "/api/v1/offices/brn/windows/1/call-next", nil, 200, ""); out["number"] != "П-001" {
+		t.Fatalf("called %v", out)
+	}
+	n.auth = "operator-token-012345678" // the window's button box acts for ivanova
+	n.want("POST", "/api/v1/offices/brn/windows/1/start", nil, 200, "")
+	n.auth = sidorova
+	n.want("POST", "/api/v1/offices/brn/windows/1/call-next", nil, 200, "")
+	entries := n.want("GET", "/api/v1/offices/brn/audit", nil, 200, "")["entries"].([]any)
+	var who []string
+	for _, e := range entries {
+		e := e.(map[string]any)
+		who = append(who, fmt.Sprint(e["actor"], " ", e["what"]))
+	}
+	want := []string{"device:admin open", "device:admin issue", "device:admin issue", "employee:zala issue", "employee:ivanova sign-in",
+		"employee:ivanova call-next", "device:operator start", "employee:sidorova call-next"}
+	if !reflect.DeepEqual(who, want) {
+		t.Fatalf("audit:\n%q\nwant\n%q", who, want)
+	}
+
+	// Signing out ends the session and frees the window.
+	n.auth = ivanova
+	n.want("DELETE", "/api/v1/sessions", nil, 204, "")
+	n.want("GET", "/api/v1/offices/brn/queue", nil, 401, "unauthorized")
+	n.auth = petrov
+	n.want("POST", "/api/v1/offices/brn/windows/1/sign-in", nil, 200, "")
 }

@@ -583,6 +583,13 @@ func (s *Server) windowAction(c *fasthttp.RequestCtx) {
 		s.domainError(c, err)
 		return
 	}
+	if cmd.Action == queue.ActSignIn { // the session's employee signs in
+		g, _ := c.UserValue(grantKey).(Grant)
+		if cmd.Employee = g.Employee; g.Employee == "" {
+			fail(c, 403, "forbidden", "an operator signs in to a window with their own session (POST /api/v1/sessions)")
+			return
+		}
+	}
 	r, ok := s.apply(c, cmd)
 	switch {
 	case !ok:

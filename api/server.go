@@ -44,6 +44,39 @@ const (
 type Grant struct {
 	Role    Role
 	Offices []string
+	Name    string // a device token's name, for the audit
+	// Employee is the employee of a session token, whose roles (Roles, the
+	// API's for each of theirs) it acts with.
+	Employee string
+	Roles    []Role
+}
+
+// RoleSupervisor runs an office's windows and reads its audit (an employee
+// role; a device token may have it too).
+const RoleSupervisor Role = "supervisor"
+
+// allows reports whether the grant may do what needs role (get: a read).
+// Display tokens may also make the operator-level reads, operators do what
+// a display or a kiosk does, supervisors what an operator does.
+func (g Grant) allows(role Role, get bool) bool {
+	for _, r := range append([]Role{g.Role}, g.Roles...) {
+		if r == role || r == RoleAdmin || role == RoleOperator && (r == RoleDisplay && get || r == RoleSupervisor) ||
+			(role == RoleDisplay || role == RoleKiosk) && (r == RoleOperator || r == RoleSupervisor) {
+			return true
+		}
+	}
+	return false
+}
+
+// actor is who the grant acts as, for the audit.
+func (g Grant) actor() string {
+	switch {
+	case g.Employee != "":
+		return "employee:" + g.Employee
+	case g.Name != "":
+		return "device:" + g.Name
+	}
+	return "device:" + string(g.Role)
 }
 
 func (g Grant) covers(office string) bool {
@@ -245,6 +278,12 @@ func New(cfg Config) *Server {
 	r.GET("/api/v1/unplaced-bookings", s.need(RoleAdmin, s.reads(linearizable, s.unplaced)))
 	r.GET("/api/v1/offices/{office}/window-time", s.need(RoleOperator, s.reads(local, s.windowTime)))
 	r.GET("/api/v1/offices/{office}/staffing", s.need(RoleOperator, s.reads(local, s.staffing)))
+	r.GET("/api/v1/employees", s.need(RoleAdmin, s.reads(local, s.employees)))
+	r.PUT("/api/v1/employees/{id}", s.need(RoleAdmin, s.putEmployee))
+	r.POST("/api/v1/sessions", s.signIn)
+	r.DELETE("/api/v1/sessions", s.need(RoleDisplay, s.signOut))
+	r.GET("/api/v1/offices/{office}/audit", s.need(RoleSupervisor, s.reads(local, s.audit)))
+	r.GET("/api/v1/bookings/{id}/history", s.need(RoleSupervisor, s.reads(linearizable, s.bookingHistory)))
 	r.GET("/api/v1/subscriptions", s.need(RoleAdmin, s.reads(linearizable, s.subscriptions)))
 	r.PUT("/api/v1/subscriptions/{id}", s.need(RoleAdmin, s.putSubscription))
 	r.DELETE("/api/v1/subscriptions/{id}", s.need(RoleAdmin, s.deleteSubscription))
@@ -279,9 +318,8 @@ func (s *Server) Handler() fasthttp.RequestHandler { return secure(s.router.Hand
 // AuthEnabled reports whether bearer tokens are checked.
 func (s *Server) AuthEnabled() bool { return len(s.tokens) > 0 }
 
-// need guards h: the bearer token must carry role (or admin), for the office
-// in the path. Display tokens may also make the operator-level reads (GET);
-// operators may do what a kiosk does (issue a ticket by hand, check in).
+// need guards h: the bearer token (a device's, or an employee's session)
+// must carry role (or admin, see Grant.allows), for the office in the path.
 func (s *Server) need(role Role, h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(c *fasthttp.RequestCtx) {
 		if !s.AuthEnabled() {
@@ -310,11 +348,13 @@ func (s *Server) need(role Role, h fasthttp.RequestHandler) fasthttp.RequestHand
 			return
 		}
 		g, ok := s.tokens[sha256.Sum256(auth[len(prefix):])]
+		if !ok {
+			g, ok = s.session(string(auth[len(prefix):]))
+		}
 		switch {
 		case !ok:
-			fail(c, 401, "unauthorized", "unknown token")
-		case g.Role != role && g.Role != RoleAdmin && !(role == RoleOperator && g.Role == RoleDisplay && c.IsGet()) &&
-			!(role == RoleDisplay && g.Role == RoleOperator) && !(role == RoleKiosk && g.Role == RoleOperator):
+			fail(c, 401, "unauthorized", "unknown or expired token")
+		case !g.allows(role, c.IsGet()):
 			fail(c, 403, "forbidden", "this token's role ("+string(g.Role)+") may not do this")
 		case !g.covers(param(c, "office")):
 			fail(c, 403, "forbidden", "this token is not for office "+param(c, "office"))
@@ -377,6 +417,9 @@ func (s *Server) cluster(c *fasthttp.RequestCtx) {
 func (s *Server) apply(c *fasthttp.RequestCtx, cmd queue.Command) (queue.Result, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 	defer cancel()
+	if g, ok := c.UserValue(grantKey).(Grant); ok {
+		queue.WithActor(cmd, g.actor())
+	}
 	r, index, err := s.cfg.Store.Apply(ctx, cmd)
 	if index > 0 {
 		c.Response.Header.Set(indexHeader, strconv.FormatUint(index, 10))
@@ -526,6 +569,7 @@ var statusOf = map[queue.Code]int{
 	queue.CodeLimitExceeded: 422, queue.CodeRescheduleLimit: 422, queue.CodeWrongOffice: 422, queue.CodeTooEarly: 422,
 	queue.CodeTooLate: 422, queue.CodeInvalidConfig: 422, queue.CodeFieldTooLong: 422, queue.CodeInvalidCommand: 422,
 	queue.CodeBookingsAffected: 409, queue.CodeInvalidPhone: 422, queue.CodeIdempotencyKeyReused: 422, queue.CodeClosingSoon: 409,
+	queue.CodeWindowSignedOut: 409, queue.CodeNotYourWindow: 403, queue.CodeWindowTaken: 409,
 }
 
 type errorBody struct {

@@ -224,3 +224,7 @@ func (s *State) signIn(o *Office, w *Window, id string) Result {
 	}
 	return Result{Window: copyOf(w)}
 }
+
+func sortEmployees(es []Employee) {
+	slices.SortFunc(es, func(a, b Employee) int { return strings.Compare(a.ID, b.ID) })
+}

@@ -219,7 +219,7 @@ func (c *Config) limits() map[api.Role]api.Limit {
 func (c *Config) tokens() map[string]api.Grant {
 	m := map[string]api.Grant{}
 	for _, t := range c.Auth.Tokens {
-		m[t.Token] = api.Grant{Role: t.Role, Offices: t.Offices}
+		m[t.Token] = api.Grant{Role: t.Role, Offices: t.Offices, Name: t.Name}
 	}
 	return m
 }
