@@ -86,30 +86,42 @@ func (s *Server) officePeriod(c *fasthttp.RequestCtx, now int64) (office string,
 func (s *Server) stats(c *fasthttp.RequestCtx) {
 	var services []report.ServiceStats
 	var windows []report.WindowStats
+	var employees []report.EmployeeStats
 	now := s.now()
 	office, from, to, archived, ok := s.officePeriod(c, now)
 	if !ok {
 		return
 	}
-	s.cfg.Store.Read(func(r queue.Reader) { services, windows = report.Stats(r, archived, office, from, to, now) })
+	s.cfg.Store.Read(func(r queue.Reader) {
+		services, windows = report.Stats(r, archived, office, from, to, now)
+		employees = report.Employees(r, archived, office, from, to, now)
+	})
 	if string(c.QueryArgs().Peek("format")) == "csv" {
+		// A row per service, window and employee; "open_s" is an employee's time signed in.
 		rows := [][]string{{"office", "service", "window", "tickets", "called", "called_within_15min_share", "booked_called",
 			"booked_called_within_5min_share", "mean_wait_s", "p90_wait_s", "no_shows", "no_show_rate", "served", "mean_service_s",
-			"open_s", "busy_s", "occupancy"}}
+			"open_s", "busy_s", "occupancy", "employee"}}
 		f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 		for _, r := range services {
 			rows = append(rows, []string{r.Office, r.Service, "", strconv.Itoa(r.Tickets), strconv.Itoa(r.Called), f(r.Within15),
 				strconv.Itoa(r.Booked), f(r.BookedOnTime), f(r.MeanWait), f(r.P90Wait), strconv.Itoa(r.NoShows), f(r.NoShowRate),
-				strconv.Itoa(r.Served), f(r.MeanService), "", "", ""})
+				strconv.Itoa(r.Served), f(r.MeanService), "", "", "", ""})
 		}
 		for _, w := range windows {
 			rows = append(rows, []string{w.Office, "", strconv.Itoa(w.Window), "", strconv.Itoa(w.Called), "", "", "", "", "", "", "",
-				strconv.Itoa(w.Served), f(w.MeanService), strconv.FormatInt(w.OpenSeconds, 10), strconv.FormatInt(w.BusySeconds, 10), f(w.Occupancy)})
+				strconv.Itoa(w.Served), f(w.MeanService), strconv.FormatInt(w.OpenSeconds, 10), strconv.FormatInt(w.BusySeconds, 10), f(w.Occupancy), ""})
+		}
+		for _, e := range employees {
+			rows = append(rows, []string{e.Office, "", "", "", strconv.Itoa(e.Called), "", "", "", "", "", "", "",
+				strconv.Itoa(e.Served), f(e.MeanService), strconv.FormatInt(e.SignedSeconds, 10), strconv.FormatInt(e.BusySeconds, 10), f(e.Occupancy), e.Employee})
 		}
 		writeCSV(c, fmt.Sprintf("stats-%s.csv", param(c, "office")), rows)
 		return
 	}
-	writeJSON(c, 200, map[string]any{"office": param(c, "office"), "from": rfc(from), "to": rfc(to), "services": services, "windows": windows})
+	if employees == nil {
+		employees = []report.EmployeeStats{}
+	}
+	writeJSON(c, 200, map[string]any{"office": param(c, "office"), "from": rfc(from), "to": rfc(to), "services": services, "windows": windows, "employees": employees})
 }
 
 func (s *Server) records(c *fasthttp.RequestCtx) {

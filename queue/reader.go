@@ -78,6 +78,7 @@ func (r Reader) Office(id string) *Office {
 	}
 	c.Recent = slices.Clone(o.Recent)
 	c.Spans = slices.Clip(o.Spans) // only ever appended to: the copy's part never changes
+	c.Sittings = slices.Clip(o.Sittings)
 	return &c
 }
 

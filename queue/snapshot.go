@@ -43,6 +43,7 @@ type officeSnapshot struct {
 	RemindedFor, Level string
 	Closures           []Closure
 	Shows              Shows // absent before the forecast counted them: zero
+	Sittings           []Sitting
 }
 
 // Save writes the whole state to w.
@@ -66,7 +67,7 @@ func (s *State) Save(w io.Writer) error {
 		}
 	}
 	for id, o := range s.Offices {
-		os := officeSnapshot{ID: id, Day: o.Day, Recent: o.Recent, Spans: o.Spans, RemindedFor: o.RemindedFor, Level: o.Level, Closures: o.Closures, Shows: o.Shows}
+		os := officeSnapshot{ID: id, Day: o.Day, Recent: o.Recent, Spans: o.Spans, RemindedFor: o.RemindedFor, Level: o.Level, Closures: o.Closures, Shows: o.Shows, Sittings: o.Sittings}
 		for _, w := range o.Windows {
 			os.Windows = append(os.Windows, *w)
 		}
@@ -154,7 +155,7 @@ func Load(r io.Reader, p Policy) (*State, error) {
 		if o == nil {
 			continue
 		}
-		o.Day, o.Recent, o.Spans, o.RemindedFor, o.Level, o.Closures, o.Shows = os.Day, os.Recent, os.Spans, os.RemindedFor, os.Level, os.Closures, os.Shows
+		o.Day, o.Recent, o.Spans, o.RemindedFor, o.Level, o.Closures, o.Shows, o.Sittings = os.Day, os.Recent, os.Spans, os.RemindedFor, os.Level, os.Closures, os.Shows, os.Sittings
 		for _, w := range os.Windows {
 			if ow := o.Window(w.Number); ow != nil {
 				ow.State, ow.Current, ow.Since, ow.Serving, ow.Busy = w.State, w.Current, w.Since, w.Serving, w.Busy

@@ -152,7 +152,8 @@ func (s *State) signOut(id string) Result {
 
 // leave signs window w's employee out of it.
 func (s *State) leave(o *Office, w *Window) {
-	w.Employee = ""
+	o.Sittings = append(o.Sittings, Sitting{Employee: w.Employee, Window: w.Number, From: w.Seated, To: s.Now})
+	w.Employee, w.Seated = "", 0
 	s.emit(Event{Kind: EvWindowChanged, Office: o.Config.ID, Window: copyOf(w)})
 }
 
@@ -219,7 +220,7 @@ func (s *State) signIn(o *Office, w *Window, id string) Result {
 		}
 	}
 	if w.Employee != id {
-		w.Employee = id
+		w.Employee, w.Seated = id, s.Now
 		s.emit(Event{Kind: EvWindowChanged, Office: o.Config.ID, Window: copyOf(w)})
 	}
 	return Result{Window: copyOf(w)}

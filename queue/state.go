@@ -103,6 +103,8 @@ type Office struct {
 	Recent  []Call    // the latest calls, for the load figures
 	Shows   Shows     // how its booked applicants came, for the forecast
 	Spans   []Span    // past periods in which a window was open, for occupancy
+	// Sittings are past periods an employee was signed in to a window.
+	Sittings []Sitting
 	// RemindedFor is the date whose bookings were reminded; Level the last
 	// load level, to tell when it drops.
 	RemindedFor, Level string
@@ -117,6 +119,13 @@ type Office struct {
 	visit              map[string]int   // service → slots a booked visit holds a window, shared by the region's offices
 	bookingHours       map[string]spans // service → when it can be booked, shared by the region's offices
 	slot               int              // slot length in minutes
+}
+
+// Sitting is a period [From, To) in which Employee was signed in to Window.
+type Sitting struct {
+	Employee string
+	Window   int
+	From, To int64
 }
 
 // Span is a period [From, To) in which window Window was open.
@@ -191,6 +200,7 @@ type Window struct {
 	Serving  string      `json:"serving,omitempty"`    // the current ticket's service
 	Busy     int64       `json:"busy_since,omitempty"` // when the current ticket was called
 	Employee string      `json:"employee,omitempty"`   // the operator signed in to it
+	Seated   int64       `json:"seated,omitempty"`     // since when
 	hours    spans       // when it takes bookings (within the office's hours)
 }
 
@@ -400,10 +410,10 @@ func (s *State) setRegion(c *SetRegion) Result {
 			continue
 		}
 		o.setWaiting(old.Waiting)
-		o.Day, o.Recent, o.Spans, o.RemindedFor, o.Level, o.Closures, o.Shows = old.Day, old.Recent, old.Spans, old.RemindedFor, old.Level, old.Closures, old.Shows
+		o.Day, o.Recent, o.Spans, o.RemindedFor, o.Level, o.Closures, o.Shows, o.Sittings = old.Day, old.Recent, old.Spans, old.RemindedFor, old.Level, old.Closures, old.Shows, old.Sittings
 		for _, w := range o.Windows {
 			if ow := old.Window(w.Number); ow != nil {
-				w.State, w.Current, w.Since, w.Serving, w.Busy, w.Employee = ow.State, ow.Current, ow.Since, ow.Serving, ow.Busy, ow.Employee
+				w.State, w.Current, w.Since, w.Serving, w.Busy, w.Employee, w.Seated = ow.State, ow.Current, ow.Since, ow.Serving, ow.Busy, ow.Employee, ow.Seated
 			}
 		}
 	}

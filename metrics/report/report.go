@@ -315,3 +315,72 @@ func Records(rd queue.Reader, archived []queue.Ticket, office string, from, to i
 	})
 	return out
 }
+
+// EmployeeStats are one employee's figures at an office over a period: the
+// tickets they called in it (at the window they were signed in to), and how
+// much of their signed-in time they spent serving.
+type EmployeeStats struct {
+	Office        string  `json:"office"`
+	Employee      string  `json:"employee"`
+	Called        int     `json:"called"`
+	Served        int     `json:"served"`
+	MeanService   float64 `json:"mean_service_s"`
+	SignedSeconds int64   `json:"signed_in_s"`
+	BusySeconds   int64   `json:"busy_s"`
+	Occupancy     float64 `json:"occupancy"` // busy / signed in
+	service       []float64
+}
+
+// Employees computes the figures of the employees who worked at office in
+// the period [from, to) at time now, by employee id.
+func Employees(r queue.Reader, archived []queue.Ticket, office string, from, to, now int64) []EmployeeStats {
+	o := r.Office(office)
+	if o == nil {
+		return nil
+	}
+	m := map[string]*EmployeeStats{}
+	of := func(id string) *EmployeeStats {
+		if m[id] == nil {
+			m[id] = &EmployeeStats{Office: office, Employee: id}
+		}
+		return m[id]
+	}
+	for _, sit := range o.Sittings {
+		if d := overlap(sit.From, sit.To, from, to); d > 0 {
+			of(sit.Employee).SignedSeconds += d
+		}
+	}
+	for _, w := range o.Windows {
+		if w.Employee != "" {
+			of(w.Employee).SignedSeconds += overlap(w.Seated, now, from, to)
+		}
+	}
+	for t := range issued(r, archived, office, from-TicketLife, to) {
+		if t.Employee == "" {
+			continue
+		}
+		e := of(t.Employee)
+		if t.CalledAt >= from && t.CalledAt < to {
+			e.Called++
+			if t.Status == queue.TicketDone && t.StartedAt > 0 {
+				e.Served++
+				e.service = append(e.service, float64(t.FinishedAt-t.StartedAt))
+			}
+		}
+		if t.StartedAt > 0 {
+			end := t.FinishedAt
+			if end == 0 {
+				end = now
+			}
+			e.BusySeconds += overlap(t.StartedAt, end, from, to)
+		}
+	}
+	var out []EmployeeStats
+	for _, e := range m {
+		e.MeanService = mean(e.service)
+		e.Occupancy = ratio(float64(e.BusySeconds), int(e.SignedSeconds))
+		out = append(out, *e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Employee < out[j].Employee })
+	return out
+}
