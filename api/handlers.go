@@ -333,14 +333,23 @@ func windowRequest(office, window, action string, body []byte) (*queue.WindowAct
 		return nil, &queue.Error{Code: queue.CodeUnknownWindow, Message: "no window " + strconv.Quote(window)}
 	}
 	cmd := &queue.WindowAction{Office: office, Window: n, Action: a}
-	if a == queue.ActRedirect {
+	switch a {
+	case queue.ActRedirect, queue.ActCall, queue.ActPostpone, queue.ActTransfer:
 		var req struct {
-			Service string `json:"service"`
+			Service  string `json:"service"`  // redirect
+			Ticket   string `json:"ticket"`   // call: the number
+			Reason   string `json:"reason"`   // call
+			Minutes  int    `json:"minutes"`  // postpone
+			Window   int    `json:"window"`   // transfer
+			Employee string `json:"employee"` // transfer
 		}
 		if err := parseBody(body, &req); err != nil {
 			return nil, err
 		}
-		cmd.Service = req.Service
+		cmd.Service, cmd.Number, cmd.Reason, cmd.Minutes, cmd.ToWindow = req.Service, req.Ticket, req.Reason, req.Minutes, req.Window
+		if a == queue.ActTransfer {
+			cmd.Employee = req.Employee
+		}
 	}
 	return cmd, nil
 }

@@ -1,6 +1,10 @@
 package queue
 
-import "sort"
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
 
 // AuditEntry is one state-changing command someone gave (an employee, a
 // device), and what it touched: who did what to which ticket or booking.
@@ -50,7 +54,20 @@ func (s *State) record(c Command, r Result) {
 	case *CheckIn:
 		e.What = "check-in"
 	case *WindowAction:
-		e.What, e.Office, e.Window, e.Detail = c.Action.String(), c.Office, c.Window, c.Service+c.Employee
+		e.What, e.Office, e.Window = c.Action.String(), c.Office, c.Window
+		var parts []string
+		for _, p := range []string{c.Service, c.Employee, c.Number, c.Reason} {
+			if p != "" {
+				parts = append(parts, p)
+			}
+		}
+		if c.ToWindow != 0 {
+			parts = append(parts, "to window "+strconv.Itoa(c.ToWindow))
+		}
+		if c.Minutes != 0 {
+			parts = append(parts, strconv.Itoa(c.Minutes)+" min")
+		}
+		e.Detail = strings.Join(parts, "; ")
 	case *Subscribe:
 		e.What, e.Detail = "subscribe", c.Sub.ID
 	case *Unsubscribe:

@@ -135,7 +135,11 @@ type WindowAction struct {
 	Window   int
 	Action   Action
 	Service  string
-	Employee string
+	Employee string // who signs in; or to whom a ticket is transferred
+	Number   string // the ticket called out of turn (ActCall)
+	Reason   string // why (ActCall)
+	Minutes  int    // how long a postponed applicant is away (ActPostpone; 0: 5)
+	ToWindow int    // where a ticket is transferred
 	Actor    string
 }
 
@@ -318,7 +322,11 @@ func (c *WindowAction) wire(w wire) {
 	w.int(bWindow, &c.Window)
 	w.byte(bAction, (*byte)(&c.Action))
 	w.str(1<<16, "employee id", &c.Employee, MaxIDBytes)
+	w.str(1<<17, "ticket number", &c.Number, MaxIDBytes)
+	w.str(1<<18, "reason", &c.Reason, MaxReasonBytes)
+	w.int(1<<19, &c.Minutes)
 	w.str(bActor, "actor", &c.Actor, MaxActorBytes)
+	w.int(1<<21, &c.ToWindow)
 }
 
 func (c *Tick) wire(w wire) { w.str(1<<0, "seed", &c.Seed, 32) }
@@ -389,8 +397,15 @@ func (c *WindowAction) check() *Error {
 	if c.Window <= 0 || c.Window > MaxWindow {
 		return errf(CodeUnknownWindow, "window numbers are 1..%d", MaxWindow)
 	}
-	if c.Action < ActOpen || c.Action > ActSignOut {
+	switch {
+	case c.Action < ActOpen || c.Action > ActTransfer:
 		return errf(CodeInvalidRequest, "unknown window action %d", c.Action)
+	case c.Action == ActCall && (c.Number == "" || c.Reason == ""):
+		return errf(CodeInvalidRequest, "calling out of turn needs the ticket's number and a reason")
+	case c.Minutes < 0 || c.Minutes > 240:
+		return errf(CodeInvalidRequest, "a postponement is 1 to 240 minutes")
+	case c.ToWindow < 0 || c.ToWindow > MaxWindow:
+		return errf(CodeUnknownWindow, "window numbers are 1..%d", MaxWindow)
 	}
 	return nil
 }

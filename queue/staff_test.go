@@ -108,3 +108,60 @@ func TestEmployeeCommandsValidate(t *testing.T) {
 	wantCode(t, e.do(&queue.SetEmployee{ID: "ivanova", Name: "x", Roles: []string{queue.RoleOperator}}), queue.CodeInvalidRequest) // no password
 	wantCode(t, e.do(&queue.SetEmployee{ID: "ivanova", Name: "x", Roles: []string{queue.RoleOperator}, Offices: []string{"nope"}, Hash: "h"}), queue.CodeUnknownOffice)
 }
+
+// TestOutOfTurnPostponeTransfer: an operator calls a chosen ticket out of
+// turn (with a reason, in the audit), postpones an applicant (not called
+// again before the time is up, unless chosen), and transfers one to
+// another window, where it is called next, and nowhere else.
+func TestOutOfTurnPostponeTransfer(t *testing.T) {
+	e := newEnv(t, "2026-11-23 10:00")
+	wantCode(t, e.win(1, queue.ActOpen), "")
+	wantCode(t, e.win(2, queue.ActOpen), "")
+	for range 4 {
+		e.issue("passport", "")
+	}
+	if _, err := queue.Encode(nil, &queue.WindowAction{Office: "brn", Window: 1, Action: queue.ActCall, Number: "П-003"}); err == nil || err.Code != queue.CodeInvalidRequest {
+		t.Fatalf("out of turn without a reason: %v", err)
+	}
+	r := e.do(&queue.WindowAction{Office: "brn", Window: 1, Action: queue.ActCall, Number: "П-003", Reason: "a wheelchair user"})
+	wantCode(t, r, "")
+	if r.Ticket.Number != "П-003" {
+		t.Fatalf("called %s", r.Ticket.Number)
+	}
+	// Postponed for 10 minutes: window 1 then calls П-001, and not П-003.
+	wantCode(t, e.do(&queue.WindowAction{Office: "brn", Window: 1, Action: queue.ActPostpone, Minutes: 10}), "")
+	if r := e.win(1, queue.ActCallNext); r.Ticket.Number != "П-001" {
+		t.Fatalf("after a postponement: %s", r.Ticket.Number)
+	}
+	// Transferred to window 2, where it goes before П-002 and П-004; window 1 never calls it.
+	r = e.do(&queue.WindowAction{Office: "brn", Window: 1, Action: queue.ActTransfer, ToWindow: 2})
+	wantCode(t, r, "")
+	if r.Ticket.ForWindow != 2 || r.Ticket.Number != "П-001" {
+		t.Fatalf("transferred %+v", r.Ticket)
+	}
+	if r := e.win(1, queue.ActCallNext); r.Ticket.Number != "П-002" {
+		t.Fatalf("window 1 called %s", r.Ticket.Number)
+	}
+	if r := e.win(2, queue.ActCallNext); r.Ticket.Number != "П-001" {
+		t.Fatalf("window 2 called %s, not the ticket transferred to it", r.Ticket.Number)
+	}
+	wantCode(t, e.do(&queue.WindowAction{Office: "brn", Window: 2, Action: queue.ActTransfer, ToWindow: 3}), queue.CodeInvalidRequest) // 3 serves no passport
+	e.now += 11 * 60
+	wantCode(t, e.win(1, queue.ActStart), "") // П-002 came
+	for _, want := range []string{"П-004", "П-003"} { // its 10 minutes are up: called again, in its turn
+		r := e.win(1, queue.ActCallNext)
+		if r.Ticket == nil || r.Ticket.Number != want {
+			t.Fatalf("after the postponement: %+v, want %s", r.Ticket, want)
+		}
+		wantCode(t, e.win(1, queue.ActStart), "")
+	}
+	var what []string
+	for _, a := range e.s.Reader().AuditOf("brn", at("2026-11-23 00:00"), at("2026-11-24 00:00")) {
+		if a.Detail != "" {
+			what = append(what, a.What+": "+a.Detail)
+		}
+	}
+	if want := []string{"call: П-003; a wheelchair user", "postpone: 10 min", "transfer: to window 2"}; !reflect.DeepEqual(what, want) {
+		t.Fatalf("audit %q, want %q", what, want)
+	}
+}

@@ -227,14 +227,17 @@ const (
 	ActFinish
 	ActNoShow
 	ActRedirect
-	ActSignIn  // an operator takes the window (WindowAction.Employee)
-	ActSignOut // and leaves it
+	ActSignIn   // an operator takes the window (WindowAction.Employee)
+	ActSignOut  // and leaves it
+	ActCall     // call a chosen waiting ticket out of turn (Number, Reason)
+	ActPostpone // the current applicant back to the queue for Minutes
+	ActTransfer // the current applicant to window ToWindow, or to Employee's window
 )
 
 var actionNames = map[string]Action{
 	"open": ActOpen, "close": ActClose, "pause": ActPause, "call-next": ActCallNext, "recall": ActRecall,
 	"start": ActStart, "finish": ActFinish, "no-show": ActNoShow, "redirect": ActRedirect,
-	"sign-in": ActSignIn, "sign-out": ActSignOut,
+	"sign-in": ActSignIn, "sign-out": ActSignOut, "call": ActCall, "postpone": ActPostpone, "transfer": ActTransfer,
 }
 
 // String is the action's API path word.

@@ -42,7 +42,13 @@ type Ticket struct {
 	Position       int          `json:"position"`   // at issue: 1 + the calls forecast before its own at the windows that serve its service
 	EstWait        int64        `json:"est_wait_s"` // wait estimate given at issue, seconds
 	RedirectedFrom uint64       `json:"redirected_from,omitempty"`
-	Near           bool         `json:"-"` // told that its turn is near
+	// A postponed applicant is not called before NotBefore; a transferred
+	// one only at window ForWindow, or the window employee ForEmployee is
+	// signed in to, and first there.
+	NotBefore   int64  `json:"not_before,omitempty"`
+	ForWindow   int    `json:"for_window,omitempty"`
+	ForEmployee string `json:"for_employee,omitempty"`
+	Near        bool   `json:"-"` // told that its turn is near
 }
 
 func (s *State) issue(c *Issue) Result {
@@ -259,4 +265,15 @@ func (s *State) Due(now int64) bool {
 		}
 	}
 	return false
+}
+
+// For reports whether window w may call t as far as a transfer goes: t was
+// not transferred, or to w.
+func (t *Ticket) For(w *Window) bool {
+	return (t.ForWindow == 0 || t.ForWindow == w.Number) && (t.ForEmployee == "" || t.ForEmployee == w.Employee)
+}
+
+// Reserved reports whether t was transferred to window w: it goes first there.
+func (t *Ticket) Reserved(w *Window) bool {
+	return t.ForWindow != 0 && t.ForWindow == w.Number || t.ForEmployee != "" && t.ForEmployee == w.Employee
 }

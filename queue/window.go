@@ -1,5 +1,7 @@
 package queue
 
+import "cmp"
+
 func (s *State) window(c *WindowAction) Result {
 	o, err := s.office(c.Office)
 	if err != nil {
@@ -9,7 +11,7 @@ func (s *State) window(c *WindowAction) Result {
 	if w == nil {
 		return Result{Err: errf(CodeUnknownWindow, "office %s has no window %d", o.Config.ID, c.Window)}
 	}
-	if c.Action < ActOpen || c.Action > ActSignOut {
+	if c.Action < ActOpen || c.Action > ActTransfer {
 		return Result{Err: errf(CodeInvalidRequest, "unknown window action %d", c.Action)}
 	}
 	s.rollover(o)
@@ -37,8 +39,10 @@ func (s *State) window(c *WindowAction) Result {
 		}
 		s.setWindow(o, w, WindowClosed)
 	case ActCallNext:
-		return s.callNext(o, w, cur)
-	case ActRecall, ActStart, ActFinish, ActNoShow, ActRedirect:
+		return s.call(o, w, cur, func() *Ticket { return s.policy.Pick(o, w, s.Now) })
+	case ActCall:
+		return s.callChosen(o, w, cur, c.Number)
+	case ActRecall, ActStart, ActFinish, ActNoShow, ActRedirect, ActPostpone, ActTransfer:
 		if cur == nil {
 			return Result{Err: errf(CodeNoCurrentTicket, "window %d has no current ticket", w.Number)}
 		}
@@ -58,10 +62,11 @@ func (s *State) setWindow(o *Office, w *Window, st WindowState) {
 	s.emit(Event{Kind: EvWindowChanged, Office: o.Config.ID, Window: copyOf(w)})
 }
 
-// callNext calls the applicant the policy picks. A ticket still being served
-// is finished first (one button on a hardware box); a ticket called but not
-// yet come must be started, recalled or marked no-show first.
-func (s *State) callNext(o *Office, w *Window, cur *Ticket) Result {
+// call calls the applicant pick chooses (the policy's, or the operator's).
+// A ticket still being served is finished first (one button on a hardware
+// box); a ticket called but not yet come must be started, recalled or
+// marked no-show first.
+func (s *State) call(o *Office, w *Window, cur *Ticket, pick func() *Ticket) Result {
 	if w.State != WindowOpen {
 		return Result{Err: errf(CodeWindowNotOpen, "window %d is %s", w.Number, w.State)}
 	}
@@ -71,7 +76,7 @@ func (s *State) callNext(o *Office, w *Window, cur *Ticket) Result {
 	if cur != nil {
 		s.end(o, w, cur, TicketDone, EvTicketServed)
 	}
-	t := s.policy.Pick(o, w, s.Now)
+	t := pick()
 	if t == nil {
 		return Result{Window: copyOf(w)}
 	}
@@ -113,6 +118,10 @@ func (s *State) handle(o *Office, w *Window, t *Ticket, c *WindowAction) Result 
 		s.end(o, w, t, TicketNoShow, EvTicketNoShow)
 	case ActRedirect:
 		return s.redirect(o, w, t, c.Service)
+	case ActPostpone:
+		return s.postpone(o, w, t, cmp.Or(c.Minutes, 5))
+	case ActTransfer:
+		return s.transfer(o, w, t, c)
 	}
 	return Result{Ticket: copyOf(t), Window: copyOf(w)}
 }
@@ -137,12 +146,65 @@ func (s *State) redirect(o *Office, w *Window, t *Ticket, service string) Result
 	if service == t.Service {
 		return Result{Err: errf(CodeInvalidRequest, "ticket %s is already for service %s", t.Number, service)}
 	}
-	s.end(o, w, t, TicketRedirected, EvTicketRedirected)
+	return s.requeue(o, w, t, service, EvTicketRedirected, func(*Ticket) {})
+}
+
+// requeue ends window w's ticket t as redirected (kind: how it is told)
+// and queues the applicant again, with the same number and arrival time,
+// for service; set marks the new ticket (for a window, not before a time).
+func (s *State) requeue(o *Office, w *Window, t *Ticket, service string, kind EventKind, set func(*Ticket)) Result {
+	s.end(o, w, t, TicketRedirected, kind)
 	n := &Ticket{
 		ID: s.nextID(&s.NextTicketID), Office: o.Config.ID, Service: service, Number: t.Number,
 		Category: t.Category, Booking: t.Booking, SlotStart: t.SlotStart, RedirectedFrom: t.ID,
 	}
+	set(n)
 	s.enqueue(o, n, t.ArrivedAt, s.forecast(o, n.Service, n.SlotStart))
 	s.emit(Event{Kind: EvTicketIssued, Office: o.Config.ID, Ticket: copyOf(n)})
 	return Result{Ticket: copyOf(n), Window: copyOf(w)}
+}
+
+// postpone sends window w's applicant back to the queue, to be called
+// again no sooner than minutes from now (they went to fetch a document).
+func (s *State) postpone(o *Office, w *Window, t *Ticket, minutes int) Result {
+	return s.requeue(o, w, t, t.Service, EvTicketPostponed, func(n *Ticket) { n.NotBefore = s.Now + int64(minutes)*60 })
+}
+
+// transfer sends window w's applicant to another window of the office, or
+// to the window an employee is signed in to: only there are they called,
+// and before anyone else.
+func (s *State) transfer(o *Office, w *Window, t *Ticket, c *WindowAction) Result {
+	switch {
+	case c.ToWindow != 0:
+		to := o.Window(c.ToWindow)
+		if to == nil || to == w {
+			return Result{Err: errf(CodeUnknownWindow, "no other window %d at office %s", c.ToWindow, o.Config.ID)}
+		}
+		if !to.Serves(t.Service) {
+			return Result{Err: errf(CodeInvalidRequest, "window %d does not serve %s", to.Number, t.Service)}
+		}
+	case c.Employee != "":
+		e := s.Employees[c.Employee]
+		if e == nil || e.Disabled || !e.Has(RoleOperator) || !e.WorksAt(o.Config.ID) {
+			return Result{Err: errf(CodeNotFound, "no operator %q at office %s", c.Employee, o.Config.ID)}
+		}
+	default:
+		return Result{Err: errf(CodeInvalidRequest, "a transfer needs a window or an employee")}
+	}
+	return s.requeue(o, w, t, t.Service, EvTicketTransferred, func(n *Ticket) { n.ForWindow, n.ForEmployee = c.ToWindow, c.Employee })
+}
+
+// callChosen calls waiting ticket number at window w out of turn (the
+// operator says why: Reason).
+func (s *State) callChosen(o *Office, w *Window, cur *Ticket, number string) Result {
+	var chosen *Ticket
+	for _, t := range o.Waiting {
+		if t.Number == number && w.Serves(t.Service) && t.For(w) {
+			chosen = t
+		}
+	}
+	if chosen == nil {
+		return Result{Err: errf(CodeNotFound, "no ticket %s waits for window %d", number, w.Number)}
+	}
+	return s.call(o, w, cur, func() *Ticket { return chosen })
 }

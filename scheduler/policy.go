@@ -39,7 +39,7 @@ type FCFS struct{ Default }
 func (FCFS) Pick(o *queue.Office, w *queue.Window, now int64) *queue.Ticket {
 	var best *queue.Ticket
 	for _, t := range o.Waiting {
-		if w.Serves(t.Service) && (best == nil || t.ArrivedAt < best.ArrivedAt || t.ArrivedAt == best.ArrivedAt && t.ID < best.ID) {
+		if callable(t, w, now) && (best == nil || t.ArrivedAt < best.ArrivedAt || t.ArrivedAt == best.ArrivedAt && t.ID < best.ID) {
 			best = t
 		}
 	}
@@ -84,7 +84,7 @@ func pick(o *queue.Office, w *queue.Window, now int64, r ranker) *queue.Ticket {
 	var bestRank rank
 	skips := map[string]int64{}
 	for _, t := range o.Waiting {
-		if !w.Serves(t.Service) {
+		if !callable(t, w, now) {
 			continue
 		}
 		sk, ok := skips[t.Service]
@@ -92,11 +92,21 @@ func pick(o *queue.Office, w *queue.Window, now int64, r ranker) *queue.Ticket {
 			sk = skip(o, t.Service)
 			skips[t.Service] = sk
 		}
-		if k := r(t, facts{o.Priority(t.Category), sk}, now); best == nil || k.less(bestRank) {
+		k := r(t, facts{o.Priority(t.Category), sk}, now)
+		if t.Reserved(w) { // transferred here: first
+			k.class = 0
+		}
+		if best == nil || k.less(bestRank) {
 			best, bestRank = t, k
 		}
 	}
 	return best
+}
+
+// callable reports whether window w may call t now: it serves t's service,
+// t is not postponed past now, and was not transferred elsewhere.
+func callable(t *queue.Ticket, w *queue.Window, now int64) bool {
+	return w.Serves(t.Service) && t.NotBefore <= now && t.For(w)
 }
 
 func fcfsRank(t *queue.Ticket, _ facts, _ int64) rank { return rank{0, t.ArrivedAt, t.ID} }
@@ -244,7 +254,16 @@ func forecast(o *queue.Office, in queue.Outlook, now int64, r ranker) queue.Fore
 	var line []pending
 	first := firstInRank(o, now, forecastDepth, r)
 	for _, t := range first {
-		line = add(line, t, now, int64(o.ServiceMinutes(t.Service)*60), false, false)
+		line = add(line, t, max(now, t.NotBefore), int64(o.ServiceMinutes(t.Service)*60), false, false)
+		if t.ForWindow != 0 || t.ForEmployee != "" { // transferred: only its window calls it
+			p := &line[len(line)-1]
+			p.serve = 0
+			for i, s := range windows {
+				if t.Reserved(s.w) {
+					p.serve |= 1 << i
+				}
+			}
+		}
 	}
 	for i, e := range in.Expected {
 		stand := &queue.Ticket{ID: math.MaxUint64 - 1 - uint64(i), Service: e.Service, Booking: e.Booking, SlotStart: e.At, ArrivedAt: e.At}
