@@ -147,7 +147,7 @@ func TestOutOfTurnPostponeTransfer(t *testing.T) {
 	}
 	wantCode(t, e.do(&queue.WindowAction{Office: "brn", Window: 2, Action: queue.ActTransfer, ToWindow: 3}), queue.CodeInvalidRequest) // 3 serves no passport
 	e.now += 11 * 60
-	wantCode(t, e.win(1, queue.ActStart), "") // П-002 came
+	wantCode(t, e.win(1, queue.ActStart), "")         // П-002 came
 	for _, want := range []string{"П-004", "П-003"} { // its 10 minutes are up: called again, in its turn
 		r := e.win(1, queue.ActCallNext)
 		if r.Ticket == nil || r.Ticket.Number != want {
