@@ -960,3 +960,54 @@ func TestStaff(t *testing.T) {
 	n.auth = petrov
 	n.want("POST", "/api/v1/offices/brn/windows/1/sign-in", nil, 200, "")
 }
+
+// TestDeskAndSupervisor: a hall administrator finds a booking by the
+// applicant's phone and checks them in without the QR code (a kiosk
+// cannot); a supervisor gives window 1 another service for the day, which
+// it then calls; an operator may do neither.
+func TestDeskAndSupervisor(t *testing.T) {
+	n, at := officeHoursAt(t, 10, 0)
+	n.auth = "admin-token-0123456789"
+	for id, roles := range map[string][]string{"ivanova": {"operator"}, "sidorova": {"supervisor"}, "zala": {"hall_admin"}} {
+		n.want("PUT", "/api/v1/employees/"+id, map[string]any{"name": id, "roles": roles, "offices": []string{"brn"}, "password": "secret-" + id}, 200, "")
+	}
+	n.want("POST", "/api/v1/bookings", booking("brn", at.Add(15*time.Minute).Format(time.RFC3339), "+7 913 000-00-05", false), 201, "")
+	n.auth = ""
+	signIn := func(id string) string {
+		return n.want("POST", "/api/v1/sessions", map[string]string{"employee": id, "password": "secret-" + id}, 201, "")["token"].(string)
+	}
+	ivanova, sidorova, zala := signIn("ivanova"), signIn("sidorova"), signIn("zala")
+
+	n.auth = ivanova
+	n.want("GET", "/api/v1/offices/brn/bookings?phone=89130000005", nil, 403, "forbidden")
+	n.auth = zala
+	n.want("GET", "/api/v1/offices/brn/bookings", nil, 400, "invalid_request")
+	found := n.want("GET", "/api/v1/offices/brn/bookings?phone=8%20913%20000%2000%2005", nil, 200, "")["bookings"].([]any)
+	if len(found) != 1 {
+		t.Fatalf("found %v", found)
+	}
+	ref := found[0].(map[string]any)["booking"].(string)
+	n.auth = "kiosk-token-0123456789" // a kiosk takes the talon's QR code only
+	n.want("POST", "/api/v1/offices/brn/checkin", map[string]string{"booking": ref}, 400, "invalid_qr")
+	n.auth = zala
+	if tk := n.want("POST", "/api/v1/offices/brn/checkin", map[string]string{"booking": ref}, 200, ""); tk["status"] != "waiting" {
+		t.Fatalf("checked in %v", tk)
+	}
+
+	// Window 1 serves passports; for today the supervisor gives it consultations.
+	n.want("POST", "/api/v1/offices/brn/tickets", map[string]any{"service": "consult"}, 201, "")
+	for _, tok := range []string{ivanova, "operator-token-012345678"} {
+		n.auth = tok
+		n.want("POST", "/api/v1/offices/brn/windows/1/services", map[string]any{"services": []string{"consult"}}, 403, "forbidden")
+	}
+	n.auth = sidorova
+	if w := n.want("POST", "/api/v1/offices/brn/windows/1/services", map[string]any{"services": []string{"consult"}}, 200, ""); fmt.Sprint(w["today"]) != "[consult]" {
+		t.Fatalf("window %v", w)
+	}
+	n.auth = ivanova
+	n.want("POST", "/api/v1/offices/brn/windows/1/sign-in", nil, 200, "")
+	n.want("POST", "/api/v1/offices/brn/windows/1/open", nil, 200, "")
+	if tk := n.want("POST", "/api/v1/offices/brn/windows/1/call-next", nil, 200, ""); tk["service"] != "consult" {
+		t.Fatalf("window 1 called %v", tk)
+	}
+}

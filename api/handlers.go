@@ -334,14 +334,15 @@ func windowRequest(office, window, action string, body []byte) (*queue.WindowAct
 	}
 	cmd := &queue.WindowAction{Office: office, Window: n, Action: a}
 	switch a {
-	case queue.ActRedirect, queue.ActCall, queue.ActPostpone, queue.ActTransfer:
+	case queue.ActRedirect, queue.ActCall, queue.ActPostpone, queue.ActTransfer, queue.ActServices:
 		var req struct {
-			Service  string `json:"service"`  // redirect
-			Ticket   string `json:"ticket"`   // call: the number
-			Reason   string `json:"reason"`   // call
-			Minutes  int    `json:"minutes"`  // postpone
-			Window   int    `json:"window"`   // transfer
-			Employee string `json:"employee"` // transfer
+			Services []string `json:"services"` // services
+			Service  string   `json:"service"`  // redirect
+			Ticket   string   `json:"ticket"`   // call: the number
+			Reason   string   `json:"reason"`   // call
+			Minutes  int      `json:"minutes"`  // postpone
+			Window   int      `json:"window"`   // transfer
+			Employee string   `json:"employee"` // transfer
 		}
 		if err := parseBody(body, &req); err != nil {
 			return nil, err
@@ -350,6 +351,7 @@ func windowRequest(office, window, action string, body []byte) (*queue.WindowAct
 		if a == queue.ActTransfer {
 			cmd.Employee = req.Employee
 		}
+		cmd.Today = req.Services
 	}
 	return cmd, nil
 }
@@ -547,6 +549,10 @@ func (s *Server) issue(c *fasthttp.RequestCtx) {
 }
 
 func (s *Server) checkIn(c *fasthttp.RequestCtx) {
+	if g, ok := c.UserValue(grantKey).(Grant); (!ok || g.allows(RoleHallAdmin, false)) && bookingCheckIn(c.PostBody()) {
+		s.checkInByHand(c)
+		return
+	}
 	cmd, err := checkInRequest(s.cfg.Keys, param(c, "office"), c.PostBody())
 	if err != nil {
 		s.domainError(c, err)
@@ -592,12 +598,16 @@ func (s *Server) windowAction(c *fasthttp.RequestCtx) {
 		s.domainError(c, err)
 		return
 	}
-	if cmd.Action == queue.ActSignIn { // the session's employee signs in
-		g, _ := c.UserValue(grantKey).(Grant)
+	g, authed := c.UserValue(grantKey).(Grant)
+	switch {
+	case cmd.Action == queue.ActSignIn: // the session's employee signs in
 		if cmd.Employee = g.Employee; g.Employee == "" {
 			fail(c, 403, "forbidden", "an operator signs in to a window with their own session (POST /api/v1/sessions)")
 			return
 		}
+	case cmd.Action == queue.ActServices && authed && !g.allows(RoleSupervisor, false):
+		fail(c, 403, "forbidden", "a supervisor changes the services a window takes")
+		return
 	}
 	r, ok := s.apply(c, cmd)
 	switch {

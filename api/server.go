@@ -51,16 +51,20 @@ type Grant struct {
 	Roles    []Role
 }
 
-// RoleSupervisor runs an office's windows and reads its audit (an employee
-// role; a device token may have it too).
-const RoleSupervisor Role = "supervisor"
+// Employee roles a device token may have too: RoleSupervisor runs an
+// office's windows and reads its audit; RoleHallAdmin finds applicants'
+// bookings and checks them in without their QR code.
+const (
+	RoleSupervisor Role = "supervisor"
+	RoleHallAdmin  Role = "hall_admin"
+)
 
 // allows reports whether the grant may do what needs role (get: a read).
 // Display tokens may also make the operator-level reads, operators do what
 // a display or a kiosk does, supervisors what an operator does.
 func (g Grant) allows(role Role, get bool) bool {
 	for _, r := range append([]Role{g.Role}, g.Roles...) {
-		if r == role || r == RoleAdmin || role == RoleOperator && (r == RoleDisplay && get || r == RoleSupervisor) ||
+		if r == role || r == RoleAdmin || role == RoleOperator && (r == RoleDisplay && get || r == RoleSupervisor) || role == RoleHallAdmin && r == RoleSupervisor ||
 			(role == RoleDisplay || role == RoleKiosk) && (r == RoleOperator || r == RoleSupervisor) {
 			return true
 		}
@@ -279,6 +283,7 @@ func New(cfg Config) *Server {
 	r.GET("/api/v1/offices/{office}/window-time", s.need(RoleOperator, s.reads(local, s.windowTime)))
 	r.GET("/api/v1/offices/{office}/staffing", s.need(RoleOperator, s.reads(local, s.staffing)))
 	r.GET("/api/v1/employees", s.need(RoleAdmin, s.reads(local, s.employees)))
+	r.GET("/api/v1/offices/{office}/bookings", s.need(RoleHallAdmin, s.reads(local, s.findBookings)))
 	r.PUT("/api/v1/employees/{id}", s.need(RoleAdmin, s.putEmployee))
 	r.POST("/api/v1/sessions", s.signIn)
 	r.DELETE("/api/v1/sessions", s.need(RoleDisplay, s.signOut))

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -22,7 +24,7 @@ const (
 // employeeRoles are the API roles an employee's roles give.
 var employeeRoles = map[string][]Role{
 	queue.RoleOperator:   {RoleOperator},
-	queue.RoleHallAdmin:  {RoleKiosk, RoleDisplay},
+	queue.RoleHallAdmin:  {RoleKiosk, RoleDisplay, RoleHallAdmin},
 	queue.RoleSupervisor: {RoleSupervisor},
 	queue.RoleAdmin:      {RoleAdmin},
 }
@@ -209,4 +211,90 @@ func (s *Server) bookingHistory(c *fasthttp.RequestCtx) {
 	var out []auditView
 	s.cfg.Store.Read(func(r queue.Reader) { out = auditViews(r, b.Office, r.BookingHistory(b.ID)) })
 	writeJSON(c, 200, map[string]any{"booking": param(c, "id"), "history": out})
+}
+
+// bookingCheckIn reports whether a check-in names a booking instead of a
+// talon's QR code (a hall administrator's, having seen the applicant).
+func bookingCheckIn(body []byte) bool {
+	var req struct {
+		Booking string `json:"booking"`
+	}
+	return json.Unmarshal(body, &req) == nil && req.Booking != ""
+}
+
+// checkInByHand checks in the booking a hall administrator found.
+func (s *Server) checkInByHand(c *fasthttp.RequestCtx) {
+	var req struct {
+		Booking string `json:"booking"`
+	}
+	if err := parseBody(c.PostBody(), &req); err != nil {
+		s.domainError(c, err)
+		return
+	}
+	var b *queue.Booking
+	s.cfg.Store.Read(func(r queue.Reader) { b = r.BookingByRef(req.Booking, s.now()) })
+	switch {
+	case b == nil:
+		fail(c, 404, "not_found", "no booking "+req.Booking)
+		return
+	case b.Office != param(c, "office"):
+		s.domainError(c, &queue.Error{Code: queue.CodeWrongOffice, Message: "this booking is for office " + b.Office})
+		return
+	}
+	if r, ok := s.apply(c, &queue.CheckIn{Office: b.Office, Booking: b.ID, Start: b.Start}); ok {
+		s.answerTicket(c, 200, r.Ticket)
+	}
+}
+
+// findBookings lists an office's bookings of a day matching a phone or a
+// booking number, for the hall administrator who meets the applicant (GET
+// /api/v1/offices/{office}/bookings?phone=|number=&date=; default today).
+func (s *Server) findBookings(c *fasthttp.RequestCtx) {
+	office, date := param(c, "office"), string(c.QueryArgs().Peek("date"))
+	phone, number := string(c.QueryArgs().Peek("phone")), strings.TrimSpace(string(c.QueryArgs().Peek("number")))
+	if phone == "" && number == "" {
+		fail(c, 400, "invalid_request", "give a phone or a booking number")
+		return
+	}
+	if phone != "" {
+		p, err := canonicalPhone(phone)
+		if err != nil {
+			s.domainError(c, err)
+			return
+		}
+		phone = p
+	}
+	type found struct {
+		Booking string `json:"booking"`
+		Number  string `json:"number"`
+		Service string `json:"service"`
+		Start   string `json:"start"`
+		Name    string `json:"name"`
+		Phone   string `json:"phone"`
+		Status  string `json:"status"`
+	}
+	out, ok := []found{}, false
+	s.cfg.Store.Read(func(r queue.Reader) {
+		_, loc := r.Config(office)
+		if ok = loc != nil; !ok {
+			return
+		}
+		if date == "" {
+			date = time.Unix(s.now(), 0).In(loc).Format(time.DateOnly)
+		}
+		vs, _ := r.WindowTime(office, date)
+		for _, v := range vs {
+			b := r.Booking(v.Booking, s.now())
+			if b == nil || phone != "" && b.Phone != phone || number != "" && !strings.EqualFold(b.Number, number) {
+				continue
+			}
+			out = append(out, found{Booking: refOf(r, b.ID), Number: b.Number, Service: b.Service, Start: localTime(loc, b.Start),
+				Name: b.Name, Phone: b.Phone, Status: string(b.Status)})
+		}
+	})
+	if !ok {
+		unknownOffice(c)
+		return
+	}
+	writeJSON(c, 200, map[string]any{"office": office, "date": date, "bookings": out})
 }

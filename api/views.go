@@ -162,11 +162,15 @@ type windowView struct {
 	Bookings bool        `json:"bookings"`
 	Since    string      `json:"since,omitempty"`
 	Current  *ticketView `json:"current,omitempty"`
+	Today    []string    `json:"today,omitempty"`    // the services it takes today instead of its own
+	Employee string      `json:"employee,omitempty"` // the operator signed in to it
+	Seated   string      `json:"seated,omitempty"`   // since when
 }
 
 func windowViewOf(r queue.Reader, office string, w *queue.Window) windowView {
 	_, loc := r.Config(office)
-	v := windowView{Number: w.Number, State: string(w.State), Services: w.Services, Bookings: w.Bookings, Since: localTime(loc, w.Since)}
+	v := windowView{Number: w.Number, State: string(w.State), Services: w.Services, Bookings: w.Bookings, Since: localTime(loc, w.Since),
+		Today: w.Today, Employee: w.Employee, Seated: localTime(loc, w.Seated)}
 	if t := r.Ticket(w.Current); t != nil {
 		tv := ticketViewOf(r, t)
 		v.Current = &tv

@@ -64,6 +64,9 @@ func (s *State) record(c Command, r Result) {
 		if c.ToWindow != 0 {
 			parts = append(parts, "to window "+strconv.Itoa(c.ToWindow))
 		}
+		if len(c.Today) > 0 {
+			parts = append(parts, strings.Join(c.Today, ", "))
+		}
 		if c.Minutes != 0 {
 			parts = append(parts, strconv.Itoa(c.Minutes)+" min")
 		}

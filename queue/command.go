@@ -135,11 +135,12 @@ type WindowAction struct {
 	Window   int
 	Action   Action
 	Service  string
-	Employee string // who signs in; or to whom a ticket is transferred
-	Number   string // the ticket called out of turn (ActCall)
-	Reason   string // why (ActCall)
-	Minutes  int    // how long a postponed applicant is away (ActPostpone; 0: 5)
-	ToWindow int    // where a ticket is transferred
+	Employee string   // who signs in; or to whom a ticket is transferred
+	Number   string   // the ticket called out of turn (ActCall)
+	Reason   string   // why (ActCall)
+	Minutes  int      // how long a postponed applicant is away (ActPostpone; 0: 5)
+	ToWindow int      // where a ticket is transferred
+	Today    []string // the services the window takes for the day (ActServices)
 	Actor    string
 }
 
@@ -327,6 +328,7 @@ func (c *WindowAction) wire(w wire) {
 	w.int(1<<19, &c.Minutes)
 	w.str(bActor, "actor", &c.Actor, MaxActorBytes)
 	w.int(1<<21, &c.ToWindow)
+	w.json(1<<22, "services", &c.Today, 64*(MaxIDBytes+3))
 }
 
 func (c *Tick) wire(w wire) { w.str(1<<0, "seed", &c.Seed, 32) }
@@ -398,7 +400,7 @@ func (c *WindowAction) check() *Error {
 		return errf(CodeUnknownWindow, "window numbers are 1..%d", MaxWindow)
 	}
 	switch {
-	case c.Action < ActOpen || c.Action > ActTransfer:
+	case c.Action < ActOpen || c.Action > ActServices:
 		return errf(CodeInvalidRequest, "unknown window action %d", c.Action)
 	case c.Action == ActCall && (c.Number == "" || c.Reason == ""):
 		return errf(CodeInvalidRequest, "calling out of turn needs the ticket's number and a reason")

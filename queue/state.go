@@ -201,7 +201,19 @@ type Window struct {
 	Busy     int64       `json:"busy_since,omitempty"` // when the current ticket was called
 	Employee string      `json:"employee,omitempty"`   // the operator signed in to it
 	Seated   int64       `json:"seated,omitempty"`     // since when
-	hours    spans       // when it takes bookings (within the office's hours)
+	// Today are the services the window takes today instead of its own
+	// (a supervisor's change, until the day ends); bookings still count on
+	// its own services.
+	Today []string `json:"today,omitempty"`
+	hours spans    // when it takes bookings (within the office's hours)
+}
+
+// Takes reports whether the window calls applicants for service today.
+func (w *Window) Takes(service string) bool {
+	if w.Today != nil {
+		return slices.Contains(w.Today, service)
+	}
+	return w.Serves(service)
 }
 
 // Serves reports whether the window has the skill for service.
@@ -232,12 +244,14 @@ const (
 	ActCall     // call a chosen waiting ticket out of turn (Number, Reason)
 	ActPostpone // the current applicant back to the queue for Minutes
 	ActTransfer // the current applicant to window ToWindow, or to Employee's window
+	ActServices // the services the window takes for the rest of the day (Today; none: its own)
 )
 
 var actionNames = map[string]Action{
 	"open": ActOpen, "close": ActClose, "pause": ActPause, "call-next": ActCallNext, "recall": ActRecall,
 	"start": ActStart, "finish": ActFinish, "no-show": ActNoShow, "redirect": ActRedirect,
 	"sign-in": ActSignIn, "sign-out": ActSignOut, "call": ActCall, "postpone": ActPostpone, "transfer": ActTransfer,
+	"services": ActServices,
 }
 
 // String is the action's API path word.

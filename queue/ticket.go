@@ -165,6 +165,7 @@ func (s *State) rollover(o *Office) {
 			if w.Employee != "" { // the day ends the operator's sitting
 				s.leave(o, w)
 			}
+			w.Today = nil
 		}
 		for _, t := range o.Waiting {
 			t.Status, t.FinishedAt = TicketExpired, s.Now

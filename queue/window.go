@@ -1,6 +1,9 @@
 package queue
 
-import "cmp"
+import (
+	"cmp"
+	"slices"
+)
 
 func (s *State) window(c *WindowAction) Result {
 	o, err := s.office(c.Office)
@@ -11,7 +14,7 @@ func (s *State) window(c *WindowAction) Result {
 	if w == nil {
 		return Result{Err: errf(CodeUnknownWindow, "office %s has no window %d", o.Config.ID, c.Window)}
 	}
-	if c.Action < ActOpen || c.Action > ActTransfer {
+	if c.Action < ActOpen || c.Action > ActServices {
 		return Result{Err: errf(CodeInvalidRequest, "unknown window action %d", c.Action)}
 	}
 	s.rollover(o)
@@ -42,6 +45,17 @@ func (s *State) window(c *WindowAction) Result {
 		return s.call(o, w, cur, func() *Ticket { return s.policy.Pick(o, w, s.Now) })
 	case ActCall:
 		return s.callChosen(o, w, cur, c.Number)
+	case ActServices:
+		for _, sv := range c.Today {
+			if !o.offers[sv] {
+				return Result{Err: errf(CodeUnknownService, "office %s does not offer service %q", o.Config.ID, sv)}
+			}
+		}
+		w.Today = nil
+		if len(c.Today) > 0 {
+			w.Today = slices.Clone(c.Today)
+		}
+		s.emit(Event{Kind: EvWindowChanged, Office: o.Config.ID, Window: copyOf(w)})
 	case ActRecall, ActStart, ActFinish, ActNoShow, ActRedirect, ActPostpone, ActTransfer:
 		if cur == nil {
 			return Result{Err: errf(CodeNoCurrentTicket, "window %d has no current ticket", w.Number)}
@@ -180,7 +194,7 @@ func (s *State) transfer(o *Office, w *Window, t *Ticket, c *WindowAction) Resul
 		if to == nil || to == w {
 			return Result{Err: errf(CodeUnknownWindow, "no other window %d at office %s", c.ToWindow, o.Config.ID)}
 		}
-		if !to.Serves(t.Service) {
+		if !to.Takes(t.Service) {
 			return Result{Err: errf(CodeInvalidRequest, "window %d does not serve %s", to.Number, t.Service)}
 		}
 	case c.Employee != "":
@@ -199,7 +213,7 @@ func (s *State) transfer(o *Office, w *Window, t *Ticket, c *WindowAction) Resul
 func (s *State) callChosen(o *Office, w *Window, cur *Ticket, number string) Result {
 	var chosen *Ticket
 	for _, t := range o.Waiting {
-		if t.Number == number && w.Serves(t.Service) && t.For(w) {
+		if t.Number == number && w.Takes(t.Service) && t.For(w) {
 			chosen = t
 		}
 	}

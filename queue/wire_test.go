@@ -28,7 +28,7 @@ func allKinds() []queue.Command {
 		&queue.Delivered{Sub: "sms", Seq: 77, Dead: true},
 		&queue.Replay{Sub: "sms", Actor: "device:admin"},
 		&queue.WindowAction{Office: "brn", Window: 2, Action: queue.ActTransfer, Employee: "ivanova", Number: "П-017", Reason: "why",
-			Minutes: 7, ToWindow: 3, Actor: "employee:petrov"},
+			Minutes: 7, ToWindow: 3, Today: []string{"passport", "snils"}, Actor: "employee:petrov"},
 		&queue.Issue{Office: "brn", Service: "passport", Force: true, Actor: "employee:zala"},
 		&queue.SetEmployee{ID: "ivanova", Name: "Иванова Мария", Roles: []string{queue.RoleOperator, queue.RoleSupervisor},
 			Offices: []string{"brn"}, Hash: "$2a$10$abcdefghijklmnopqrstuv", Disabled: true, Actor: "device:admin"},

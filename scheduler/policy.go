@@ -106,7 +106,7 @@ func pick(o *queue.Office, w *queue.Window, now int64, r ranker) *queue.Ticket {
 // callable reports whether window w may call t now: it serves t's service,
 // t is not postponed past now, and was not transferred elsewhere.
 func callable(t *queue.Ticket, w *queue.Window, now int64) bool {
-	return w.Serves(t.Service) && t.NotBefore <= now && t.For(w)
+	return w.Takes(t.Service) && t.NotBefore <= now && t.For(w)
 }
 
 func fcfsRank(t *queue.Ticket, _ facts, _ int64) rank { return rank{0, t.ArrivedAt, t.ID} }
@@ -159,7 +159,7 @@ func skip(o *queue.Office, service string) int64 {
 func open(o *queue.Office, service string) int {
 	n := 0
 	for _, w := range o.Windows {
-		if w.State == queue.WindowOpen && w.Serves(service) {
+		if w.State == queue.WindowOpen && w.Takes(service) {
 			n++
 		}
 	}
@@ -232,7 +232,7 @@ func forecast(o *queue.Office, in queue.Outlook, now int64, r ranker) queue.Fore
 		windows = append(windows, window{w, free})
 	}
 	out := queue.Forecast{Near: map[uint64]int{}}
-	if service != "" && !slices.ContainsFunc(windows, func(s window) bool { return s.w.Serves(service) }) {
+	if service != "" && !slices.ContainsFunc(windows, func(s window) bool { return s.w.Takes(service) }) {
 		// No open window serves it yet: the work ahead over the windows that could.
 		out.Wait = int64(o.WaitingFor(service)) * int64(o.ServiceMinutes(service)) * 60 / int64(servers(o, service))
 		out.Ahead = o.WaitingFor(service)
@@ -243,7 +243,7 @@ func forecast(o *queue.Office, in queue.Outlook, now int64, r ranker) queue.Fore
 		m, ok := masks[t.Service]
 		if !ok {
 			for i, s := range windows {
-				if s.w.Serves(t.Service) {
+				if s.w.Takes(t.Service) {
 					m |= 1 << i
 				}
 			}
@@ -429,7 +429,7 @@ func (Default) Level(o *queue.Office, now int64) string { return OfficeLoad(o, n
 func servers(o *queue.Office, service string) int {
 	open, all := 0, 0
 	for _, w := range o.Windows {
-		if w.Serves(service) {
+		if w.Takes(service) {
 			all++
 			if w.State == queue.WindowOpen {
 				open++
