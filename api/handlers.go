@@ -567,6 +567,7 @@ func (s *Server) queueView(c *fasthttp.RequestCtx) {
 	type view struct {
 		Office  string         `json:"office"`
 		Day     string         `json:"day"`
+		Now     string         `json:"now"` // the node's clock, for the waits
 		Waiting []ticketView   `json:"waiting"`
 		Windows []windowView   `json:"windows"`
 		Load    scheduler.Load `json:"load"`
@@ -577,7 +578,7 @@ func (s *Server) queueView(c *fasthttp.RequestCtx) {
 		if o == nil {
 			return
 		}
-		v = &view{Office: o.Config.ID, Day: o.Day, Waiting: []ticketView{}, Windows: []windowView{}, Load: scheduler.OfficeLoad(o, s.now())}
+		v = &view{Office: o.Config.ID, Day: o.Day, Now: localTime(o.Location(), s.now()), Waiting: []ticketView{}, Windows: []windowView{}, Load: scheduler.OfficeLoad(o, s.now())}
 		for _, t := range o.Waiting {
 			v.Waiting = append(v.Waiting, ticketViewOf(r, t))
 		}

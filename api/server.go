@@ -65,6 +65,7 @@ const (
 func (g Grant) allows(role Role, get bool) bool {
 	for _, r := range append([]Role{g.Role}, g.Roles...) {
 		if r == role || r == RoleAdmin || role == RoleOperator && (r == RoleDisplay && get || r == RoleSupervisor) || role == RoleHallAdmin && r == RoleSupervisor ||
+			role == RolePortal && get && r == RoleHallAdmin || // a hall administrator reprints a talon
 			(role == RoleDisplay || role == RoleKiosk) && (r == RoleOperator || r == RoleSupervisor) {
 			return true
 		}
@@ -229,6 +230,8 @@ func New(cfg Config) *Server {
 		r.GET("/kiosk/{office}", display.Page("kiosk"))
 		r.GET("/checkin/{office}", display.Page("checkin"))
 		r.GET("/staffing/{office}", display.Page("staffing"))
+		r.GET("/desk/{office}", display.Page("desk"))
+		r.GET("/supervisor/{office}", display.Page("supervisor"))
 		r.GET("/api/v1/offices/{office}/feed", s.need(RoleDisplay, func(c *fasthttp.RequestCtx) { cfg.Screens.Serve(c, param(c, "office")) }))
 	} else {
 		r.GET("/", s.index)
@@ -331,6 +334,12 @@ func (s *Server) need(role Role, h fasthttp.RequestHandler) fasthttp.RequestHand
 			if role == RoleAdmin && !c.RemoteIP().IsLoopback() {
 				fail(c, 403, "forbidden", "authentication is off: administration answers only on loopback")
 				return
+			}
+			// Employees still sign in: their session says who acts.
+			if auth := c.Request.Header.Peek("Authorization"); len(auth) > 7 {
+				if g, ok := s.session(string(auth[7:])); ok {
+					c.SetUserValue(grantKey, g)
+				}
 			}
 			h(c)
 			return

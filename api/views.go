@@ -127,6 +127,10 @@ type ticketView struct {
 	Recalls     int    `json:"recalls,omitempty"`
 	BookingID   string `json:"booking_id,omitempty"`
 	SlotStart   string `json:"slot_start,omitempty"`
+	Employee    string `json:"employee,omitempty"`     // who called it
+	NotBefore   string `json:"not_before,omitempty"`   // postponed until
+	ForWindow   int    `json:"for_window,omitempty"`   // transferred to
+	ForEmployee string `json:"for_employee,omitempty"` // transferred to
 }
 
 func ticketViewOf(r queue.Reader, t *queue.Ticket) ticketView {
@@ -136,7 +140,8 @@ func ticketViewOf(r queue.Reader, t *queue.Ticket) ticketView {
 		Status: string(t.Status), Position: t.Position, EstWait: t.EstWait, IssuedAt: localTime(loc, t.IssuedAt),
 		ArrivedAt: localTime(loc, t.ArrivedAt), Window: t.Window, CalledAt: localTime(loc, t.CalledAt),
 		StartedAt: localTime(loc, t.StartedAt), FinishedAt: localTime(loc, t.FinishedAt), Recalls: t.Recalls,
-		SlotStart: localTime(loc, t.SlotStart),
+		SlotStart: localTime(loc, t.SlotStart), Employee: t.Employee, NotBefore: localTime(loc, t.NotBefore), ForWindow: t.ForWindow,
+		ForEmployee: t.ForEmployee,
 	}
 	if sv, ok := r.Service(t.Service); ok {
 		v.ServiceName = sv.Name

@@ -194,7 +194,7 @@ func (s *State) mayAct(o *Office, w *Window, c *WindowAction) *Error {
 			return errf(CodeNotYourWindow, "window %d is not %s's: sign in to it first", w.Number, e.ID)
 		}
 	}
-	if c.Action == ActCallNext && w.Employee == "" && s.staffed(o) {
+	if (c.Action == ActCallNext || c.Action == ActCall) && w.Employee == "" && s.staffed(o) {
 		return errf(CodeWindowSignedOut, "nobody is signed in to window %d", w.Number)
 	}
 	return nil

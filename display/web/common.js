@@ -11,7 +11,7 @@ function langLink() {
 }
 async function api(method, path, body) {
   const headers = { "Content-Type": "application/json" };
-  if (token) headers.Authorization = "Bearer " + token;
+  if (authToken()) headers.Authorization = "Bearer " + authToken();
   const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await r.text();
   let data = {};
@@ -30,7 +30,7 @@ function feed(office, window, onSnapshot, onEvent, onState) {
     const q = new URLSearchParams();
     if (window) q.set("window", window);
     if (last) q.set("since", last);
-    if (token) q.set("token", token);
+    if (authToken()) q.set("token", authToken());
     const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/offices/${encodeURIComponent(office)}/feed?${q}`);
     ws.onopen = () => { retry = 500; onState(true); };
     ws.onmessage = (m) => {
@@ -85,10 +85,47 @@ const errorTexts = {
   invalid_command: ["Запрос отклонён.", "The request was refused."],
   invalid_phone: ["Проверьте номер телефона.", "Check the phone number."],
   closing_soon: ["Сегодня до закрытия офиса вас уже не успеют принять.", "The office could not see you before it closes today."],
+  window_signed_out: ["К окну не подключён оператор: войдите в систему.", "Nobody is signed in to this window: sign in."],
+  not_your_window: ["Это окно другого оператора.", "This is another operator's window."],
+  window_taken: ["К этому окну уже подключён другой оператор.", "Another operator is signed in to this window."],
   idempotency_key_reused: ["Повторный запрос отличается от первого.", "The repeated request differs from the first."],
   body_too_large: ["Слишком большой запрос.", "The request is too large."],
   internal: ["Внутренняя ошибка сервера.", "Internal server error."],
 };
+// An employee's session (POST /api/v1/sessions) is kept for the browser tab
+// and used instead of the page's ?token=.
+let session = JSON.parse(sessionStorage.getItem("talon-session") || "null");
+function authToken() { return (session && session.token) || token; }
+// signInForm shows, in element el, who is signed in (with a sign-out
+// button) or a sign-in form; onChange runs after either.
+function signInForm(el, onChange) {
+  if (session) {
+    el.innerHTML = `<span id="who">${t("Сотрудник", "Employee")}: <b>${esc(session.employee.name)}</b></span> <button id="sign-out">${t("Выйти", "Sign out")}</button>`;
+    el.querySelector("#sign-out").onclick = async () => {
+      await onChange(false);
+      await api("DELETE", "/api/v1/sessions");
+      session = null;
+      sessionStorage.removeItem("talon-session");
+      signInForm(el, onChange);
+    };
+    return;
+  }
+  el.innerHTML = `<form id="sign-in" class="buttons"><input type="text" id="employee" placeholder="${t("Табельный код", "Employee id")}" autocomplete="username">
+    <input type="password" id="password" placeholder="${t("Пароль", "Password")}" autocomplete="current-password"><button type="submit">${t("Войти", "Sign in")}</button></form><div id="sign-in-msg"></div>`;
+  el.querySelector("#sign-in").onsubmit = async e => {
+    e.preventDefault();
+    const r = await api("POST", "/api/v1/sessions", { employee: el.querySelector("#employee").value.trim(), password: el.querySelector("#password").value });
+    if (r.status !== 201) {
+      el.querySelector("#sign-in-msg").innerHTML = `<div class="msg bad">${esc(t("Неверный код или пароль.", "Wrong id or password."))}</div>`;
+      return;
+    }
+    session = r.data;
+    sessionStorage.setItem("talon-session", JSON.stringify(session));
+    signInForm(el, onChange);
+    await onChange(true);
+  };
+}
+
 // errorText is the answer r's error, in the page's language.
 function errorText(r) {
   const e = (r.data && r.data.error) || {};
