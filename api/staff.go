@@ -151,7 +151,7 @@ type auditView struct {
 	At      string `json:"at"`
 	Actor   string `json:"actor"`
 	What    string `json:"what"`
-	Ticket  string `json:"ticket,omitempty"`
+	Ticket  string `json:"ticket,omitempty"` // its number
 	Booking string `json:"booking,omitempty"`
 	Window  int    `json:"window,omitempty"`
 	Detail  string `json:"detail,omitempty"`
@@ -161,7 +161,10 @@ func auditViews(r queue.Reader, office string, es []queue.AuditEntry) []auditVie
 	_, loc := r.Config(office)
 	out := []auditView{}
 	for _, e := range es {
-		v := auditView{At: localTime(loc, e.At), Actor: e.Actor, What: e.What, Ticket: e.Ticket, Window: e.Window, Detail: e.Detail}
+		v := auditView{At: localTime(loc, e.At), Actor: e.Actor, What: e.What, Window: e.Window, Detail: e.Detail}
+		if t := r.Ticket(e.Ticket); t != nil {
+			v.Ticket = t.Number
+		}
 		if e.Booking != 0 {
 			v.Booking = refOf(r, e.Booking)
 		}

@@ -4,19 +4,20 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unique"
 )
 
 // AuditEntry is one state-changing command someone gave (an employee, a
 // device), and what it touched: who did what to which ticket or booking.
 type AuditEntry struct {
-	At      int64  `json:"-"`
-	Office  string `json:"office,omitempty"`
-	Actor   string `json:"actor"`
-	What    string `json:"what"` // the command: issue, check-in, call-next, book, …
-	Ticket  string `json:"ticket,omitempty"`
-	Booking uint64 `json:"-"` // the API shows its reference
-	Window  int    `json:"window,omitempty"`
-	Detail  string `json:"detail,omitempty"` // a redirect's service, an employee signing in, …
+	At      int64
+	Office  string
+	Actor   string
+	What    string // the command: issue, check-in, call-next, book, …
+	Ticket  uint64 // the API shows its number
+	Booking uint64 // and its reference
+	Window  int
+	Detail  string // a redirect's service, an employee signing in, …
 }
 
 // record appends command c, which succeeded with r, to the audit. Commands
@@ -26,9 +27,9 @@ func (s *State) record(c Command, r Result) {
 	if !ok {
 		return
 	}
-	e := AuditEntry{At: s.Now, Actor: *a.actor()}
+	e := AuditEntry{At: s.Now, Actor: unique.Make(*a.actor()).Value()} // few actors, many entries: one copy each
 	if r.Ticket != nil {
-		e.Office, e.Ticket, e.Booking = r.Ticket.Office, r.Ticket.Number, r.Ticket.Booking
+		e.Office, e.Ticket, e.Booking = r.Ticket.Office, r.Ticket.ID, r.Ticket.Booking
 	}
 	if r.Booking != nil {
 		e.Office, e.Booking = r.Booking.Office, r.Booking.ID
@@ -110,9 +111,10 @@ func (r Reader) BookingHistory(id uint64) []AuditEntry {
 	return out
 }
 
-// trimAudit lets entries older than ArchiveDays go, a day's at a time.
+// trimAudit lets entries older than AuditDays go, a day's at a time: the
+// audit is every command, and the state holds it in memory.
 func (s *State) trimAudit() {
-	cut := s.Now - int64(s.Region.Rules.ArchiveDays)*86400
+	cut := s.Now - int64(s.Region.Rules.AuditDays)*86400
 	if len(s.Audit) == 0 || s.Audit[0].At >= cut-86400 {
 		return
 	}

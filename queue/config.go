@@ -47,6 +47,9 @@ type Rules struct {
 	// ArchiveDays is how many days after its day a finished ticket or
 	// booking moves from the live state to the archive (retention.go).
 	ArchiveDays int `json:"archive_days" yaml:"archive_days"` // 90
+	// AuditDays is how many days the audit (who gave which command) is
+	// kept; it holds every command, in memory.
+	AuditDays int `json:"audit_days" yaml:"audit_days"` // 7
 }
 
 func (r *Rules) defaults() {
@@ -64,6 +67,7 @@ func (r *Rules) defaults() {
 	def(&r.CheckinEarlyMinutes, 30)
 	def(&r.CheckinLateMinutes, 15)
 	def(&r.TurnNearAhead, 3)
+	def(&r.AuditDays, 7)
 	if r.ReminderAt == "" {
 		r.ReminderAt = "18:00"
 	}
