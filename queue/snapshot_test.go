@@ -155,6 +155,20 @@ func BenchmarkHundredDays(b *testing.B) {
 
 // TestSnapshotRoundTrip: every booking and ticket reads back from a
 // snapshot as it was, its strings (packed and interned on load) included.
+// reloaded is the env's state saved as a snapshot and loaded back.
+func (e *env) reloaded() *queue.State {
+	e.t.Helper()
+	var buf bytes.Buffer
+	if err := e.s.Save(&buf); err != nil {
+		e.t.Fatal(err)
+	}
+	l, err := queue.Load(&buf, scheduler.Default{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return l
+}
+
 func TestSnapshotRoundTrip(t *testing.T) {
 	e := newEnv(t, "2026-11-23 10:00")
 	e.win(1, queue.ActOpen)
@@ -163,15 +177,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		e.issue("passport", "")
 	}
 	e.win(1, queue.ActCallNext)
-	var buf bytes.Buffer
-	if err := e.s.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	l, err := queue.Load(&buf, scheduler.Default{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(l.Bookings, e.s.Bookings) || !reflect.DeepEqual(l.Tickets, e.s.Tickets) {
+	if l := e.reloaded(); !reflect.DeepEqual(l.Bookings, e.s.Bookings) || !reflect.DeepEqual(l.Tickets, e.s.Tickets) {
 		t.Fatalf("after a snapshot:\n%+v\n%+v\nwant\n%+v\n%+v", l.Bookings, l.Tickets, e.s.Bookings, e.s.Tickets)
 	}
 }

@@ -1,12 +1,10 @@
 package queue_test
 
 import (
-	"bytes"
 	"reflect"
 	"testing"
 
 	"github.com/talon-mfc/talon/queue"
-	"github.com/talon-mfc/talon/scheduler"
 )
 
 func (e *env) employee(id string, roles ...string) {
@@ -78,15 +76,7 @@ func TestOperatorsAtWindows(t *testing.T) {
 	if !reflect.DeepEqual(who, want) {
 		t.Fatalf("audit:\n%q\nwant\n%q", who, want)
 	}
-	var buf bytes.Buffer
-	if err := e.s.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	l, err := queue.Load(&buf, scheduler.Default{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(l.Employees, e.s.Employees) || !reflect.DeepEqual(l.Audit, e.s.Audit) {
+	if l := e.reloaded(); !reflect.DeepEqual(l.Employees, e.s.Employees) || !reflect.DeepEqual(l.Audit, e.s.Audit) {
 		t.Fatalf("a snapshot lost the employees or the audit")
 	}
 }
