@@ -10,7 +10,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -247,6 +251,40 @@ func canonicalPhone(raw string) (string, *queue.Error) {
 	return phonenumbers.Format(n, phonenumbers.E164), nil
 }
 
+// trunkPrefixes are, per country code, the national prefixes the parser
+// strips from a national number (Belarus's 8, …), from the library's
+// metadata, compiled once.
+var trunkPrefixes = sync.OnceValue(func() map[int]*regexp.Regexp {
+	patterns := map[int][]string{} // a country code's regions' prefixes
+	if all, err := phonenumbers.MetadataCollection(); err == nil {
+		for _, md := range all.GetMetadata() {
+			p := md.GetNationalPrefixForParsing()
+			if p == "" {
+				p = regexp.QuoteMeta(md.GetNationalPrefix())
+			}
+			if cc := int(md.GetCountryCode()); p != "" && !slices.Contains(patterns[cc], p) {
+				patterns[cc] = append(patterns[cc], p)
+			}
+		}
+	}
+	m := map[int]*regexp.Regexp{}
+	for cc, ps := range patterns {
+		re, err := regexp.Compile(`^(?:(?:` + strings.Join(ps, `)|(?:`) + `))`)
+		if err != nil { // not Go's syntax: always the full way
+			re = regexp.MustCompile(`^`)
+		}
+		m[cc] = re
+	}
+	return m
+})
+
+// trunkPrefixed reports whether a national number starts as a trunk
+// prefix of country code cc does.
+func trunkPrefixed(cc int, national string) bool {
+	re := trunkPrefixes()[cc]
+	return re != nil && re.MatchString(national)
+}
+
 // e164 is canonicalPhone's quick way for a valid number already written
 // in E.164 (a plus and digits, as portals send it), which needs no parsing:
 // the country code is the prefix of one to three digits that names one
@@ -268,7 +306,7 @@ func e164(raw string) (string, bool) {
 		if phonenumbers.GetRegionCodeForCountryCode(cc) == phonenumbers.UNKNOWN_REGION {
 			continue
 		}
-		if raw[1+l] == '0' { // a national number with leading zeros: the full way
+		if raw[1+l] == '0' || trunkPrefixed(cc, raw[1+l:]) { // leading zeros, or what parsing would take for a trunk prefix: the full way
 			return "", false
 		}
 		code := int32(cc)

@@ -151,6 +151,28 @@ func TestHostileFieldsNeverReachTheLog(t *testing.T) {
 		{"ticket category", "POST", "/api/v1/offices/demo-24h/tickets", kioskToken, func(l string) []byte { return js(map[string]string{"service": "passport", "category": l}) }},
 		{"check-in qr", "POST", "/api/v1/offices/demo-24h/checkin", kioskToken, func(l string) []byte { return js(map[string]string{"qr": l}) }},
 		{"redirect service", "POST", "/api/v1/offices/demo-24h/windows/1/redirect", operatorToken, func(l string) []byte { return js(map[string]string{"service": l}) }},
+		{"call ticket", "POST", "/api/v1/offices/demo-24h/windows/1/call", operatorToken, func(l string) []byte { return js(map[string]string{"ticket": l, "reason": "x"}) }},
+		{"call reason", "POST", "/api/v1/offices/demo-24h/windows/1/call", operatorToken, func(l string) []byte {
+			return js(map[string]string{"ticket": "П-001", "reason": l})
+		}},
+		{"transfer employee", "POST", "/api/v1/offices/demo-24h/windows/1/transfer", operatorToken, func(l string) []byte { return js(map[string]string{"employee": l}) }},
+		{"window services", "POST", "/api/v1/offices/demo-24h/windows/1/services", adminToken, func(l string) []byte { return js(map[string]any{"services": []string{l}}) }},
+		{"employee id", "PUT", "/api/v1/employees/" + strings.Repeat("a", 65), adminToken, func(l string) []byte {
+			return js(map[string]any{"name": "x", "roles": []string{"operator"}, "password": "long-enough"})
+		}},
+		{"employee name", "PUT", "/api/v1/employees/ivanova", adminToken, func(l string) []byte {
+			return js(map[string]any{"name": l, "roles": []string{"operator"}, "password": "long-enough"})
+		}},
+		{"employee role", "PUT", "/api/v1/employees/ivanova", adminToken, func(l string) []byte {
+			return js(map[string]any{"name": "x", "roles": []string{l}, "password": "long-enough"})
+		}},
+		{"employee office", "PUT", "/api/v1/employees/ivanova", adminToken, func(l string) []byte {
+			return js(map[string]any{"name": "x", "roles": []string{"operator"}, "offices": []string{l}, "password": "long-enough"})
+		}},
+		{"employee password", "PUT", "/api/v1/employees/ivanova", adminToken, func(l string) []byte {
+			return js(map[string]any{"name": "x", "roles": []string{"operator"}, "password": l})
+		}},
+		{"sign-in employee", "POST", "/api/v1/sessions", "", func(l string) []byte { return js(map[string]string{"employee": l, "password": "x"}) }},
 		{"subscription url", "PUT", "/api/v1/subscriptions/sms", adminToken, func(l string) []byte {
 			return js(map[string]any{"url": l, "secret": "0123456789abcdef"})
 		}},
