@@ -31,6 +31,9 @@ var employeeRoles = map[string][]Role{
 
 // session is the grant of a current session token.
 func (s *Server) session(token string) (Grant, bool) {
+	if s.cfg.Keys == nil || !strings.HasPrefix(token, queue.SessionPrefix) {
+		return Grant{}, false
+	}
 	ss, ok := s.cfg.Keys.VerifySession(token)
 	if !ok {
 		return Grant{}, false

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/talon-mfc/talon/queue"
 )
 
 // TestPeopleAtWorkInBrowser: at demo-24h with staff accounts, in Chromium,
@@ -30,6 +28,7 @@ func TestPeopleAtWorkInBrowser(t *testing.T) {
 	ctx, cancel := browser(t)
 	defer cancel()
 	d := startDaemon(t, buildTalond(t), t.TempDir(), "-dev-clock")
+	now := d.awayFromMidnight()
 	for id, role := range map[string]string{"ivanova": "operator", "petrov": "operator", "sidorova": "supervisor", "zala": "hall_admin"} {
 		body, _ := json.Marshal(map[string]any{"name": strings.ToUpper(id[:1]) + id[1:], "roles": []string{role}, "offices": []string{"demo-24h"}, "password": "secret-" + id})
 		req, _ := http.NewRequest("PUT", d.base+"/api/v1/employees/"+id, bytes.NewReader(body))
@@ -37,8 +36,7 @@ func TestPeopleAtWorkInBrowser(t *testing.T) {
 			t.Fatalf("employee %s: %v %v", id, err, resp)
 		}
 	}
-	loc, _ := queue.LoadLocation("Asia/Barnaul")
-	next := time.Now().In(loc).Truncate(15 * time.Minute).Add(15 * time.Minute)
+	next := now.Truncate(15 * time.Minute).Add(15 * time.Minute)
 	d.mustPost("/api/v1/bookings", map[string]any{"office": "demo-24h", "service": "passport", "start": next.Format(time.RFC3339),
 		"applicant": map[string]string{"name": "Смирнова Анна", "phone": "+7 913 000-00-07"}})
 	type step = chromedp.Action[chromedp.Void]
