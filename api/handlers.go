@@ -345,13 +345,28 @@ func issueRequest(office string, body []byte, key string) (*queue.Issue, *queue.
 // checkInRequest checks the talon's signature: only a talon this region
 // signed for this office becomes a command.
 func checkInRequest(keys *queue.Keyring, office string, body []byte) (*queue.CheckIn, *queue.Error) {
-	var req struct {
-		QR string `json:"qr"`
-	}
-	if err := parseBody(body, &req); err != nil {
+	req, err := parseCheckIn(body)
+	if err != nil {
 		return nil, err
 	}
-	talon, err := keys.Verify(req.QR)
+	return talonCheckIn(keys, office, req.QR)
+}
+
+// checkInBody is a check-in: a talon's QR code, or (a hall administrator's)
+// the reference of the booking they found.
+type checkInBody struct {
+	QR      string `json:"qr"`
+	Booking string `json:"booking"`
+}
+
+func parseCheckIn(body []byte) (checkInBody, *queue.Error) {
+	var req checkInBody
+	return req, parseBody(body, &req)
+}
+
+// talonCheckIn is the check-in a talon's QR code asks for at office.
+func talonCheckIn(keys *queue.Keyring, office, qr string) (*queue.CheckIn, *queue.Error) {
+	talon, err := keys.Verify(qr)
 	if err != nil {
 		return nil, err.(*queue.Error)
 	}
@@ -587,11 +602,16 @@ func (s *Server) issue(c *fasthttp.RequestCtx) {
 }
 
 func (s *Server) checkIn(c *fasthttp.RequestCtx) {
-	if g, ok := c.UserValue(grantKey).(Grant); (!ok || g.allows(RoleHallAdmin, false)) && bookingCheckIn(c.PostBody()) {
-		s.checkInByHand(c)
+	req, err := parseCheckIn(c.PostBody())
+	if err != nil {
+		s.domainError(c, err)
 		return
 	}
-	cmd, err := checkInRequest(s.cfg.Keys, param(c, "office"), c.PostBody())
+	if g, ok := c.UserValue(grantKey).(Grant); req.Booking != "" && (!ok || g.allows(RoleHallAdmin, false)) {
+		s.checkInByHand(c, req.Booking)
+		return
+	}
+	cmd, err := talonCheckIn(s.cfg.Keys, param(c, "office"), req.QR)
 	if err != nil {
 		s.domainError(c, err)
 		return
@@ -763,7 +783,8 @@ func (s *Server) staffing(c *fasthttp.RequestCtx) {
 	var demand staffing.Demand
 	var windows []staffing.Window
 	var derr error
-	found := false
+	var p staffing.Plan
+	found, cached, bucket := false, false, s.now()/planTTL
 	s.cfg.Store.Read(func(r queue.Reader) {
 		_, loc := r.Config(office)
 		if loc == nil {
@@ -779,7 +800,7 @@ func (s *Server) staffing(c *fasthttp.RequestCtx) {
 			derr = fmt.Errorf("date must be YYYY-MM-DD, from today to %d days ahead", r.Rules().HorizonDays)
 			return
 		}
-		if _, ok := s.plans.get(office+" "+date, 0, s.now()/planTTL); !ok {
+		if p, cached = s.plans.get(office+" "+date, 0, bucket); !cached {
 			demand, windows, derr = staffing.FromHistory(r, office, date)
 		}
 	})
@@ -791,15 +812,13 @@ func (s *Server) staffing(c *fasthttp.RequestCtx) {
 		fail(c, 400, "invalid_request", derr.Error())
 		return
 	}
-	key := office + " " + date
-	p, ok := s.plans.get(key, 0, s.now()/planTTL)
-	if !ok {
+	if !cached {
 		var err error
 		if p, err = staffing.Make(demand, windows, s.cfg.Policy, 1); err != nil {
 			fail(c, 500, "internal", err.Error())
 			return
 		}
-		s.plans.put(key, 0, s.now()/planTTL, p)
+		s.plans.put(office+" "+date, 0, bucket, p)
 	}
 	writeJSON(c, 200, map[string]any{"office": office, "date": date, "plan": p})
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -336,8 +337,8 @@ func (s *Server) need(role Role, h fasthttp.RequestHandler) fasthttp.RequestHand
 				return
 			}
 			// Employees still sign in: their session says who acts.
-			if auth := c.Request.Header.Peek("Authorization"); len(auth) > 7 {
-				if g, ok := s.session(string(auth[7:])); ok {
+			if tok, ok := bytes.CutPrefix(c.Request.Header.Peek("Authorization"), []byte("Bearer ")); ok {
+				if g, ok := s.session(string(tok)); ok {
 					c.SetUserValue(grantKey, g)
 				}
 			}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -219,29 +218,14 @@ func (s *Server) bookingHistory(c *fasthttp.RequestCtx) {
 	writeJSON(c, 200, map[string]any{"booking": param(c, "id"), "history": out})
 }
 
-// bookingCheckIn reports whether a check-in names a booking instead of a
-// talon's QR code (a hall administrator's, having seen the applicant).
-func bookingCheckIn(body []byte) bool {
-	var req struct {
-		Booking string `json:"booking"`
-	}
-	return json.Unmarshal(body, &req) == nil && req.Booking != ""
-}
-
-// checkInByHand checks in the booking a hall administrator found.
-func (s *Server) checkInByHand(c *fasthttp.RequestCtx) {
-	var req struct {
-		Booking string `json:"booking"`
-	}
-	if err := parseBody(c.PostBody(), &req); err != nil {
-		s.domainError(c, err)
-		return
-	}
+// checkInByHand checks in the booking (its reference) a hall administrator
+// found, having seen the applicant.
+func (s *Server) checkInByHand(c *fasthttp.RequestCtx, ref string) {
 	var b *queue.Booking
-	s.cfg.Store.Read(func(r queue.Reader) { b = r.BookingByRef(req.Booking, s.now()) })
+	s.cfg.Store.Read(func(r queue.Reader) { b = r.BookingByRef(ref, s.now()) })
 	switch {
 	case b == nil:
-		fail(c, 404, "not_found", "no booking "+req.Booking)
+		fail(c, 404, "not_found", "no booking "+ref)
 		return
 	case b.Office != param(c, "office"):
 		s.domainError(c, &queue.Error{Code: queue.CodeWrongOffice, Message: "this booking is for office " + b.Office})

@@ -139,15 +139,20 @@ func (s *State) signOut(id string) Result {
 		return Result{Err: errf(CodeNotFound, "no employee %q", id)}
 	}
 	e.Sessions++
+	s.standUp(id, nil)
+	return Result{}
+}
+
+// standUp signs employee id out of every window they sit at but keep.
+func (s *State) standUp(id string, keep *Window) {
 	for _, oc := range s.Region.Offices {
 		o := s.Offices[oc.ID]
 		for _, w := range o.Windows {
-			if w.Employee == id {
+			if w.Employee == id && w != keep {
 				s.leave(o, w)
 			}
 		}
 	}
-	return Result{}
 }
 
 // leave signs window w's employee out of it.
@@ -212,13 +217,7 @@ func (s *State) signIn(o *Office, w *Window, id string) Result {
 	case w.Employee != "" && w.Employee != id:
 		return Result{Err: errf(CodeWindowTaken, "%s is signed in to window %d", w.Employee, w.Number)}
 	}
-	for _, oc := range s.Region.Offices {
-		for _, other := range s.Offices[oc.ID].Windows {
-			if other.Employee == id && other != w {
-				s.leave(s.Offices[oc.ID], other)
-			}
-		}
-	}
+	s.standUp(id, w)
 	if w.Employee != id {
 		w.Employee, w.Seated = id, s.Now
 		s.emit(Event{Kind: EvWindowChanged, Office: o.Config.ID, Window: copyOf(w)})

@@ -215,6 +215,7 @@ func (s *State) callChosen(o *Office, w *Window, cur *Ticket, number string) Res
 	for _, t := range o.Waiting {
 		if t.Number == number && w.Takes(t.Service) && t.For(w) {
 			chosen = t
+			break
 		}
 	}
 	if chosen == nil {

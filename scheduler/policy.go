@@ -82,17 +82,12 @@ type ranker func(t *queue.Ticket, f facts, now int64) rank
 func pick(o *queue.Office, w *queue.Window, now int64, r ranker) *queue.Ticket {
 	var best *queue.Ticket
 	var bestRank rank
-	skips := map[string]int64{}
+	factsOf := factsFor(o)
 	for _, t := range o.Waiting {
 		if !callable(t, w, now) {
 			continue
 		}
-		sk, ok := skips[t.Service]
-		if !ok {
-			sk = skip(o, t.Service)
-			skips[t.Service] = sk
-		}
-		k := r(t, facts{o.Priority(t.Category), sk}, now)
+		k := r(t, factsOf(t), now)
 		if t.Reserved(w) { // transferred here: first
 			k.class = 0
 		}
@@ -101,6 +96,20 @@ func pick(o *queue.Office, w *queue.Window, now int64, r ranker) *queue.Ticket {
 		}
 	}
 	return best
+}
+
+// factsFor gives the facts of office o's tickets now, working out each
+// service's skip once.
+func factsFor(o *queue.Office) func(*queue.Ticket) facts {
+	skips := map[string]int64{}
+	return func(t *queue.Ticket) facts {
+		sk, ok := skips[t.Service]
+		if !ok {
+			sk = skip(o, t.Service)
+			skips[t.Service] = sk
+		}
+		return facts{o.Priority(t.Category), sk}
+	}
 }
 
 // callable reports whether window w may call t now: it serves t's service,
@@ -231,14 +240,17 @@ func forecast(o *queue.Office, in queue.Outlook, now int64, r ranker) queue.Fore
 		}
 		windows = append(windows, window{w, free})
 	}
-	out := queue.Forecast{Near: map[uint64]int{}}
+	out := queue.Forecast{}
+	if service == "" {
+		out.Near = map[uint64]int{}
+	}
 	if service != "" && !slices.ContainsFunc(windows, func(s window) bool { return s.w.Takes(service) }) {
 		// No open window serves it yet: the work ahead over the windows that could.
 		out.Wait = int64(o.WaitingFor(service)) * int64(o.ServiceMinutes(service)) * 60 / int64(servers(o, service))
 		out.Ahead = o.WaitingFor(service)
 		return out
 	}
-	masks, skips := map[string]uint64{}, map[string]int64{}
+	masks, factsOf := map[string]uint64{}, factsFor(o)
 	add := func(list []pending, t *queue.Ticket, from, work int64, stand, isNew bool) []pending {
 		m, ok := masks[t.Service]
 		if !ok {
@@ -247,9 +259,9 @@ func forecast(o *queue.Office, in queue.Outlook, now int64, r ranker) queue.Fore
 					m |= 1 << i
 				}
 			}
-			masks[t.Service], skips[t.Service] = m, skip(o, t.Service)
+			masks[t.Service] = m
 		}
-		return append(list, pending{t: t, f: facts{o.Priority(t.Category), skips[t.Service]}, from: from, work: work, serve: m, stand: stand, isNew: isNew, until: math.MinInt64})
+		return append(list, pending{t: t, f: factsOf(t), from: from, work: work, serve: m, stand: stand, isNew: isNew, until: math.MinInt64})
 	}
 	var line []pending
 	first := firstInRank(o, now, forecastDepth, r)
@@ -338,7 +350,7 @@ func forecast(o *queue.Office, in queue.Outlook, now int64, r ranker) queue.Fore
 		case p.isNew:
 			out.Wait, out.Ahead = at-now+rest, ahead(p.serve)
 			return out
-		case !p.stand:
+		case !p.stand && out.Near != nil:
 			out.Near[p.t.ID] = ahead(p.serve)
 		}
 		calls[wi]++
@@ -374,14 +386,9 @@ func firstInRank(o *queue.Office, now int64, depth int, r ranker) []*queue.Ticke
 		k rank
 	}
 	all := make([]ranked, len(o.Waiting))
-	skips := map[string]int64{}
+	factsOf := factsFor(o)
 	for i, t := range o.Waiting {
-		sk, ok := skips[t.Service]
-		if !ok {
-			sk = skip(o, t.Service)
-			skips[t.Service] = sk
-		}
-		all[i] = ranked{t, r(t, facts{o.Priority(t.Category), sk}, now)}
+		all[i] = ranked{t, r(t, factsOf(t), now)}
 	}
 	// Quickselect: all[:depth] become the depth lowest. Ranks are never
 	// equal (ids differ), so which tickets they are does not depend on how.

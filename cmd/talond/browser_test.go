@@ -84,7 +84,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitJS(t, ctx, "the page settled for its screenshot", `document.readyState === "complete" && document.fonts.status === "loaded"`, 5*time.Second)
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -31,9 +30,8 @@ func TestPeopleAtWorkInBrowser(t *testing.T) {
 	now := d.awayFromMidnight()
 	for id, role := range map[string]string{"ivanova": "operator", "petrov": "operator", "sidorova": "supervisor", "zala": "hall_admin"} {
 		body, _ := json.Marshal(map[string]any{"name": strings.ToUpper(id[:1]) + id[1:], "roles": []string{role}, "offices": []string{"demo-24h"}, "password": "secret-" + id})
-		req, _ := http.NewRequest("PUT", d.base+"/api/v1/employees/"+id, bytes.NewReader(body))
-		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("employee %s: %v %v", id, err, resp)
+		if code, _, out := send(t, d, "PUT", "/api/v1/employees/"+id, "", body); code != 200 {
+			t.Fatalf("employee %s: %d %v", id, code, out)
 		}
 	}
 	next := now.Truncate(15 * time.Minute).Add(15 * time.Minute)
@@ -135,15 +133,10 @@ func TestPeopleAtWorkInBrowser(t *testing.T) {
 	}
 	tok := s["token"].(string)
 	for _, a := range []string{"sign-in", "open", "call-next"} {
-		req, _ := http.NewRequest("POST", d.base+"/api/v1/offices/demo-24h/windows/2/"+a, nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("%s at window 2: %v %v", a, err, resp)
+		code, _, out := send(t, d, "POST", "/api/v1/offices/demo-24h/windows/2/"+a, tok, nil)
+		if code != 200 {
+			t.Fatalf("%s at window 2: %d %v", a, code, out)
 		}
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		resp.Body.Close()
 		if a == "call-next" && out["service"] != "passport" {
 			t.Fatalf("window 2 called %v", out)
 		}

@@ -478,23 +478,16 @@ func FromHistory(rd queue.Reader, office, day string) (Demand, []Window, error) 
 		return d, windows, nil
 	}
 	d.Open, d.Close = hours[0][0], hours[len(hours)-1][1]
-	weeks := 0
+	worked := map[string]bool{}    // the same weekdays the office issued tickets on
 	logs := map[string][]float64{} // log service times, minutes
 	var called, gone int
-	for k := 1; k <= historyWeeks; k++ {
-		from := date.AddDate(0, 0, -7*k)
-		seen := false
-		for t := range rd.TicketsIssued(office, from.Unix(), from.AddDate(0, 0, 1).Unix()) {
-			seen = true
+	for t := range rd.TicketsIssued(office, date.AddDate(0, 0, -7*historyWeeks).Unix(), date.Unix()) {
+		if issued := time.Unix(t.IssuedAt, 0).In(o.Location()); issued.Weekday() == date.Weekday() {
+			worked[issued.Format(time.DateOnly)] = true
 			if t.Booking == 0 && t.RedirectedFrom == 0 {
 				d.PerHour[time.Unix(t.ArrivedAt, 0).In(o.Location()).Hour()][t.Service]++
 			}
 		}
-		if seen {
-			weeks++
-		}
-	}
-	for t := range rd.TicketsIssued(office, date.AddDate(0, 0, -7*historyWeeks).Unix(), date.Unix()) {
 		if t.CalledAt > 0 && t.Booking == 0 {
 			called++
 			if t.Status == queue.TicketNoShow {
@@ -507,7 +500,7 @@ func FromHistory(rd queue.Reader, office, day string) (Demand, []Window, error) 
 	}
 	for h := range d.PerHour {
 		for s := range d.PerHour[h] {
-			d.PerHour[h][s] /= float64(weeks)
+			d.PerHour[h][s] /= float64(len(worked))
 		}
 	}
 	for _, s := range o.Config.Services {
