@@ -172,6 +172,7 @@ func run() error {
 
 	fmt.Printf("talond %s: region %q, data in %s\n", cfg.Node.ID, cfg.Region.Name, cfg.Node.DataDir)
 	fmt.Printf("  portal  http://%s/   hall screen /display/{office}, kiosk /kiosk/{office}, operator /operator/{office}/{window}\n", cfg.Node.HTTPAddr)
+	fmt.Printf("  staff   hall administrator /desk/{office}, supervisor /supervisor/{office}, window plan /staffing/{office}\n")
 	fmt.Printf("  API     http://%s/api/v1/offices  (OpenAPI: /api/v1/openapi.yaml)\n", cfg.Node.HTTPAddr)
 	fmt.Printf("  health  http://%s/healthz  http://%s/readyz\n", cfg.Node.HTTPAddr, cfg.Node.HTTPAddr)
 	fmt.Printf("  raft    %s\n", cfg.Node.RaftAddr)
